@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * CO-RE shims for kernel structs that differ across the kernels listenq
+ * runs on. Each flavor (struct foo___x) cites why it exists.
+ */
+#ifndef LISTENQ_CORE_FIXES_BPF_H
+#define LISTENQ_CORE_FIXES_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+
+/*
+ * v6.18 "net: add sk->sk_drop_counters" (Eric Dumazet): some protocols keep
+ * drops in per-NUMA counters and sk_drops_read() sums them; sk->sk_drops
+ * stays the counter when the pointer is NULL (TCP today). Older kernels
+ * have no such field.
+ */
+struct numa_drop_counters___lq {
+	atomic_t drops0;
+	atomic_t drops1;
+} __attribute__((preserve_access_index));
+
+struct sock___drop_counters {
+	struct numa_drop_counters___lq *sk_drop_counters;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 lq_sk_drops(const struct sock *sk)
+{
+	__u32 drops = BPF_CORE_READ(sk, sk_drops.counter);
+	struct sock___drop_counters *s = (void *)sk;
+
+	if (bpf_core_field_exists(s->sk_drop_counters)) {
+		struct numa_drop_counters___lq *c = BPF_CORE_READ(s, sk_drop_counters);
+
+		if (c)
+			drops = BPF_CORE_READ(c, drops0.counter) +
+				BPF_CORE_READ(c, drops1.counter);
+	}
+	return drops;
+}
+
+#endif /* LISTENQ_CORE_FIXES_BPF_H */

@@ -1,0 +1,21 @@
+// Command runners. Each returns the process exit code:
+// 0 ok, 1 runtime failure, 2 usage, 3 no privilege / unsupported kernel.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "cli/options.h"
+
+namespace listenq {
+
+enum ExitCode { kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitUnsupported = 3 };
+
+int run_probe(const Options &o, std::ostream &out, std::ostream &err);
+int run_snapshot(const Options &o, std::ostream &out, std::ostream &err);
+
+// Parse and run: what main() does.
+int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::ostream &err);
+
+}  // namespace listenq

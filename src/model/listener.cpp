@@ -1,0 +1,47 @@
+#include "model/listener.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <tuple>
+
+namespace listenq {
+
+std::string format_address(int family, const std::array<std::uint8_t, 16> &addr)
+{
+	char buf[INET6_ADDRSTRLEN] = {};
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr.data(), buf, sizeof(buf)))
+		return "?";
+	return buf;
+}
+
+std::string format_endpoint(const Listener &l, const std::string &port_text,
+			    const std::string &ifname)
+{
+	std::string a = format_address(l.family, l.addr);
+	if (!ifname.empty())
+		a += "%" + ifname;
+	if (l.family == AF_INET6)
+		a = "[" + a + "]";
+	return a + ":" + port_text;
+}
+
+bool ListenerFilter::matches(const Listener &l) const
+{
+	if (l.family == AF_INET && !ipv4)
+		return false;
+	if (l.family == AF_INET6 && !ipv6)
+		return false;
+	return !port || *port == l.port;
+}
+
+void sort_listeners(std::vector<Listener> &v)
+{
+	std::sort(v.begin(), v.end(), [](const Listener &a, const Listener &b) {
+		return std::tie(a.port, a.family, a.addr, a.cookie, a.inode) <
+		       std::tie(b.port, b.family, b.addr, b.cookie, b.inode);
+	});
+}
+
+}  // namespace listenq

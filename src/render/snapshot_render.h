@@ -1,0 +1,33 @@
+// `listenq snapshot` output: text table and JSON (docs/json.md).
+#pragma once
+
+#include <functional>
+#include <ostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "model/listener.h"
+
+namespace listenq {
+
+struct SnapshotTextOptions {
+	bool numeric = false;         // -n: ports as numbers, no service names
+	bool show_processes = false;  // -p
+	// Name lookups, injectable so tests do not depend on /etc/services.
+	std::function<std::string(std::uint16_t)> service_name;  // "" if none
+	std::function<std::string(std::uint32_t)> ifname;        // "" if none
+};
+
+void render_snapshot_text(std::ostream &os, const Snapshot &snap, const SnapshotTextOptions &opt);
+nlohmann::ordered_json listener_to_json(const Listener &l);
+nlohmann::ordered_json snapshot_to_json(const Snapshot &snap);
+
+// Default lookups backed by getservbyport(3) and if_indextoname(3).
+std::string system_service_name(std::uint16_t port);
+std::string system_ifname(std::uint32_t ifindex);
+
+// "812/nginx", "812/nginx,813/nginx", "812/nginx +3" when more than two.
+std::string format_processes(const std::vector<ProcessRef> &procs);
+
+}  // namespace listenq

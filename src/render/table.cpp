@@ -1,0 +1,38 @@
+#include "render/table.h"
+
+#include <algorithm>
+
+namespace listenq {
+
+void TextTable::print(std::ostream &os) const
+{
+	std::vector<std::size_t> width(cols_.size());
+	for (std::size_t c = 0; c < cols_.size(); c++) {
+		width[c] = cols_[c].header.size();
+		for (const auto &r : rows_)
+			if (c < r.size())
+				width[c] = std::max(width[c], r[c].size());
+	}
+	auto line = [&](auto cell_at) {
+		std::string out;
+		for (std::size_t c = 0; c < cols_.size(); c++) {
+			const std::string cell = cell_at(c);
+			const bool last = c + 1 == cols_.size();
+			const std::string pad(width[c] - std::min(width[c], cell.size()), ' ');
+			if (c)
+				out += ' ';
+			if (cols_[c].align == Align::right)
+				out += pad + cell;
+			else
+				out += last ? cell : cell + pad;
+		}
+		while (!out.empty() && out.back() == ' ')
+			out.pop_back();
+		os << out << '\n';
+	};
+	line([&](std::size_t c) { return cols_[c].header; });
+	for (const auto &r : rows_)
+		line([&](std::size_t c) { return c < r.size() ? r[c] : std::string(); });
+}
+
+}  // namespace listenq

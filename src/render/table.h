@@ -1,0 +1,28 @@
+// Aligned text columns: numbers right, text left, one space apart.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace listenq {
+
+class TextTable {
+public:
+	enum class Align { left, right };
+	struct Column {
+		std::string header;
+		Align align = Align::left;
+	};
+
+	explicit TextTable(std::vector<Column> cols) : cols_(std::move(cols)) {}
+	void add_row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+	// The last column is never padded (no trailing blanks).
+	void print(std::ostream &os) const;
+
+private:
+	std::vector<Column> cols_;
+	std::vector<std::vector<std::string>> rows_;
+};
+
+}  // namespace listenq
