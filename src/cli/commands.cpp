@@ -90,8 +90,10 @@ int run_snapshot(const Options &o, std::ostream &out, std::ostream &err)
 	auto snap = read_snapshot_iter(BpfOptions{o.common.btf}, filter_from(o.snapshot));
 	if (!snap)
 		return fail(err, "snapshot", snap.error());
-	if (o.snapshot.processes)
+	if (o.snapshot.processes) {
 		attach_owners(snap->listeners);
+		snap->processes_resolved = true;
+	}
 	if (o.snapshot.json) {
 		out << snapshot_to_json(*snap).dump(2) << '\n';
 	} else {

@@ -60,7 +60,9 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	int port = 0;
 	snap->add_flag("-4,--ipv4", o.snapshot.ipv4_only, "IPv4 only");
 	snap->add_flag("-6,--ipv6", o.snapshot.ipv6_only, "IPv6 only");
-	snap->add_option("--port", port, "only listeners on this local port")->check(CLI::Range(1, 65535));
+	snap->add_option("--port", port, "only listeners on this local port")
+		->check(CLI::Range(1, 65535))
+		->type_name("PORT");
 	snap->add_flag("--json", o.snapshot.json, "JSON output");
 	snap->add_flag("-n,--numeric", o.snapshot.numeric, "do not resolve service names");
 	snap->add_flag("-p,--processes", o.snapshot.processes, "show owning pid/comm (scans /proc/*/fd)");

@@ -56,6 +56,7 @@ struct Snapshot {
 	std::string source;        // "iter/tcp", "inet_diag", "/proc/net/tcp"
 	std::uint32_t netns = 0;   // netns inode of the reader
 	std::vector<Listener> listeners;
+	bool processes_resolved = false;  // Listener::processes filled (-p)
 };
 
 }  // namespace listenq

@@ -9,23 +9,20 @@ namespace {
 struct NamedCap {
 	const char *key;    // JSON key
 	const char *label;  // text label
-	const Capability *cap;
+	Capability KernelFeatures::*member;
 };
 
-std::vector<NamedCap> capabilities(const KernelFeatures &f)
-{
-	return {
-		{"btf", "kernel BTF", &f.btf},
-		{"prog_tracing", "BPF_PROG_TYPE_TRACING", &f.prog_tracing},
-		{"kprobe", "kprobe PMU", &f.kprobe_pmu},
-		{"tp_btf", "tp_btf", &f.tp_btf},
-		{"raw_tp", "raw_tp", &f.raw_tp},
-		{"iter_tcp", "iter/tcp", &f.iter_tcp},
-		{"ringbuf", "ringbuf", &f.ringbuf},
-		{"sk_storage", "sk_storage", &f.sk_storage},
-		{"kfree_skb_listen_overflow", "drop reason LISTEN_OVERFLOW", &f.kfree_skb_listen_overflow},
-	};
-}
+constexpr NamedCap kCapabilities[] = {
+	{"btf", "kernel BTF", &KernelFeatures::btf},
+	{"prog_tracing", "BPF_PROG_TYPE_TRACING", &KernelFeatures::prog_tracing},
+	{"kprobe", "kprobe PMU", &KernelFeatures::kprobe_pmu},
+	{"tp_btf", "tp_btf", &KernelFeatures::tp_btf},
+	{"raw_tp", "raw_tp", &KernelFeatures::raw_tp},
+	{"iter_tcp", "iter/tcp", &KernelFeatures::iter_tcp},
+	{"ringbuf", "ringbuf", &KernelFeatures::ringbuf},
+	{"sk_storage", "sk_storage", &KernelFeatures::sk_storage},
+	{"kfree_skb_listen_overflow", "drop reason LISTEN_OVERFLOW", &KernelFeatures::kfree_skb_listen_overflow},
+};
 
 nlohmann::ordered_json cap_json(const Capability &c) { return {{"ok", c.ok}, {"detail", c.detail}}; }
 
@@ -45,8 +42,10 @@ void render_probe_text(std::ostream &os, const ProbeReport &r)
 
 	using A = TextTable::Align;
 	TextTable caps({{"capability", A::left}, {"ok", A::left}, {"detail", A::left}});
-	for (const auto &c : capabilities(r.features))
-		caps.add_row({c.label, c.cap->ok ? "yes" : "no", c.cap->detail});
+	for (const auto &c : kCapabilities) {
+		const Capability &cap = r.features.*c.member;
+		caps.add_row({c.label, cap.ok ? "yes" : "no", cap.detail});
+	}
 	caps.print(os);
 	os << '\n';
 
@@ -72,8 +71,8 @@ nlohmann::ordered_json probe_to_json(const ProbeReport &r)
 {
 	const KernelInfo &k = r.kernel;
 	nlohmann::ordered_json caps = nlohmann::ordered_json::object();
-	for (const auto &c : capabilities(r.features))
-		caps[c.key] = cap_json(*c.cap);
+	for (const auto &c : kCapabilities)
+		caps[c.key] = cap_json(r.features.*c.member);
 	nlohmann::ordered_json hooks = nlohmann::ordered_json::array();
 	for (const auto &d : r.decisions) {
 		const HookFeatures *hf = r.features.hook(d.hook);
@@ -99,6 +98,24 @@ nlohmann::ordered_json probe_to_json(const ProbeReport &r)
 		{"inet_diag", {{"available", r.inet_diag.available}, {"detail", r.inet_diag.detail}}},
 		{"capabilities", caps},
 		{"hooks", hooks}};
+}
+
+Result<KernelFeatures> features_from_probe_json(const nlohmann::ordered_json &doc)
+{
+	try {
+		KernelFeatures f;
+		auto cap = [](const nlohmann::ordered_json &j) {
+			return Capability{j.at("ok").get<bool>(), j.at("detail").get<std::string>()};
+		};
+		for (const auto &c : kCapabilities)
+			f.*c.member = cap(doc.at("capabilities").at(c.key));
+		for (const auto &h : doc.at("hooks"))
+			f.hooks.push_back(HookFeatures{h.at("hook").get<std::string>(), h.at("function").get<std::string>(),
+						       cap(h.at("fentry")), cap(h.at("kprobe"))});
+		return f;
+	} catch (const nlohmann::json::exception &e) {
+		return Error{EINVAL, std::string("probe JSON: ") + e.what()};
+	}
 }
 
 }  // namespace listenq

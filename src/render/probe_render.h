@@ -11,6 +11,7 @@
 #include "bpf/features.h"
 #include "bpf/tiers.h"
 #include "sources/kernel_info.h"
+#include "util/result.h"
 
 namespace listenq {
 
@@ -29,5 +30,8 @@ struct ProbeReport {
 
 void render_probe_text(std::ostream &os, const ProbeReport &r);
 nlohmann::ordered_json probe_to_json(const ProbeReport &r);
+// The "capabilities" and "hooks" of a `probe --json` document back into
+// KernelFeatures: a probe captured on one kernel replays on any machine.
+Result<KernelFeatures> features_from_probe_json(const nlohmann::ordered_json &doc);
 
 }  // namespace listenq

@@ -63,11 +63,14 @@ void render_snapshot_text(std::ostream &os, const Snapshot &snap, const Snapshot
 	t.print(os);
 }
 
-nlohmann::ordered_json listener_to_json(const Listener &l)
+nlohmann::ordered_json listener_to_json(const Listener &l, bool processes_resolved)
 {
-	nlohmann::ordered_json procs = nlohmann::ordered_json::array();
-	for (const auto &p : l.processes)
-		procs.push_back({{"pid", p.pid}, {"fd", p.fd}, {"comm", p.comm}});
+	nlohmann::ordered_json procs = nullptr;
+	if (processes_resolved) {
+		procs = nlohmann::ordered_json::array();
+		for (const auto &p : l.processes)
+			procs.push_back({{"pid", p.pid}, {"fd", p.fd}, {"comm", p.comm}});
+	}
 	return {
 		{"family", l.family == AF_INET6 ? "ipv6" : "ipv4"},
 		{"local_address", format_address(l.family, l.addr)},
@@ -92,7 +95,7 @@ nlohmann::ordered_json snapshot_to_json(const Snapshot &snap)
 {
 	nlohmann::ordered_json ls = nlohmann::ordered_json::array();
 	for (const auto &l : snap.listeners)
-		ls.push_back(listener_to_json(l));
+		ls.push_back(listener_to_json(l, snap.processes_resolved));
 	return {{"schema", "listenq.snapshot/1"}, {"source", snap.source}, {"netns", snap.netns},
 		{"listeners", ls}};
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs listenq's build and test dependencies from Debian 12's apt.
+# Idempotent: apt is only called when something is missing.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config
+  clang llvm bpftool
+  libbpf-dev libelf-dev zlib1g-dev
+  libcli11-dev libgtest-dev libmnl-dev nlohmann-json3-dev libfmt-dev
+  iproute2 util-linux
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "deps: all ${#PKGS[@]} packages present"
+fi

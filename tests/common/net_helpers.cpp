@@ -1,0 +1,247 @@
+#include "net_helpers.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/tcp.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+extern char **environ;
+
+namespace listenq::testing {
+
+namespace {
+
+Result<sockaddr_storage> make_addr(const std::string &addr, std::uint16_t port, socklen_t &len)
+{
+	sockaddr_storage ss{};
+	if (addr.find(':') != std::string::npos) {
+		auto *s6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, addr.c_str(), &s6->sin6_addr) != 1)
+			return Error{EINVAL, "bad IPv6 address " + addr};
+		len = sizeof(sockaddr_in6);
+	} else {
+		auto *s4 = reinterpret_cast<sockaddr_in *>(&ss);
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		if (inet_pton(AF_INET, addr.c_str(), &s4->sin_addr) != 1)
+			return Error{EINVAL, "bad IPv4 address " + addr};
+		len = sizeof(sockaddr_in);
+	}
+	return ss;
+}
+
+int sh(const std::string &cmd) { return std::system(cmd.c_str()); }
+
+std::uint16_t csum(const void *data, std::size_t len, std::uint32_t sum = 0)
+{
+	const auto *p = static_cast<const std::uint8_t *>(data);
+	for (std::size_t i = 0; i + 1 < len; i += 2)
+		sum += static_cast<std::uint32_t>(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += static_cast<std::uint32_t>(p[len - 1] << 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return static_cast<std::uint16_t>(~sum);
+}
+
+}  // namespace
+
+Result<void> enter_private_netns()
+{
+	if (::unshare(CLONE_NEWNET) != 0)
+		return Error::from_errno(errno, "unshare(CLONE_NEWNET)");
+	UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	ifreq ifr{};
+	std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+	if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0)
+		return Error::from_errno(errno, "SIOCGIFFLAGS lo");
+	ifr.ifr_flags |= IFF_UP;
+	if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0)
+		return Error::from_errno(errno, "SIOCSIFFLAGS lo up");
+	return {};
+}
+
+Result<UniqueFd> make_listener(const std::string &addr, std::uint16_t port, int backlog, bool reuseport)
+{
+	socklen_t len = 0;
+	auto sa = make_addr(addr, port, len);
+	if (!sa)
+		return sa.error();
+	UniqueFd fd(::socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	if (!fd.valid())
+		return Error::from_errno(errno, "socket");
+	int one = 1;
+	::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport)
+		::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&*sa), len) != 0)
+		return Error::from_errno(errno, "bind " + addr + ":" + std::to_string(port));
+	if (::listen(fd.get(), backlog) != 0)
+		return Error::from_errno(errno, "listen");
+	return fd;
+}
+
+std::uint16_t local_port(int fd)
+{
+	sockaddr_storage ss{};
+	socklen_t len = sizeof(ss);
+	::getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port);
+	return ntohs(reinterpret_cast<sockaddr_in *>(&ss)->sin_port);
+}
+
+Result<UniqueFd> connect_to(const std::string &addr, std::uint16_t port)
+{
+	socklen_t len = 0;
+	auto sa = make_addr(addr, port, len);
+	if (!sa)
+		return sa.error();
+	UniqueFd fd(::socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	if (!fd.valid())
+		return Error::from_errno(errno, "socket");
+	if (::connect(fd.get(), reinterpret_cast<sockaddr *>(&*sa), len) != 0)
+		return Error::from_errno(errno, "connect " + addr + ":" + std::to_string(port));
+	return fd;
+}
+
+std::uint32_t accept_queue_by_tcp_info(int listen_fd)
+{
+	tcp_info ti{};
+	socklen_t len = sizeof(ti);
+	if (::getsockopt(listen_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return UINT32_MAX;
+	return ti.tcpi_unacked;
+}
+
+bool wait_until(const std::function<bool()> &pred, std::chrono::milliseconds timeout)
+{
+	auto deadline = std::chrono::steady_clock::now() + timeout;
+	while (!pred()) {
+		if (std::chrono::steady_clock::now() > deadline)
+			return false;
+		std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	}
+	return true;
+}
+
+Result<void> setup_blackhole_peer()
+{
+	const char *cmds[] = {
+		"ip link add lqv0 type veth peer name lqv1",
+		"ip addr add 192.0.2.2/24 dev lqv0",
+		"ip link set lqv0 up",
+		"ip neigh replace 192.0.2.1 lladdr 02:00:00:00:00:01 dev lqv0 nud permanent",
+	};
+	for (const char *c : cmds)
+		if (sh(std::string(c) + " 2>/dev/null") != 0)
+			return Error{EIO, std::string("command failed: ") + c};
+	return {};
+}
+
+Result<void> send_raw_syn(std::uint16_t sport, std::uint16_t dport)
+{
+	UniqueFd fd(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
+	if (!fd.valid())
+		return Error::from_errno(errno, "raw socket");
+	struct {
+		iphdr ip;
+		std::uint8_t tcp[20];
+	} pkt{};
+	const in_addr_t src = inet_addr("192.0.2.1"), dst = inet_addr("192.0.2.2");
+	pkt.ip.version = 4;
+	pkt.ip.ihl = 5;
+	pkt.ip.ttl = 64;
+	pkt.ip.protocol = IPPROTO_TCP;
+	pkt.ip.tot_len = htons(sizeof(pkt));
+	pkt.ip.saddr = src;
+	pkt.ip.daddr = dst;
+	std::uint8_t *t = pkt.tcp;
+	t[0] = static_cast<std::uint8_t>(sport >> 8), t[1] = static_cast<std::uint8_t>(sport);
+	t[2] = static_cast<std::uint8_t>(dport >> 8), t[3] = static_cast<std::uint8_t>(dport);
+	const std::uint32_t seq = 0x1000u * sport;
+	t[4] = static_cast<std::uint8_t>(seq >> 24), t[5] = static_cast<std::uint8_t>(seq >> 16);
+	t[6] = static_cast<std::uint8_t>(seq >> 8), t[7] = static_cast<std::uint8_t>(seq);
+	t[12] = 5 << 4;       // data offset: 5 words
+	t[13] = 0x02;         // SYN
+	t[14] = 0xff, t[15] = 0xff;  // window
+	// TCP checksum over the pseudo header and the segment.
+	std::uint8_t pseudo[12 + 20];
+	std::memcpy(pseudo, &src, 4);
+	std::memcpy(pseudo + 4, &dst, 4);
+	pseudo[8] = 0, pseudo[9] = IPPROTO_TCP, pseudo[10] = 0, pseudo[11] = 20;
+	std::memcpy(pseudo + 12, t, 20);
+	std::uint16_t c = csum(pseudo, sizeof(pseudo));
+	t[16] = static_cast<std::uint8_t>(c >> 8), t[17] = static_cast<std::uint8_t>(c);
+
+	sockaddr_in to{};
+	to.sin_family = AF_INET;
+	to.sin_addr.s_addr = dst;
+	if (::sendto(fd.get(), &pkt, sizeof(pkt), 0, reinterpret_cast<sockaddr *>(&to), sizeof(to)) < 0)
+		return Error::from_errno(errno, "sendto raw SYN");
+	return {};
+}
+
+RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env)
+{
+	RunResult r;
+	int out[2], err[2];
+	if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+		return r;
+	pid_t pid = ::fork();
+	if (pid == 0) {
+		::dup2(out[1], 1);
+		::dup2(err[1], 2);
+		std::vector<std::string> envs;
+		for (char **e = environ; *e; e++)
+			envs.emplace_back(*e);
+		envs.insert(envs.end(), env.begin(), env.end());
+		std::vector<char *> a, e;
+		for (auto &s : const_cast<std::vector<std::string> &>(argv))
+			a.push_back(s.data());
+		a.push_back(nullptr);
+		for (auto &s : envs)
+			e.push_back(s.data());
+		e.push_back(nullptr);
+		::execve(a[0], a.data(), e.data());
+		::_exit(127);
+	}
+	::close(out[1]);
+	::close(err[1]);
+	pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+	int open = 2;
+	char buf[65536];
+	while (open > 0 && ::poll(fds, 2, 30000) > 0) {
+		for (int i = 0; i < 2; i++) {
+			if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			ssize_t n = ::read(fds[i].fd, buf, sizeof(buf));
+			if (n <= 0) {
+				::close(fds[i].fd);
+				fds[i].fd = -1;
+				open--;
+			} else {
+				(i ? r.err : r.out).append(buf, static_cast<std::size_t>(n));
+			}
+		}
+	}
+	int status = 0;
+	::waitpid(pid, &status, 0);
+	r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return r;
+}
+
+}  // namespace listenq::testing

@@ -1,0 +1,44 @@
+// Real sockets for integration tests and fixture capture.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+#include "util/unique_fd.h"
+
+namespace listenq::testing {
+
+// unshare(CLONE_NEWNET) and bring lo up: every later socket and child
+// process of this process lives in a fresh, empty network namespace.
+Result<void> enter_private_netns();
+
+// Listener on addr:port ("127.0.0.1", "::1", "0.0.0.0"), port 0 = any.
+Result<UniqueFd> make_listener(const std::string &addr, std::uint16_t port, int backlog, bool reuseport = false);
+std::uint16_t local_port(int fd);
+// Blocking connect to addr:port; the three-way handshake completes.
+Result<UniqueFd> connect_to(const std::string &addr, std::uint16_t port);
+// getsockopt(TCP_INFO) on a listener: tcpi_unacked = accept queue.
+std::uint32_t accept_queue_by_tcp_info(int listen_fd);
+// Polls pred every 10 ms until true or timeout.
+bool wait_until(const std::function<bool()> &pred, std::chrono::milliseconds timeout);
+
+// Half-open connections: a veth whose peer is down gets 192.0.2.0/24 with
+// a permanent neighbour, so SYN-ACKs to 192.0.2.x leave and vanish. Raw
+// SYNs from 192.0.2.1:sport to 192.0.2.2:dport (our address) then sit in
+// the listener's SYN queue until their SYN-ACK retries time out.
+Result<void> setup_blackhole_peer();
+Result<void> send_raw_syn(std::uint16_t sport, std::uint16_t dport);
+
+// Runs a program, capturing stdout and stderr. env entries "K=V" are added.
+struct RunResult {
+	int exit_code = -1;
+	std::string out;
+	std::string err;
+};
+RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});
+
+}  // namespace listenq::testing

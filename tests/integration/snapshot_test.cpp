@@ -1,0 +1,162 @@
+// `listenq snapshot` against real listeners in a private netns: the binary
+// is run as a user would, and its JSON is checked field by field against
+// what the test set up and what TCP_INFO says.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <nlohmann/json.hpp>
+
+#include "privileged.h"
+#include "util/files.h"
+
+using nlohmann::json;
+using namespace listenq;
+using namespace listenq::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+class Snapshot : public ::testing::Test {
+protected:
+	void SetUp() override { LQ_REQUIRE_ROOT_NETNS(); }
+
+	json snapshot(std::vector<std::string> extra = {})
+	{
+		std::vector<std::string> argv = {LISTENQ_BIN, "snapshot", "--json"};
+		argv.insert(argv.end(), extra.begin(), extra.end());
+		RunResult r = run_program(argv);
+		EXPECT_EQ(r.exit_code, 0) << r.err;
+		return json::parse(r.out);
+	}
+
+	// The single listener on port, or a failure.
+	json only_listener(std::uint16_t port)
+	{
+		json s = snapshot({"--port", std::to_string(port)});
+		EXPECT_EQ(s["source"], "iter/tcp");
+		EXPECT_EQ(s["listeners"].size(), 1u) << s.dump(2);
+		return s["listeners"].empty() ? json::object() : s["listeners"][0];
+	}
+};
+
+TEST_F(Snapshot, AcceptQueueAndBacklogWithUnacceptedClients)
+{
+	auto lfd = make_listener("127.0.0.1", 0, 17);
+	ASSERT_TRUE(lfd) << lfd.error().message;
+	const std::uint16_t port = local_port(lfd->get());
+	std::vector<UniqueFd> clients;
+	for (int i = 0; i < 5; i++) {
+		auto c = connect_to("127.0.0.1", port);
+		ASSERT_TRUE(c) << c.error().message;
+		clients.push_back(std::move(*c));
+	}
+	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(lfd->get()) == 5; }, 2s));
+
+	json l = only_listener(port);
+	EXPECT_EQ(l["accept_queue"], 5);
+	EXPECT_EQ(l["backlog"], 17);
+	EXPECT_EQ(l["syn_queue"], 0);
+	EXPECT_EQ(l["family"], "ipv4");
+	EXPECT_EQ(l["local_address"], "127.0.0.1");
+	EXPECT_EQ(l["port"], port);
+	EXPECT_GT(l["cookie"].get<std::uint64_t>(), 0u);
+	EXPECT_GT(l["inode"].get<std::uint64_t>(), 0u);
+
+	for (int i = 0; i < 2; i++) {
+		UniqueFd child(::accept(lfd->get(), nullptr, nullptr));
+		ASSERT_TRUE(child.valid());
+	}
+	l = only_listener(port);
+	EXPECT_EQ(l["accept_queue"], 3);
+	EXPECT_EQ(l["backlog"], 17);
+}
+
+TEST_F(Snapshot, Ipv6Listener)
+{
+	auto lfd = make_listener("::1", 0, 9);
+	ASSERT_TRUE(lfd) << lfd.error().message;
+	const std::uint16_t port = local_port(lfd->get());
+	auto c1 = connect_to("::1", port);
+	auto c2 = connect_to("::1", port);
+	ASSERT_TRUE(c1 && c2);
+	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(lfd->get()) == 2; }, 2s));
+
+	json l = only_listener(port);
+	EXPECT_EQ(l["family"], "ipv6");
+	EXPECT_EQ(l["local_address"], "::1");
+	EXPECT_EQ(l["accept_queue"], 2);
+	EXPECT_EQ(l["backlog"], 9);
+
+	// -4 hides it, -6 shows it.
+	EXPECT_TRUE(snapshot({"-4", "--port", std::to_string(port)})["listeners"].empty());
+	EXPECT_EQ(snapshot({"-6", "--port", std::to_string(port)})["listeners"].size(), 1u);
+}
+
+TEST_F(Snapshot, BacklogClampedToNetnsSomaxconn)
+{
+	// somaxconn is per netns: set it in ours only.
+	ASSERT_TRUE(write_file("/proc/sys/net/core/somaxconn", "777"));
+	auto lfd = make_listener("0.0.0.0", 0, 100000);
+	ASSERT_TRUE(lfd) << lfd.error().message;
+	json l = only_listener(local_port(lfd->get()));
+	EXPECT_EQ(l["backlog"], 777);
+	EXPECT_EQ(l["local_address"], "0.0.0.0");
+}
+
+TEST_F(Snapshot, HalfOpenConnectionsShowInSynQueue)
+{
+	ASSERT_TRUE(setup_blackhole_peer());
+	auto lfd = make_listener("0.0.0.0", 0, 50);
+	ASSERT_TRUE(lfd) << lfd.error().message;
+	const std::uint16_t port = local_port(lfd->get());
+	for (std::uint16_t sport = 40001; sport <= 40004; sport++)
+		ASSERT_TRUE(send_raw_syn(sport, port));
+
+	json l;
+	ASSERT_TRUE(wait_until(
+		[&] {
+			l = only_listener(port);
+			return l["syn_queue"] == 4;
+		},
+		2s))
+		<< l.dump(2);
+	EXPECT_EQ(l["accept_queue"], 0);  // no handshake completed
+	EXPECT_EQ(l["syn_young"], 4);     // no SYN-ACK retransmitted yet (1 s timer)
+	EXPECT_EQ(l["backlog"], 50);
+}
+
+TEST_F(Snapshot, ReuseportGroupAndProcessOwner)
+{
+	auto a = make_listener("127.0.0.1", 0, 5, true);
+	ASSERT_TRUE(a) << a.error().message;
+	const std::uint16_t port = local_port(a->get());
+	auto b = make_listener("127.0.0.1", port, 6, true);
+	ASSERT_TRUE(b) << b.error().message;
+
+	json s = snapshot({"--port", std::to_string(port), "-p"});
+	ASSERT_EQ(s["listeners"].size(), 2u);
+	std::vector<int> backlogs;
+	for (const auto &l : s["listeners"]) {
+		EXPECT_TRUE(l["reuseport"].get<bool>());
+		backlogs.push_back(l["backlog"]);
+		ASSERT_EQ(l["processes"].size(), 1u) << l.dump();
+		EXPECT_EQ(l["processes"][0]["pid"], ::getpid());
+	}
+	std::sort(backlogs.begin(), backlogs.end());
+	EXPECT_EQ(backlogs, (std::vector<int>{5, 6}));
+}
+
+TEST_F(Snapshot, TextOutputHeaderNamesSourceAndStaysNarrow)
+{
+	auto lfd = make_listener("127.0.0.1", 0, 3);
+	ASSERT_TRUE(lfd);
+	RunResult r = run_program({LISTENQ_BIN, "snapshot", "-n", "-p"});
+	ASSERT_EQ(r.exit_code, 0) << r.err;
+	EXPECT_EQ(r.out.rfind("listenq snapshot: source iter/tcp", 0), 0u) << r.out;
+	EXPECT_NE(r.out.find("127.0.0.1:" + std::to_string(local_port(lfd->get()))), std::string::npos);
+	std::istringstream in(r.out);
+	for (std::string line; std::getline(in, line);)
+		EXPECT_LE(line.size(), 80u) << line;
+}
+
+}  // namespace

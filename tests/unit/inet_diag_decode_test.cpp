@@ -1,0 +1,117 @@
+#include <gtest/gtest.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <map>
+
+#include "bpf/record_decode.h"
+#include "golden.h"
+#include "sources/inet_diag.h"
+
+using namespace listenq;
+using namespace listenq::testing;
+
+namespace {
+
+// Raw SOCK_DIAG_BY_FAMILY replies captured with the same SCENARIO as
+// iter_tcp_6.18.bin (tests/tools/capture_fixtures.cpp).
+TEST(InetDiagDecode, CapturedIpv4DumpFromHost618)
+{
+	auto bytes = read_fixture_bytes("inet_diag_v4_6.18.bin");
+	auto r = decode_diag_batch(bytes);
+	ASSERT_TRUE(r) << r.error().message;
+	EXPECT_TRUE(r->done);
+	EXPECT_EQ(r->error, 0);
+	std::vector<Listener> v = r->listeners;
+	sort_listeners(v);
+	ASSERT_EQ(v.size(), 4u);
+	EXPECT_EQ(v[0].port, 7001);
+	EXPECT_EQ(v[0].accept_queue, 5u);  // idiag_rqueue
+	EXPECT_EQ(v[0].backlog, 17u);      // idiag_wqueue
+	EXPECT_EQ(v[1].port, 7003);
+	EXPECT_EQ(v[1].backlog, 4096u);
+	for (bool m : r->has_meminfo)
+		EXPECT_TRUE(m);
+}
+
+TEST(InetDiagDecode, CapturedIpv6Dump)
+{
+	auto r = decode_diag_batch(read_fixture_bytes("inet_diag_v6_6.18.bin"));
+	ASSERT_TRUE(r) << r.error().message;
+	ASSERT_EQ(r->listeners.size(), 1u);
+	const Listener &l = r->listeners[0];
+	EXPECT_EQ(l.family, AF_INET6);
+	EXPECT_EQ(format_address(l.family, l.addr), "::1");
+	EXPECT_EQ(l.port, 7002);
+	EXPECT_EQ(l.accept_queue, 2u);
+	EXPECT_EQ(l.backlog, 9u);
+}
+
+// The socket cookie is the join key: inet_diag and iter/tcp must agree.
+TEST(InetDiagDecode, CookiesAndInodesMatchTheIterCapture)
+{
+	auto iter = decode_listener_records(read_fixture_bytes("iter_tcp_6.18.bin"));
+	ASSERT_TRUE(iter);
+	std::map<std::uint64_t, Listener> by_cookie;
+	for (const auto &l : *iter)
+		by_cookie[l.cookie] = l;
+	for (const char *f : {"inet_diag_v4_6.18.bin", "inet_diag_v6_6.18.bin"}) {
+		auto d = decode_diag_batch(read_fixture_bytes(f));
+		ASSERT_TRUE(d);
+		for (const auto &l : d->listeners) {
+			ASSERT_TRUE(by_cookie.count(l.cookie)) << "cookie " << l.cookie << " not in iter capture";
+			const Listener &b = by_cookie[l.cookie];
+			EXPECT_EQ(l.inode, b.inode);
+			EXPECT_EQ(l.port, b.port);
+			EXPECT_EQ(l.accept_queue, b.accept_queue);
+			EXPECT_EQ(l.backlog, b.backlog);
+			EXPECT_EQ(l.drops, b.drops);
+		}
+	}
+}
+
+TEST(InetDiagDecode, TruncatedMessageIsAClearError)
+{
+	auto bytes = read_fixture_bytes("inet_diag_v4_6.18.bin");
+	for (std::size_t cut : {std::size_t{3}, std::size_t{20}, bytes.size() / 2, bytes.size() - 1}) {
+		std::vector<std::uint8_t> part(bytes.begin(), bytes.begin() + static_cast<long>(cut));
+		auto r = decode_diag_batch(part);
+		ASSERT_FALSE(r) << "cut at " << cut;
+		EXPECT_EQ(r.error().err, EBADMSG);
+		EXPECT_NE(r.error().message.find("inet_diag:"), std::string::npos);
+	}
+}
+
+TEST(InetDiagDecode, HeaderOnlyMessageIsRejected)
+{
+	std::vector<std::uint8_t> b(NLMSG_HDRLEN + 8, 0);
+	nlmsghdr h{};
+	h.nlmsg_len = static_cast<__u32>(b.size());
+	h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	std::memcpy(b.data(), &h, sizeof(h));
+	auto r = decode_diag_batch(b);
+	ASSERT_FALSE(r);
+	EXPECT_NE(r.error().message.find("shorter than struct inet_diag_msg"), std::string::npos);
+}
+
+// What a kernel without tcp_diag answers: NLMSG_ERROR with -ENOENT.
+TEST(InetDiagDecode, EnoentMeansNoTcpDiag)
+{
+	std::vector<std::uint8_t> b(NLMSG_HDRLEN + sizeof(nlmsgerr), 0);
+	nlmsghdr h{};
+	h.nlmsg_len = static_cast<__u32>(b.size());
+	h.nlmsg_type = NLMSG_ERROR;
+	nlmsgerr e{};
+	e.error = -ENOENT;
+	std::memcpy(b.data(), &h, sizeof(h));
+	std::memcpy(b.data() + NLMSG_HDRLEN, &e, sizeof(e));
+	auto r = decode_diag_batch(b);
+	ASSERT_TRUE(r);
+	EXPECT_TRUE(r->done);
+	EXPECT_EQ(r->error, ENOENT);
+	EXPECT_TRUE(r->listeners.empty());
+}
+
+}  // namespace
