@@ -2,7 +2,19 @@
 
 #include "bpf/libbpf_log.h"
 #include "bpf/snapshot_reader.h"
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <sstream>
+
 #include "render/probe_render.h"
+#include "render/ss_render.h"
+#include "render/verify_render.h"
+#include "sources/all_sources.h"
+#include "sources/proc_net.h"
+#include "util/terminal.h"
 #include "render/snapshot_render.h"
 #include "sources/inet_diag.h"
 #include "sources/kernel_info.h"
@@ -43,13 +55,28 @@ int preflight(const Options &o, std::ostream &err)
 	return kExitOk;
 }
 
-ListenerFilter filter_from(const SnapshotOptions &s)
+// ss lists IPv4 (one inet_diag dump) before IPv6 (another); iter/tcp
+// walks the same listening hash but interleaves the families.
+std::vector<Listener> in_ss_order(std::vector<Listener> v)
 {
-	ListenerFilter f;
-	f.ipv4 = !s.ipv6_only;
-	f.ipv6 = !s.ipv4_only;
-	f.port = s.port;
-	return f;
+	std::stable_partition(v.begin(), v.end(), [](const Listener &l) { return l.family == AF_INET; });
+	return v;
+}
+
+std::string ss_text(const std::vector<Listener> &listeners, bool numeric, bool processes, int screen_width,
+		    bool header = true)
+{
+	SsFormat f;
+	f.header = header;
+	f.numeric = numeric;
+	f.show_processes = processes;
+	f.ephemeral = read_ephemeral_range();
+	f.service_name = system_service_name;
+	f.ifname = system_ifname;
+	std::vector<SsRow> rows;
+	for (const Listener &l : listeners)
+		rows.push_back(ss_row_from_listener(l, f));
+	return render_ss(rows, f, screen_width);
 }
 
 }  // namespace
@@ -87,9 +114,10 @@ int run_snapshot(const Options &o, std::ostream &out, std::ostream &err)
 {
 	if (int rc = preflight(o, err))
 		return rc;
-	auto snap = read_snapshot_iter(BpfOptions{o.common.btf}, filter_from(o.snapshot));
+	auto snap = read_snapshot_iter(BpfOptions{o.common.btf}, o.filter.to_filter());
 	if (!snap)
 		return fail(err, "snapshot", snap.error());
+	sort_listeners(snap->listeners);
 	if (o.snapshot.processes) {
 		attach_owners(snap->listeners);
 		snap->processes_resolved = true;
@@ -107,6 +135,102 @@ int run_snapshot(const Options &o, std::ostream &out, std::ostream &err)
 	return kExitOk;
 }
 
+int run_verify(const Options &o, std::ostream &out, std::ostream &err)
+{
+	auto choice = parse_source_list(o.verify.sources);
+	if (!choice) {
+		err << "listenq: --sources: " << choice.error().message << '\n';
+		return kExitUsage;
+	}
+	choice->emulate_no_tcp_diag = o.verify.emulate_no_tcp_diag;
+	if (choice->bpf)
+		if (int rc = preflight(o, err))
+			return rc;
+
+	std::optional<SourceData> first;  // the full read, for the report
+	SourceReader reader = [&](const ListenerFilter &f) -> Result<SourceData> {
+		auto d = read_sources(*choice, BpfOptions{o.common.btf}, f);
+		if (d && !first)
+			first = *d;
+		return d;
+	};
+	auto cmp = verify_listeners(reader, o.filter.to_filter(), o.verify.rereads);
+	if (!cmp)
+		return fail(err, "verify", cmp.error());
+
+	VerifyReport r;
+	r.netns = current_netns_inode();
+	for (Source s : kSources)
+		if ((s == Source::bpf && choice->bpf) || (s == Source::diag && choice->diag) ||
+		    (s == Source::proc && choice->proc))
+			r.sources.push_back(s);
+	r.diag_unavailable = first->diag_unavailable;
+	r.diag_emulated = first->diag_emulated;
+	r.diag_detail = first->diag_detail;
+	r.comparison = std::move(*cmp);
+	if (auto c = read_listen_counters())
+		r.counters = *c;
+	if ((r.diag_emulated || r.diag_unavailable) && first->proc) {
+		r.ss_without_tcp_diag = ss_text(*first->proc, true, false, -1);
+		if (first->bpf)
+			r.listenq_ss = ss_text(in_ss_order(*first->bpf), true, false, -1);
+	}
+	if (o.verify.json)
+		out << verify_to_json(r).dump(2) << '\n';
+	else
+		render_verify_text(out, r);
+	return r.comparison.ok() ? kExitOk : kExitFailure;
+}
+
+// auto: inet_diag when tcp_diag answers (that is ss's own source, so the
+// output is ss's byte for byte, and needs no privilege); iter/tcp when it
+// does not (the case ss gets wrong); /proc as a last resort, with a warning.
+int run_ss(const Options &o, std::ostream &out, std::ostream &err)
+{
+	const ListenerFilter filter = o.filter.to_filter();
+	const std::string &src = o.ss.source;
+	std::optional<std::vector<Listener>> rows;
+	std::string why_not;  // first line of each failed source, for the warning
+	if (src == "diag" || src == "auto") {
+		auto d = read_inet_diag(filter);
+		if (d && d->status == DiagStatus::ok)
+			rows = std::move(d->listeners);
+		else if (src == "diag")
+			return fail(err, "ss", d ? Error{ENOENT, "inet_diag: " + d->detail} : d.error());
+		else
+			why_not += "inet_diag: " + (d ? d->detail : d.error().message);
+	}
+	if (!rows && (src == "bpf" || src == "auto")) {
+		std::ostringstream pre;
+		if (int rc = preflight(o, pre)) {
+			if (src == "bpf") {
+				err << pre.str();
+				return rc;
+			}
+			why_not += "; iter/tcp: " + pre.str().substr(0, pre.str().find('\n'));
+		} else if (auto s = read_snapshot_iter(BpfOptions{o.common.btf}, filter)) {
+			rows = in_ss_order(std::move(s->listeners));
+		} else if (src == "bpf") {
+			return fail(err, "ss", s.error());
+		} else {
+			why_not += "; iter/tcp: " + s.error().message;
+		}
+	}
+	if (!rows) {
+		auto p = read_proc_net_tcp(filter);
+		if (!p)
+			return fail(err, "ss", p.error());
+		rows = std::move(*p);
+		if (src == "auto")
+			err << "listenq: warning: Send-Q below is 0, not the backlog: /proc is the only source left ("
+			    << why_not << ")\n";
+	}
+	if (o.ss.processes)
+		attach_owners(*rows);
+	out << ss_text(*rows, o.ss.numeric, o.ss.processes, terminal_width(STDOUT_FILENO), !o.ss.no_header);
+	return kExitOk;
+}
+
 int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
 {
 	ParseOutcome p = parse_cli(args, out, err);
@@ -118,6 +242,10 @@ int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::os
 		return run_probe(o, out, err);
 	if (o.command == "snapshot")
 		return run_snapshot(o, out, err);
+	if (o.command == "verify")
+		return run_verify(o, out, err);
+	if (o.command == "ss")
+		return run_ss(o, out, err);
 	err << "listenq: unknown command " << o.command << '\n';
 	return kExitUsage;
 }

@@ -14,6 +14,8 @@ enum ExitCode { kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitUnsupported 
 
 int run_probe(const Options &o, std::ostream &out, std::ostream &err);
 int run_snapshot(const Options &o, std::ostream &out, std::ostream &err);
+int run_verify(const Options &o, std::ostream &out, std::ostream &err);
+int run_ss(const Options &o, std::ostream &out, std::ostream &err);
 
 // Parse and run: what main() does.
 int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::ostream &err);

@@ -11,9 +11,12 @@ namespace {
 constexpr const char *kMainExamples = R"(EXAMPLES:
   sudo listenq snapshot               every listener: accept queue, backlog, SYN queue
   sudo listenq snapshot -p --port 80  with the owning processes, port 80 only
-  sudo listenq snapshot --json        machine-readable (schema: docs/json.md)
+  sudo listenq ss -lnt                ss's output, with the true backlog as Send-Q
+  sudo listenq verify                 do iter/tcp, inet_diag and /proc agree?
   sudo listenq probe                  what this kernel allows, and the tier per hook
-  sudo listenq probe --attach=kprobe  what forcing kprobes would give
+
+JSON schemas: docs/json.md. Exit codes: 0 ok, 1 failure or unexplained
+mismatch, 2 usage, 3 no privilege / unsupported kernel.
 )";
 
 constexpr const char *kSnapshotExamples = R"(EXAMPLES:
@@ -32,7 +35,49 @@ constexpr const char *kProbeExamples = R"(EXAMPLES:
   sudo listenq probe --attach=fentry   why fentry cannot be used here
 )";
 
+constexpr const char *kVerifyExamples = R"(EXAMPLES:
+  sudo listenq verify                       all three sources, every listener
+  sudo listenq verify --emulate-no-tcp-diag what ss shows on a kernel without tcp_diag
+  sudo listenq verify --sources bpf,proc --port 8080 --json
+
+Listeners are joined by socket cookie (iter/tcp, inet_diag) and inode
+(/proc). A listener that disagrees is re-read up to --rereads times before
+it is called a mismatch. Exit 0 when all agree or every difference is
+explained, 1 on an unexplained mismatch.
+)";
+
+constexpr const char *kSsExamples = R"(EXAMPLES:
+  sudo listenq ss -lnt      same output as `ss -lnt`; Send-Q is the real backlog
+  sudo listenq ss -ltnp     with users:(("comm",pid=N,fd=M))
+  sudo listenq ss -lnt -6
+
+--source auto reads inet_diag when tcp_diag answers (ss's own source: the
+output is ss's, byte for byte), else iter/tcp (the kernels where ss falls
+back to /proc and prints Send-Q 0), else /proc with a warning on stderr.
+From iter/tcp, rows are IPv4 then IPv6 in the kernel's iter/tcp walk order,
+which can differ from inet_diag's. Only TCP listeners: -l and -t are
+accepted for muscle memory and always on.
+)";
+
+void add_filter_options(CLI::App *app, FilterOptions &f, int &port)
+{
+	app->add_flag("-4,--ipv4", f.ipv4_only, "IPv4 only");
+	app->add_flag("-6,--ipv6", f.ipv6_only, "IPv6 only");
+	app->add_option("--port", port, "only listeners on this local port")
+		->check(CLI::Range(1, 65535))
+		->type_name("PORT");
+}
+
 }  // namespace
+
+ListenerFilter FilterOptions::to_filter() const
+{
+	ListenerFilter f;
+	f.ipv4 = !ipv6_only;
+	f.ipv6 = !ipv4_only;
+	f.port = port;
+	return f;
+}
 
 ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
 {
@@ -56,17 +101,37 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	probe->add_flag("--json", o.probe.json, "JSON output");
 	probe->footer(kProbeExamples);
 
-	auto *snap = app.add_subcommand("snapshot", "list listening sockets with queue, backlog and SYN queue");
 	int port = 0;
-	snap->add_flag("-4,--ipv4", o.snapshot.ipv4_only, "IPv4 only");
-	snap->add_flag("-6,--ipv6", o.snapshot.ipv6_only, "IPv6 only");
-	snap->add_option("--port", port, "only listeners on this local port")
-		->check(CLI::Range(1, 65535))
-		->type_name("PORT");
+	auto *snap = app.add_subcommand("snapshot", "list listening sockets with queue, backlog and SYN queue");
+	add_filter_options(snap, o.filter, port);
 	snap->add_flag("--json", o.snapshot.json, "JSON output");
 	snap->add_flag("-n,--numeric", o.snapshot.numeric, "do not resolve service names");
 	snap->add_flag("-p,--processes", o.snapshot.processes, "show owning pid/comm (scans /proc/*/fd)");
 	snap->footer(kSnapshotExamples);
+
+	auto *verify = app.add_subcommand("verify", "cross-check iter/tcp, inet_diag and /proc; explain differences");
+	add_filter_options(verify, o.filter, port);
+	verify->add_option("--sources", o.verify.sources, "sources to compare, comma-separated: bpf, diag, proc")
+		->type_name("LIST");
+	verify->add_flag("--emulate-no-tcp-diag", o.verify.emulate_no_tcp_diag,
+			 "behave as on a kernel without tcp_diag, and show what ss would print");
+	verify->add_option("--rereads", o.verify.rereads, "re-reads of a disagreeing listener (default 5)")
+		->check(CLI::Range(0, 100));
+	verify->add_flag("--json", o.verify.json, "JSON output");
+	verify->footer(kVerifyExamples);
+
+	auto *ss = app.add_subcommand("ss", "ss -lnt compatible output with the true backlog as Send-Q");
+	bool listening = false, tcp = false;
+	ss->add_flag("-l,--listening", listening, "listening sockets (always on)");
+	ss->add_flag("-t,--tcp", tcp, "TCP (always on)");
+	ss->add_flag("-n,--numeric", o.ss.numeric, "do not resolve service names");
+	ss->add_flag("-p,--processes", o.ss.processes, "show the processes using each socket");
+	ss->add_flag("-H,--no-header", o.ss.no_header, "suppress the header line");
+	ss->add_flag("-4,--ipv4", o.filter.ipv4_only, "IPv4 only");
+	ss->add_flag("-6,--ipv6", o.filter.ipv6_only, "IPv6 only");
+	ss->add_option("--source", o.ss.source, "auto (inet_diag, else iter/tcp, else /proc), diag, bpf or proc")
+		->check(CLI::IsMember({"auto", "bpf", "diag", "proc"}));
+	ss->footer(kSsExamples);
 
 	std::vector<std::string> argv_store = {"listenq"};
 	argv_store.insert(argv_store.end(), args.begin(), args.end());
@@ -74,31 +139,34 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	for (auto &s : argv_store)
 		argv.push_back(s.data());
 
+	auto usage_error = [&](const std::string &msg) {
+		CLI::App *sub = app.get_subcommands().empty() ? &app : app.get_subcommands().front();
+		err << "listenq: " << msg << "\n\n" << sub->help();
+		return ParseOutcome{std::nullopt, 2};
+	};
 	try {
 		app.parse(static_cast<int>(argv.size()), argv.data());
-	} catch (const CLI::CallForHelp &e) {
+	} catch (const CLI::CallForHelp &) {
 		CLI::App *sub = app.get_subcommands().empty() ? &app : app.get_subcommands().front();
 		out << sub->help();
 		return {std::nullopt, 0};
-	} catch (const CLI::CallForAllHelp &e) {
+	} catch (const CLI::CallForAllHelp &) {
 		out << app.help("", CLI::AppFormatMode::All);
 		return {std::nullopt, 0};
 	} catch (const CLI::CallForVersion &e) {
 		out << e.what() << '\n';
 		return {std::nullopt, 0};
 	} catch (const CLI::ParseError &e) {
-		CLI::App *sub = app.get_subcommands().empty() ? &app : app.get_subcommands().front();
-		err << "listenq: " << e.what() << "\n\n" << sub->help();
-		return {std::nullopt, 2};
+		return usage_error(e.what());
 	}
 
-	if (o.snapshot.ipv4_only && o.snapshot.ipv6_only) {
-		err << "listenq: -4 and -6 exclude each other\n\n" << snap->help();
-		return {std::nullopt, 2};
-	}
+	if (o.filter.ipv4_only && o.filter.ipv6_only)
+		return usage_error("-4 and -6 exclude each other");
+	if (o.verify.sources.empty())
+		return usage_error("--sources needs at least one of bpf, diag, proc");
 	o.common.attach = *parse_attach_mode(attach);
 	if (port)
-		o.snapshot.port = static_cast<std::uint16_t>(port);
+		o.filter.port = static_cast<std::uint16_t>(port);
 	o.command = app.get_subcommands().front()->get_name();
 	return {o, 0};
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bpf/tiers.h"
+#include "model/listener.h"
 
 namespace listenq {
 
@@ -18,10 +19,15 @@ struct CommonOptions {
 	bool verbose = false;
 };
 
-struct SnapshotOptions {
+// -4, -6, --port: shared by every command that lists listeners.
+struct FilterOptions {
 	bool ipv4_only = false;
 	bool ipv6_only = false;
 	std::optional<std::uint16_t> port;
+	ListenerFilter to_filter() const;
+};
+
+struct SnapshotOptions {
 	bool json = false;
 	bool numeric = false;
 	bool processes = false;
@@ -31,11 +37,28 @@ struct ProbeOptions {
 	bool json = false;
 };
 
+struct VerifyOptions {
+	std::string sources = "bpf,diag,proc";
+	bool emulate_no_tcp_diag = false;
+	bool json = false;
+	int rereads = 5;
+};
+
+struct SsOptions {
+	bool numeric = false;
+	bool processes = false;
+	bool no_header = false;
+	std::string source = "auto";  // auto, bpf, diag, proc
+};
+
 struct Options {
-	std::string command;  // "probe", "snapshot"
+	std::string command;  // "probe", "snapshot", "verify", "ss"
 	CommonOptions common;
+	FilterOptions filter;
 	SnapshotOptions snapshot;
 	ProbeOptions probe;
+	VerifyOptions verify;
+	SsOptions ss;
 };
 
 struct ParseOutcome {

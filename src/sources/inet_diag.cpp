@@ -92,6 +92,8 @@ Result<DiagBatch> decode_diag_batch(std::span<const std::uint8_t> buf)
 				l.drops = mem[SK_MEMINFO_DROPS];
 				meminfo = true;
 			}
+			if (mnl_attr_get_type(attr) == INET_DIAG_SKV6ONLY && mnl_attr_get_payload_len(attr) >= 1)
+				l.ipv6only = mnl_attr_get_u8(attr) != 0;
 		}
 		out.listeners.push_back(std::move(l));
 		out.has_meminfo.push_back(meminfo);

@@ -28,9 +28,9 @@ TEST(Cli, SnapshotFlags)
 	ASSERT_TRUE(r.p.options) << r.err;
 	const Options &o = *r.p.options;
 	EXPECT_EQ(o.command, "snapshot");
-	EXPECT_TRUE(o.snapshot.ipv4_only);
-	EXPECT_FALSE(o.snapshot.ipv6_only);
-	EXPECT_EQ(o.snapshot.port, 8080);
+	EXPECT_TRUE(o.filter.ipv4_only);
+	EXPECT_FALSE(o.filter.ipv6_only);
+	EXPECT_EQ(o.filter.port, 8080);
 	EXPECT_TRUE(o.snapshot.json);
 	EXPECT_TRUE(o.snapshot.numeric);
 	EXPECT_TRUE(o.snapshot.processes);
