@@ -195,6 +195,23 @@ Result<void> send_raw_syn(std::uint16_t sport, std::uint16_t dport)
 	return {};
 }
 
+std::string which(const std::string &name)
+{
+	const char *path = std::getenv("PATH");
+	std::string dirs = path ? path : "/usr/sbin:/usr/bin:/sbin:/bin";
+	std::size_t start = 0;
+	while (start <= dirs.size()) {
+		std::size_t end = dirs.find(':', start);
+		if (end == std::string::npos)
+			end = dirs.size();
+		std::string cand = dirs.substr(start, end - start) + "/" + name;
+		if (::access(cand.c_str(), X_OK) == 0)
+			return cand;
+		start = end + 1;
+	}
+	return "";
+}
+
 RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env)
 {
 	RunResult r;

@@ -39,6 +39,9 @@ struct RunResult {
 	std::string out;
 	std::string err;
 };
+// Full path of a program found in $PATH, or "" (argv[0] of run_program
+// must be a path).
+std::string which(const std::string &name);
 RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});
 
 }  // namespace listenq::testing

@@ -88,7 +88,19 @@ int main(int argc, char **argv)
 			all.insert(all.end(), b.begin(), b.end());
 		write_bytes(dir + "/inet_diag_" + std::string(name) + "_" + tag + ".bin", all);
 	}
-	for (const char *f : {"tcp", "tcp6"}) {
+	// What iproute2 ss prints for this scenario, from inet_diag and (forced
+	// with PROC_NET_TCP*) from /proc: the oracles of tests/unit/ss_render_test.
+	const std::vector<std::pair<std::string, std::string>> ss_runs = {
+		{"ss_lnt", "ss -lnt"},
+		{"ss_lnt_proc", "PROC_NET_TCP=/proc/net/tcp PROC_NET_TCP6=/proc/net/tcp6 ss -lnt"},
+	};
+	for (const auto &[name, cmd] : ss_runs) {
+		const std::string path = dir + "/" + name + "_" + tag + ".txt";
+		if (std::system((cmd + " > " + path).c_str()) != 0)
+			return die("failed: " + cmd);
+		std::cout << "wrote " << path << '\n';
+	}
+	for (const char *f : {"tcp", "tcp6", "netstat"}) {
 		auto text = read_file(std::string("/proc/net/") + f);
 		if (!text)
 			return die(text.error().message);

@@ -96,3 +96,43 @@ TEST(Cli, AttachModesRoundTrip)
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, VerifyOptions)
+{
+	auto r = parse({"verify", "--sources", "bpf,proc", "--emulate-no-tcp-diag", "--rereads", "2", "--json",
+			"--port", "80", "-6"});
+	ASSERT_TRUE(r.p.options) << r.err;
+	const Options &o = *r.p.options;
+	EXPECT_EQ(o.command, "verify");
+	EXPECT_EQ(o.verify.sources, "bpf,proc");
+	EXPECT_TRUE(o.verify.emulate_no_tcp_diag);
+	EXPECT_EQ(o.verify.rereads, 2);
+	EXPECT_TRUE(o.verify.json);
+	EXPECT_EQ(o.filter.port, 80);
+	EXPECT_TRUE(o.filter.ipv6_only);
+	EXPECT_FALSE(o.filter.to_filter().ipv4);
+	EXPECT_EQ(parse({"verify", "--rereads", "-1"}).p.exit_code, 2);
+}
+
+TEST(Cli, SsTakesBundledShortFlags)
+{
+	for (auto flags : {"-lnt", "-ltn", "-tln", "-lntp", "-ltnpH"}) {
+		auto r = parse({"ss", flags});
+		ASSERT_TRUE(r.p.options) << flags << r.err;
+		EXPECT_EQ(r.p.options->command, "ss");
+		EXPECT_TRUE(r.p.options->ss.numeric);
+		EXPECT_EQ(r.p.options->ss.processes, std::string(flags).find('p') != std::string::npos);
+		EXPECT_EQ(r.p.options->ss.no_header, std::string(flags).find('H') != std::string::npos);
+		EXPECT_EQ(r.p.options->ss.source, "auto");
+	}
+	auto r = parse({"ss", "-lnt", "-4", "--source", "bpf"});
+	ASSERT_TRUE(r.p.options);
+	EXPECT_TRUE(r.p.options->filter.ipv4_only);
+	EXPECT_EQ(r.p.options->ss.source, "bpf");
+	EXPECT_EQ(parse({"ss", "-lnu"}).p.exit_code, 2);  // UDP is not ours
+	EXPECT_EQ(parse({"ss", "--source", "kernel"}).p.exit_code, 2);
+}
+
+}  // namespace
