@@ -12,3 +12,6 @@ $SUDO build/listenq probe
 echo
 echo "== listenq snapshot -p: every TCP listener of this network namespace"
 $SUDO build/listenq snapshot -p
+echo
+echo "== listenq verify --emulate-no-tcp-diag: what ss shows where tcp_diag is missing"
+$SUDO build/listenq verify --emulate-no-tcp-diag || true

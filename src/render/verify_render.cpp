@@ -126,9 +126,12 @@ void render_verify_text(std::ostream &os, const VerifyReport &r)
 
 	if (r.counters) {
 		const ListenCounters &k = *r.counters;
-		os << "\nnetns TcpExt: ListenOverflows " << k.listen_overflows << ", ListenDrops " << k.listen_drops
-		   << ", TCPReqQFullDrop " << k.reqq_full_drop << ", TCPReqQFullDoCookies " << k.reqq_full_do_cookies
-		   << ", SyncookiesSent " << k.syncookies_sent << '\n';
+		os << '\n';
+		print_note(os, "netns TcpExt:",
+			   "ListenOverflows " + std::to_string(k.listen_overflows) + ", ListenDrops " +
+				   std::to_string(k.listen_drops) + ", TCPReqQFullDrop " + std::to_string(k.reqq_full_drop) +
+				   ", TCPReqQFullDoCookies " + std::to_string(k.reqq_full_do_cookies) +
+				   ", SyncookiesSent " + std::to_string(k.syncookies_sent));
 	}
 	if (!r.ss_without_tcp_diag.empty()) {
 		os << "\nWhat `ss -lnt` prints without tcp_diag (it reads /proc/net/tcp):\n" << r.ss_without_tcp_diag;
