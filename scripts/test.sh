@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs, builds and runs every test: unit (no root), then privileged
-# integration tests (root; each in a private network namespace).
+# Installs, builds and runs every test: unit (no root), privileged
+# integration tests (root; each in a private network namespace), then the
+# kernel matrix in qemu guests (scripts/vmtest.sh; LISTENQ_SKIP_VM=1 skips
+# it outside CI).
 # Under CI=true the privileged tier must run: a skip there is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,5 +21,15 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "SKIP: privileged tests need root (sudo scripts/test.sh)"
 else
   (cd build && ctest -L privileged --output-on-failure) || status=1
+fi
+
+echo "== kernel matrix (qemu: Debian 6.1 and 6.12 guests)"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: the kernel matrix needs root (apt-get download, initramfs with the test binaries)"
+elif [ "${LISTENQ_SKIP_VM:-}" = 1 ] && [ "${CI:-}" != "true" ]; then
+  echo "SKIP: LISTENQ_SKIP_VM=1"
+else
+  # -V: the matrix and the guests' outputs go to the log, pass or fail.
+  (cd build && ctest -L vm -V) || status=1
 fi
 exit $status

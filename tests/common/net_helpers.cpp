@@ -43,8 +43,6 @@ Result<sockaddr_storage> make_addr(const std::string &addr, std::uint16_t port, 
 	return ss;
 }
 
-int sh(const std::string &cmd) { return std::system(cmd.c_str()); }
-
 std::uint16_t csum(const void *data, std::size_t len, std::uint32_t sum = 0)
 {
 	const auto *p = static_cast<const std::uint8_t *>(data);
@@ -140,15 +138,26 @@ bool wait_until(const std::function<bool()> &pred, std::chrono::milliseconds tim
 
 Result<void> setup_blackhole_peer()
 {
-	const char *cmds[] = {
-		"ip link add lqv0 type veth peer name lqv1",
-		"ip addr add 192.0.2.2/24 dev lqv0",
-		"ip link set lqv0 up",
-		"ip neigh replace 192.0.2.1 lladdr 02:00:00:00:00:01 dev lqv0 nud permanent",
+	// iproute2's ip by full path: a busybox sh would run its own ip applet.
+	const std::string ip = which("ip");
+	if (ip.empty())
+		return Error{ENOENT, "iproute2 ip not found in PATH"};
+	const char *args[] = {
+		"link add lqv0 type veth peer name lqv1",
+		"addr add 192.0.2.2/24 dev lqv0",
+		"link set lqv0 up",
+		"neigh replace 192.0.2.1 lladdr 02:00:00:00:00:01 dev lqv0 nud permanent",
 	};
-	for (const char *c : cmds)
-		if (sh(std::string(c) + " 2>/dev/null") != 0)
-			return Error{EIO, std::string("command failed: ") + c};
+	for (const char *a : args) {
+		const std::string c = ip + " " + a;
+		FILE *p = ::popen((c + " 2>&1").c_str(), "r");
+		std::string out;
+		char buf[256];
+		while (p && std::fgets(buf, sizeof(buf), p))
+			out += buf;
+		if (!p || ::pclose(p) != 0)
+			return Error{EIO, std::string("command failed: ") + c + ": " + out};
+	}
 	return {};
 }
 

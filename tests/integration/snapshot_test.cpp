@@ -105,12 +105,14 @@ TEST_F(Snapshot, BacklogClampedToNetnsSomaxconn)
 
 TEST_F(Snapshot, HalfOpenConnectionsShowInSynQueue)
 {
-	ASSERT_TRUE(setup_blackhole_peer());
+	auto peer = setup_blackhole_peer();
+	ASSERT_TRUE(peer) << peer.error().message;
 	auto lfd = make_listener("0.0.0.0", 0, 50);
 	ASSERT_TRUE(lfd) << lfd.error().message;
 	const std::uint16_t port = local_port(lfd->get());
 	for (std::uint16_t sport = 40001; sport <= 40004; sport++)
-		ASSERT_TRUE(send_raw_syn(sport, port));
+		if (auto r = send_raw_syn(sport, port); !r)
+			FAIL() << r.error().message;
 
 	json l;
 	ASSERT_TRUE(wait_until(

@@ -1,0 +1,105 @@
+#!/bin/sh
+# /init of the listenq test initramfs (busybox). Runs the guest scenarios
+# and prints one marker line per result on the serial console:
+#   LQ-RESULT|<kernel>|<tier>|<scenario>|pass|fail|skip|<detail>
+# plus LQ-OUT-BEGIN|name ... LQ-OUT-END|name blocks, and LQ-DONE at the end.
+# The host (scripts/vmtest.sh) parses them. Kernel command line:
+#   lq.only=<scenario-prefix>   run only matching scenarios
+#   lq.gtest=<filter>           --gtest_filter for the integration suite
+/bin/busybox --install -s /bin
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mkdir -p /sys/fs/bpf /tmp /run && mount -t bpf bpf /sys/fs/bpf
+mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+ip link set lo up
+
+K=$(uname -r)
+LQ=$(cat /lq/listenq.path)
+INTEG=$(cat /lq/integration.path)
+ONLY=$(sed -n 's/.*lq\.only=\([^ ]*\).*/\1/p' /proc/cmdline)
+GTEST=$(sed -n 's/.*lq\.gtest=\([^ ]*\).*/\1/p' /proc/cmdline)
+echo "LQ-BOOTED|$K"
+
+result() { echo "LQ-RESULT|$K|$1|$2|$3|$4"; }
+section() { echo "LQ-OUT-BEGIN|$1"; cat "$2"; echo "LQ-OUT-END|$1"; }
+want() { [ -z "$ONLY" ] || case "$1" in "$ONLY"*) return 0 ;; *) return 1 ;; esac; }
+# check TIER SCENARIO DETAIL COMMAND...: pass when COMMAND succeeds
+check() {
+	t=$1 s=$2 d=$3
+	shift 3
+	want "$s" || return 0
+	if "$@"; then result "$t" "$s" pass "$d"; else result "$t" "$s" fail "$d"; fi
+}
+col_of() { awk -v p=":$2\$" -v c="$3" '$4 ~ p || $5 ~ p {print $c; exit}' "$1"; }
+
+# The seed's listener: backlog 123, three connected clients never accepted.
+/lq/lq_listen 127.0.0.1 7123 123 3 > /tmp/listener.out 2>&1 &
+for i in 1 2 3 4 5 6 7 8 9 10; do grep -q READY /tmp/listener.out && break; sleep 0.2; done
+
+# --- Without tcp_diag: ss falls back to /proc and prints Send-Q 0.
+ss -lnt > /tmp/ss_nodiag.txt 2>&1
+section ss_nodiag /tmp/ss_nodiag.txt
+check - seed_ss_sendq0 "ss -lnt Send-Q $(col_of /tmp/ss_nodiag.txt 7123 3) without tcp_diag" \
+	[ "$(col_of /tmp/ss_nodiag.txt 7123 3)" = 0 ]
+"$LQ" snapshot -n > /tmp/snap.txt 2>&1
+section snapshot /tmp/snap.txt
+check - core_snapshot "listenq snapshot Recv-Q $(col_of /tmp/snap.txt 7123 1) Send-Q $(col_of /tmp/snap.txt 7123 2)" \
+	[ "$(col_of /tmp/snap.txt 7123 1) $(col_of /tmp/snap.txt 7123 2)" = "3 123" ]
+"$LQ" verify > /tmp/verify_nodiag.txt 2>&1
+rc=$?
+section verify_nodiag /tmp/verify_nodiag.txt
+check - verify_nodiag "exit $rc; reports tcp_diag unavailable and explains /proc's 0" \
+	sh -c "[ $rc = 0 ] && grep -q 'tcp_diag: unavailable' /tmp/verify_nodiag.txt && grep -q 'tx_queue is 0' /tmp/verify_nodiag.txt"
+"$LQ" ss -lnt > /tmp/lqss_nodiag.txt 2>&1
+section listenq_ss_nodiag /tmp/lqss_nodiag.txt
+check - listenq_ss_nodiag "listenq ss -lnt Send-Q $(col_of /tmp/lqss_nodiag.txt 7123 3) (iter/tcp)" \
+	[ "$(col_of /tmp/lqss_nodiag.txt 7123 3)" = 123 ]
+
+# --- Every tier the prober can force on this kernel.
+case "$K" in
+6.1.*) fentry_expect=6 ;;  # tcp_v{4,6}_syn_recv_sock: 7 args, 6.1 trampolines take 6
+*) fentry_expect=8 ;;
+esac
+for t in fentry kprobe tracepoint; do
+	want "probe_$t" || continue
+	"$LQ" --attach=$t probe > /tmp/probe_$t.txt 2>&1
+	rc=$?
+	section probe_$t /tmp/probe_$t.txt
+	n=$(awk -v t="$t" '$2 == t || $2 == t" (sampled)" {n++} END {print n+0}' /tmp/probe_$t.txt)
+	expect=8
+	[ $t = fentry ] && expect=$fentry_expect
+	check $t probe_$t "exit $rc; $n/8 hooks on $t (expected $expect)" [ "$rc" = 0 -a "$n" = "$expect" ]
+	want "trace_$t" && result $t trace_$t skip "listenq watch/trace/hist arrive with issue 5"
+done
+
+# --- With tcp_diag loaded, ss and every source agree.
+for m in inet_diag tcp_diag veth; do
+	f=$(ls /lq/modules/$m.ko* 2>/dev/null | head -1)
+	[ -n "$f" ] && insmod "$f" 2>>/tmp/insmod.txt
+done
+[ -s /tmp/insmod.txt ] && section insmod_errors /tmp/insmod.txt
+ss -lnt > /tmp/ss_diag.txt 2>&1
+section ss_diag /tmp/ss_diag.txt
+check - seed_ss_fixed "after insmod: ss -lnt Send-Q $(col_of /tmp/ss_diag.txt 7123 3)" \
+	[ "$(col_of /tmp/ss_diag.txt 7123 3)" = 123 ]
+"$LQ" verify > /tmp/verify_diag.txt 2>&1
+rc=$?
+section verify_diag /tmp/verify_diag.txt
+check - verify_diag "exit $rc; all three sources, 0 mismatch" \
+	sh -c "[ $rc = 0 ] && grep -q 'tcp_diag: available' /tmp/verify_diag.txt && grep -q ' 0 mismatch' /tmp/verify_diag.txt"
+"$LQ" ss -lnt > /tmp/lqss_diag.txt 2>&1
+check - listenq_ss_equals_ss "listenq ss -lnt byte-identical to ss -lnt" cmp -s /tmp/lqss_diag.txt /tmp/ss_diag.txt
+
+# --- The host's privileged integration suite, unchanged, on this kernel.
+if want integration; then
+	CI=true "$INTEG" --gtest_brief=1 ${GTEST:+--gtest_filter=$GTEST} > /tmp/integ.txt 2>&1
+	rc=$?
+	section integration /tmp/integ.txt
+	check - integration "$(grep -E 'tests? ran|PASSED|FAILED' /tmp/integ.txt | tr '\n' ' ')" [ "$rc" = 0 ]
+fi
+
+echo "LQ-DONE|$K"
+poweroff -f
