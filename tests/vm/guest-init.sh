@@ -11,9 +11,9 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs dev /dev 2>/dev/null
+# /tmp stays on the initramfs: build trees under /tmp (a CI clone) live there.
 mkdir -p /sys/fs/bpf /tmp /run && mount -t bpf bpf /sys/fs/bpf
 mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
-mount -t tmpfs tmpfs /tmp
 ip link set lo up
 
 K=$(uname -r)
