@@ -38,4 +38,87 @@ struct lq_listener_rec {
 	__u8 __pad[2];
 };
 
+#define LQ_COMM_LEN 16
+#define LQ_HIST_SLOTS 32
+#define LQ_BACKLOG_UNKNOWN (-2147483647 - 1) /* listen() not seen (seeded) */
+
+/* Key of the per-listener state map: socket cookie plus netns inode. */
+struct lq_listener_key {
+	__u64 cookie;
+	__u32 netns;
+	__u32 __pad;
+};
+
+enum lq_listener_flags {
+	LQ_F_SEEDED = 1,	/* found by iter/tcp, listen() not seen */
+	LQ_F_FRESH = 2,		/* listen start seen, its listen() exit not yet */
+	LQ_F_OVERFLOWED = 4,	/* an overflow event was sent this interval */
+};
+
+/* Per-listener state (BPF hash value). Counters only grow while the
+ * listener lives; *_peak are reset by user space each interval. */
+struct lq_listener_state {
+	__u8 addr[LQ_ADDR_LEN];	/* local address, network order */
+	__u16 family;
+	__u16 port;		/* host order */
+	__u32 netns;
+	__u32 owner_tgid;	/* process that called listen(); 0 if seeded */
+	char owner_comm[LQ_COMM_LEN];
+	__s32 requested_backlog; /* listen()'s argument, LQ_BACKLOG_UNKNOWN if unseen */
+	__u32 effective_backlog; /* sk_max_ack_backlog */
+	__u32 accept_queue;	/* sk_ack_backlog, last seen */
+	__u32 accept_queue_peak;
+	__u32 syn_queue;	/* icsk_accept_queue.qlen, last seen */
+	__u32 syn_queue_peak;
+	__u32 drops;		/* sk_drops, last seen */
+	__u32 flags;		/* enum lq_listener_flags */
+	__u32 __pad;
+	__u64 listen_ts_ns;	/* bpf_ktime_get_ns() at listen (0 if seeded) */
+	__u64 enqueued;		/* children added to the accept queue (tiers 1-2) */
+	__u64 accepted;		/* children taken by accept() */
+	__u64 overflow_syn;	/* SYN dropped: accept queue full */
+	__u64 overflow_ack;	/* final ACK dropped: accept queue full */
+	__u64 synack_retrans;	/* tcp_retransmit_synack */
+	__u64 samples;		/* iter/tcp samples that saw this listener */
+	__u64 ack_seen;		/* overflow_ack at the last sample (tier 3 bookkeeping) */
+	__u64 wait_sum_ns;	/* sum of accept waits (tiers 1-2) */
+	__u32 depth_hist[LQ_HIST_SLOTS]; /* log2 accept-queue depth at enqueue/sample */
+	__u32 wait_hist[LQ_HIST_SLOTS];	 /* log2 accept wait in us (tiers 1-2) */
+};
+
+enum lq_event_type {
+	LQ_EV_LISTEN = 1,	/* a socket started listening */
+	LQ_EV_RELISTEN = 2,	/* listen() again: only the backlog changes */
+	LQ_EV_CLAMP = 3,	/* listen(): requested backlog > somaxconn */
+	LQ_EV_CLOSE = 4,	/* listener closed; carries its final counters */
+	LQ_EV_OVERFLOW = 5,	/* first overflow of the interval */
+};
+
+/* Ringbuf record for rare events (never per packet). */
+struct lq_event {
+	__u64 ts_ns;
+	__u64 cookie;
+	__u32 netns;
+	__u32 tgid;
+	char comm[LQ_COMM_LEN];
+	__u8 addr[LQ_ADDR_LEN];
+	__u16 family;
+	__u16 port;
+	__u32 type;		/* enum lq_event_type */
+	__s32 requested;	/* listen()'s argument (LISTEN/RELISTEN/CLAMP) */
+	__u32 effective;	/* backlog limit now */
+	__u32 prev_effective;	/* RELISTEN: the limit before */
+	__u32 queue;		/* accept queue now */
+	__u32 overflow_path;	/* OVERFLOW: 1 SYN, 2 ACK, 0 unknown */
+	__u32 __pad;
+	__u64 accepted;		/* CLOSE: final counters */
+	__u64 overflows;
+};
+
+enum lq_stat {
+	LQ_STAT_EVENTS_LOST = 0,	/* ringbuf full */
+	LQ_STAT_UNTRACKED = 1,		/* listener map full */
+	LQ_STAT_MAX = 2,
+};
+
 #endif /* LISTENQ_ABI_H */

@@ -48,9 +48,11 @@ public:
 // Probes the running kernel on first use; later calls return the cache.
 class LiveFeatureSource : public FeatureSource {
 public:
+	explicit LiveFeatureSource(bool hooks = true) : hooks_(hooks) {}
 	const KernelFeatures &features() override;
 
 private:
+	bool hooks_;
 	std::optional<KernelFeatures> cache_;
 };
 
@@ -64,7 +66,9 @@ private:
 	KernelFeatures f_;
 };
 
-// The live probe itself (src/bpf/kernel_probe.cpp).
-KernelFeatures probe_kernel_features();
+// The live probe itself (src/bpf/kernel_probe.cpp). Without hooks, the
+// per-hook fentry/kprobe attach tests are skipped (each costs a trampoline
+// or a kprobe; seconds under emulation) and hooks stays empty.
+KernelFeatures probe_kernel_features(bool hooks = true);
 
 }  // namespace listenq

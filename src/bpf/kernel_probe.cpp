@@ -154,7 +154,7 @@ Capability probe_drop_reason(const btf *vmlinux)
 
 }  // namespace
 
-KernelFeatures probe_kernel_features()
+KernelFeatures probe_kernel_features(bool hooks)
 {
 	KernelFeatures f;
 	const std::string no_btf = std::string("no kernel BTF at ") + kKernelBtf;
@@ -180,6 +180,8 @@ KernelFeatures probe_kernel_features()
 	}
 
 	for (const HookSpec &s : hook_specs()) {
+		if (!hooks)
+			break;
 		HookFeatures h;
 		h.hook = std::string(s.name);
 		for (auto fn : s.functions) {
@@ -205,7 +207,7 @@ KernelFeatures probe_kernel_features()
 const KernelFeatures &LiveFeatureSource::features()
 {
 	if (!cache_)
-		cache_ = probe_kernel_features();
+		cache_ = probe_kernel_features(hooks_);
 	return *cache_;
 }
 

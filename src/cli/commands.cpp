@@ -23,10 +23,8 @@
 
 namespace listenq {
 
-namespace {
-
 // Error -> message, hint and exit code. EPERM/EACCES from the kernel mean
-// missing privilege or a policy refusal: exit 3.
+// missing privilege or a policy refusal: exit 3; EOPNOTSUPP too.
 int fail(std::ostream &err, const std::string &command, const Error &e)
 {
 	err << "listenq: " << e.message << '\n';
@@ -34,12 +32,13 @@ int fail(std::ostream &err, const std::string &command, const Error &e)
 		err << "hint: " << privilege_hint(command) << '\n';
 		return kExitUnsupported;
 	}
+	if (e.err == EOPNOTSUPP)
+		return kExitUnsupported;
 	if (std::string log = libbpf_recent_log(); !log.empty())
 		err << "libbpf said:\n" << log;
 	return kExitFailure;
 }
 
-// Checks shared by commands that load BPF. Returns 0 when it may proceed.
 int preflight(const Options &o, std::ostream &err)
 {
 	if (auto btf = resolve_btf(o.common.btf); !btf) {
@@ -54,6 +53,8 @@ int preflight(const Options &o, std::ostream &err)
 	}
 	return kExitOk;
 }
+
+namespace {
 
 // ss lists IPv4 (one inet_diag dump) before IPv6 (another); iter/tcp
 // walks the same listening hash but interleaves the families.
@@ -246,6 +247,10 @@ int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::os
 		return run_verify(o, out, err);
 	if (o.command == "ss")
 		return run_ss(o, out, err);
+	if (o.command == "watch")
+		return run_watch(o, out, err);
+	if (o.command == "trace")
+		return run_trace(o, out, err);
 	err << "listenq: unknown command " << o.command << '\n';
 	return kExitUsage;
 }

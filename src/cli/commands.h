@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/options.h"
+#include "util/result.h"
 
 namespace listenq {
 
@@ -16,6 +17,12 @@ int run_probe(const Options &o, std::ostream &out, std::ostream &err);
 int run_snapshot(const Options &o, std::ostream &out, std::ostream &err);
 int run_verify(const Options &o, std::ostream &out, std::ostream &err);
 int run_ss(const Options &o, std::ostream &out, std::ostream &err);
+int run_watch(const Options &o, std::ostream &out, std::ostream &err);
+int run_trace(const Options &o, std::ostream &out, std::ostream &err);
+// Shared by commands that load BPF: BTF and privilege; 0 when it may proceed.
+int preflight(const Options &o, std::ostream &err);
+// Error -> message (+ hint) and exit code.
+int fail(std::ostream &err, const std::string &command, const Error &e);
 
 // Parse and run: what main() does.
 int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::ostream &err);

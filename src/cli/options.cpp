@@ -59,6 +59,27 @@ which can differ from inet_diag's. Only TCP listeners: -l and -t are
 accepted for muscle memory and always on.
 )";
 
+constexpr const char *kWatchExamples = R"(EXAMPLES:
+  sudo listenq watch               a frame per second until Ctrl-C
+  sudo listenq watch 5 12 --port 8080
+  sudo listenq watch 1 10 --json | jq '.listeners[] | {port, accept_queue_peak}'
+
+Rows are sorted by pressure (Recv-Q peak / (Send-Q + 1)), then overflows.
+OVF-S/OVF-A: overflows on the SYN path (SYN dropped, accept queue full) and
+the ACK path (final ACK dropped) in the interval. In tier 3 (tracepoints)
+peaks and SYN-path overflows come from iter/tcp samples every --sample-ms;
+the header says so. Accept-wait percentiles need tiers 1-2.
+)";
+
+constexpr const char *kTraceExamples = R"(EXAMPLES:
+  sudo listenq trace                   listen, re-listen, clamp, close, overflow
+  sudo listenq trace --json --duration 10 > events.ndjson
+  sudo listenq trace --pid 1234
+
+Events are rare by design (never one per packet): the first overflow of
+each second is reported, counts are in `listenq watch`.
+)";
+
 void add_filter_options(CLI::App *app, FilterOptions &f, int &port)
 {
 	app->add_flag("-4,--ipv4", f.ipv4_only, "IPv4 only");
@@ -132,6 +153,28 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	ss->add_option("--source", o.ss.source, "auto (inet_diag, else iter/tcp, else /proc), diag, bpf or proc")
 		->check(CLI::IsMember({"auto", "bpf", "diag", "proc"}));
 	ss->footer(kSsExamples);
+
+	auto tracing_opts = [&](CLI::App *sub) {
+		add_filter_options(sub, o.filter, port);
+		sub->add_option("--pid", o.tracing.pid, "only listeners created by this pid");
+		sub->add_option("--netns", o.tracing.netns, "only listeners of this netns inode");
+		sub->add_flag("--json", o.tracing.json, "JSON output (watch: a document per frame; trace: NDJSON)");
+		sub->add_option("--sample-ms", o.tracing.sample_ms, "iter/tcp sampling period in tier 3 (default 100)")
+			->check(CLI::Range(10, 60000));
+		sub->add_option("--max-listeners", o.tracing.max_listeners,
+				"listener map capacity; more are counted as untracked (default 65536)")
+			->check(CLI::Range(16, 1 << 22));
+	};
+	auto *watch = app.add_subcommand("watch", "live per-listener queues, peaks, overflows and accept rate");
+	watch->add_option("interval", o.tracing.interval, "seconds per frame (default 1)")->check(CLI::Range(0.05, 3600.0));
+	watch->add_option("count", o.tracing.count, "frames, then exit (default: until interrupted)");
+	tracing_opts(watch);
+	watch->footer(kWatchExamples);
+	auto *trace = app.add_subcommand("trace", "one line per listen, re-listen, clamp, close and overflow");
+	trace->add_option("--duration", o.tracing.duration, "seconds, then exit (default: until interrupted)")
+		->check(CLI::Range(0.0, 86400.0));
+	tracing_opts(trace);
+	trace->footer(kTraceExamples);
 
 	std::vector<std::string> argv_store = {"listenq"};
 	argv_store.insert(argv_store.end(), args.begin(), args.end());

@@ -51,14 +51,27 @@ struct SsOptions {
 	std::string source = "auto";  // auto, bpf, diag, proc
 };
 
+// watch and trace.
+struct TracingOptions {
+	bool json = false;
+	std::uint32_t sample_ms = 100;       // iter/tcp sampling period (tier 3)
+	std::uint32_t max_listeners = 65536;  // listener map capacity
+	std::optional<std::uint32_t> pid;    // owner pid (listen() caller)
+	std::optional<std::uint32_t> netns;  // netns inode
+	double duration = 0;                 // trace: seconds, 0 = until interrupted
+	double interval = 1;                 // watch: seconds per frame
+	std::uint32_t count = 0;             // watch: frames, 0 = until interrupted
+};
+
 struct Options {
-	std::string command;  // "probe", "snapshot", "verify", "ss"
+	std::string command;  // "probe", "snapshot", "verify", "ss", "watch", "trace"
 	CommonOptions common;
 	FilterOptions filter;
 	SnapshotOptions snapshot;
 	ProbeOptions probe;
 	VerifyOptions verify;
 	SsOptions ss;
+	TracingOptions tracing;
 };
 
 struct ParseOutcome {

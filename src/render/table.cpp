@@ -1,6 +1,7 @@
 #include "render/table.h"
 
 #include <algorithm>
+#include <sstream>
 
 namespace listenq {
 
@@ -33,6 +34,20 @@ void TextTable::print(std::ostream &os) const
 	line([&](std::size_t c) { return cols_[c].header; });
 	for (const auto &r : rows_)
 		line([&](std::size_t c) { return c < r.size() ? r[c] : std::string(); });
+}
+
+void print_folded(std::ostream &os, const std::string &prefix, const std::string &text)
+{
+	std::string line = prefix;
+	std::istringstream words(text);
+	for (std::string w; words >> w;) {
+		if (line.size() + 1 + w.size() > 79 && line.size() > prefix.size()) {
+			os << line << '\n';
+			line = std::string(prefix.size(), ' ');
+		}
+		line += ' ' + w;
+	}
+	os << line << '\n';
 }
 
 }  // namespace listenq

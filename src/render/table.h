@@ -25,4 +25,8 @@ private:
 	std::vector<std::vector<std::string>> rows_;
 };
 
+// Writes "prefix word word ..." folded at 79 columns; continuation lines
+// are indented by the prefix's width.
+void print_folded(std::ostream &os, const std::string &prefix, const std::string &text);
+
 }  // namespace listenq

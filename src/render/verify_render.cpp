@@ -1,7 +1,6 @@
 #include "render/verify_render.h"
 
 #include <map>
-#include <sstream>
 
 #include "render/table.h"
 
@@ -50,21 +49,6 @@ private:
 	std::map<std::string, int> index_;
 	std::vector<std::string> order_;
 };
-
-// "[n] text" folded at 79 columns, continuation lines indented.
-void print_note(std::ostream &os, const std::string &mark, const std::string &text)
-{
-	std::string line = mark;
-	std::istringstream words(text);
-	for (std::string w; words >> w;) {
-		if (line.size() + 1 + w.size() > 79 && line.size() > mark.size()) {
-			os << line << '\n';
-			line = std::string(mark.size(), ' ');
-		}
-		line += ' ' + w;
-	}
-	os << line << '\n';
-}
 
 std::string endpoint(const Listener &l) { return format_endpoint(l, std::to_string(l.port)); }
 
@@ -122,12 +106,12 @@ void render_verify_text(std::ostream &os, const VerifyReport &r)
 	if (!notes.order().empty())
 		os << '\n';
 	for (std::size_t i = 0; i < notes.order().size(); i++)
-		print_note(os, "[" + std::to_string(i + 1) + "]", explanation_text(notes.order()[i]));
+		print_folded(os, "[" + std::to_string(i + 1) + "]", explanation_text(notes.order()[i]));
 
 	if (r.counters) {
 		const ListenCounters &k = *r.counters;
 		os << '\n';
-		print_note(os, "netns TcpExt:",
+		print_folded(os, "netns TcpExt:",
 			   "ListenOverflows " + std::to_string(k.listen_overflows) + ", ListenDrops " +
 				   std::to_string(k.listen_drops) + ", TCPReqQFullDrop " + std::to_string(k.reqq_full_drop) +
 				   ", TCPReqQFullDoCookies " + std::to_string(k.reqq_full_do_cookies) +

@@ -13,7 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 extern char **environ;
@@ -268,6 +271,106 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
 	::waitpid(pid, &status, 0);
 	r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	return r;
+}
+
+Spawned::Spawned(const std::vector<std::string> &argv)
+{
+	int out[2], err[2];
+	if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+		return;
+	pid_ = ::fork();
+	if (pid_ == 0) {
+		::dup2(out[1], 1);
+		::dup2(err[1], 2);
+		std::vector<char *> a;
+		for (auto &s : const_cast<std::vector<std::string> &>(argv))
+			a.push_back(s.data());
+		a.push_back(nullptr);
+		::execv(a[0], a.data());
+		::_exit(127);
+	}
+	::close(out[1]);
+	::close(err[1]);
+	out_ = out[0];
+	err_ = err[0];
+}
+
+Spawned::~Spawned()
+{
+	if (pid_ > 0) {
+		::kill(pid_, SIGKILL);
+		::waitpid(pid_, nullptr, 0);
+	}
+	if (out_ >= 0)
+		::close(out_);
+	if (err_ >= 0)
+		::close(err_);
+}
+
+std::optional<std::string> Spawned::read_line(std::chrono::milliseconds timeout)
+{
+	auto deadline = std::chrono::steady_clock::now() + timeout;
+	for (;;) {
+		if (auto nl = buf_.find('\n'); nl != std::string::npos) {
+			std::string line = buf_.substr(0, nl);
+			buf_.erase(0, nl + 1);
+			return line;
+		}
+		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+		if (left.count() <= 0 || out_ < 0)
+			return std::nullopt;
+		pollfd p{out_, POLLIN, 0};
+		if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+			return std::nullopt;
+		char b[4096];
+		ssize_t n = ::read(out_, b, sizeof(b));
+		if (n <= 0)
+			return std::nullopt;
+		buf_.append(b, static_cast<std::size_t>(n));
+	}
+}
+
+int Spawned::wait(std::chrono::milliseconds timeout, std::vector<std::string> &rest, std::string &err)
+{
+	while (auto l = read_line(timeout))
+		rest.push_back(*l);
+	if (!buf_.empty())
+		rest.push_back(buf_);
+	char b[4096];
+	ssize_t n;
+	while (err_ >= 0 && (n = ::read(err_, b, sizeof(b))) > 0)
+		err.append(b, static_cast<std::size_t>(n));
+	int status = 0;
+	if (::waitpid(pid_, &status, WNOHANG) == 0) {
+		::kill(pid_, SIGKILL);
+		::waitpid(pid_, &status, 0);
+	}
+	pid_ = -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void Spawned::signal(int sig)
+{
+	if (pid_ > 0)
+		::kill(pid_, sig);
+}
+
+std::uint64_t netstat_counter(const std::string &name)
+{
+	std::ifstream in("/proc/net/netstat");
+	std::string names, values;
+	while (std::getline(in, names) && std::getline(in, values)) {
+		std::istringstream n(names), v(values);
+		std::string k, val;
+		n >> k;
+		v >> val;
+		if (k != "TcpExt:")
+			continue;
+		while (n >> k && v >> val)
+			if (k == name)
+				return std::stoull(val);
+	}
+	return UINT64_MAX;
 }
 
 }  // namespace listenq::testing

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,5 +44,27 @@ struct RunResult {
 // must be a path).
 std::string which(const std::string &name);
 RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});
+
+// A child whose stdout is read line by line while it runs.
+class Spawned {
+public:
+	explicit Spawned(const std::vector<std::string> &argv);
+	~Spawned();
+	Spawned(const Spawned &) = delete;
+	Spawned &operator=(const Spawned &) = delete;
+	// Next stdout line, or nullopt on EOF or after timeout.
+	std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+	// Waits for exit (killing it after timeout); returns the exit code and
+	// collects the remaining stdout lines and stderr.
+	int wait(std::chrono::milliseconds timeout, std::vector<std::string> &rest, std::string &err);
+	void signal(int sig);
+
+private:
+	int pid_ = -1, out_ = -1, err_ = -1;
+	std::string buf_;
+};
+
+// TcpExt counter of this netns (/proc/net/netstat), or UINT64_MAX.
+std::uint64_t netstat_counter(const std::string &name);
 
 }  // namespace listenq::testing

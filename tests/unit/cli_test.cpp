@@ -136,3 +136,34 @@ TEST(Cli, SsTakesBundledShortFlags)
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, WatchPositionalIntervalAndCount)
+{
+	auto r = parse({"watch", "2.5", "10", "--json", "--port", "80", "--pid", "42", "--sample-ms", "50"});
+	ASSERT_TRUE(r.p.options) << r.err;
+	const Options &o = *r.p.options;
+	EXPECT_EQ(o.command, "watch");
+	EXPECT_DOUBLE_EQ(o.tracing.interval, 2.5);
+	EXPECT_EQ(o.tracing.count, 10u);
+	EXPECT_TRUE(o.tracing.json);
+	EXPECT_EQ(o.tracing.pid, 42u);
+	EXPECT_EQ(o.tracing.sample_ms, 50u);
+	EXPECT_EQ(o.filter.port, 80);
+	EXPECT_EQ(parse({"watch", "0"}).p.exit_code, 2);
+	EXPECT_EQ(parse({"watch", "1", "--sample-ms", "1"}).p.exit_code, 2);
+}
+
+TEST(Cli, TraceOptions)
+{
+	auto r = parse({"--attach=tracepoint", "trace", "--duration", "3", "--netns", "4026531840", "-6"});
+	ASSERT_TRUE(r.p.options) << r.err;
+	EXPECT_EQ(r.p.options->common.attach, AttachMode::tracepoint);
+	EXPECT_DOUBLE_EQ(r.p.options->tracing.duration, 3.0);
+	EXPECT_EQ(r.p.options->tracing.netns, 4026531840u);
+	EXPECT_TRUE(r.p.options->filter.ipv6_only);
+	EXPECT_EQ(parse({"trace", "--duration", "-1"}).p.exit_code, 2);
+}
+
+}  // namespace

@@ -64,15 +64,24 @@ case "$K" in
 *) fentry_expect=8 ;;
 esac
 for t in fentry kprobe tracepoint; do
-	want "probe_$t" || continue
-	"$LQ" --attach=$t probe > /tmp/probe_$t.txt 2>&1
-	rc=$?
-	section probe_$t /tmp/probe_$t.txt
-	n=$(awk -v t="$t" '$2 == t || $2 == t" (sampled)" {n++} END {print n+0}' /tmp/probe_$t.txt)
-	expect=8
-	[ $t = fentry ] && expect=$fentry_expect
-	check $t probe_$t "exit $rc; $n/8 hooks on $t (expected $expect)" [ "$rc" = 0 -a "$n" = "$expect" ]
-	want "trace_$t" && result $t trace_$t skip "listenq watch/trace/hist arrive with issue 5"
+	if want "probe_$t"; then
+		"$LQ" --attach=$t probe > /tmp/probe_$t.txt 2>&1
+		rc=$?
+		section probe_$t /tmp/probe_$t.txt
+		n=$(awk -v t="$t" '$2 == t || $2 == t" (sampled)" {n++} END {print n+0}' /tmp/probe_$t.txt)
+		expect=8
+		[ $t = fentry ] && expect=$fentry_expect
+		check $t probe_$t "exit $rc; $n/8 hooks on $t (expected $expect)" [ "$rc" = 0 -a "$n" = "$expect" ]
+	fi
+	want "trace_$t" || continue
+	if [ $t = tracepoint ]; then
+		CI=true "$INTEG" --gtest_brief=1 --gtest_filter='Tracing.*' > /tmp/trace_tp.txt 2>&1
+		rc=$?
+		section trace_tracepoint /tmp/trace_tp.txt
+		check $t trace_tracepoint "integration Tracing.* (trace, watch, overflow vs TcpExt)" [ "$rc" = 0 ]
+	else
+		result $t trace_$t skip "the $t handlers of watch/trace are not written yet (tier 3 only)"
+	fi
 done
 
 # --- With tcp_diag loaded, ss and every source agree.

@@ -1,0 +1,105 @@
+#include "bpf/trace_decode.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <string>
+
+#include "listenq/abi.h"
+
+namespace listenq {
+
+static_assert(sizeof(lq_listener_key) == 16);
+static_assert(sizeof(lq_event) == 104);
+static_assert(offsetof(lq_event, type) == 60);
+static_assert(offsetof(lq_event, accepted) == 88);
+static_assert(offsetof(lq_listener_state, requested_backlog) == 44);
+static_assert(offsetof(lq_listener_state, listen_ts_ns) == 80);
+static_assert(offsetof(lq_listener_state, depth_hist) == 152);
+static_assert(sizeof(lq_listener_state) == 408);
+
+namespace {
+
+std::string comm_of(const char (&c)[LQ_COMM_LEN]) { return std::string(c, strnlen(c, LQ_COMM_LEN)); }
+
+void set_addr(Listener &l, std::uint16_t family, const std::uint8_t (&addr)[LQ_ADDR_LEN], std::uint16_t port)
+{
+	l.family = family;
+	std::memcpy(l.addr.data(), addr, LQ_ADDR_LEN);
+	if (family != 10)
+		std::memset(l.addr.data() + 4, 0, 12);
+	l.port = port;
+}
+
+}  // namespace
+
+ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_state &st)
+{
+	ListenerStat s;
+	set_addr(s.id, st.family, st.addr, st.port);
+	s.id.netns = key.netns;
+	s.id.cookie = key.cookie;
+	s.id.backlog = st.effective_backlog;
+	s.id.accept_queue = st.accept_queue;
+	s.id.syn_queue = st.syn_queue;
+	s.id.drops = st.drops;
+	s.owner_pid = st.owner_tgid;
+	s.owner_comm = comm_of(st.owner_comm);
+	if (st.requested_backlog != LQ_BACKLOG_UNKNOWN)
+		s.requested_backlog = st.requested_backlog;
+	s.backlog = st.effective_backlog;
+	s.accept_queue = st.accept_queue;
+	s.accept_queue_peak = std::max(st.accept_queue_peak, st.accept_queue);
+	s.syn_queue = st.syn_queue;
+	s.syn_queue_peak = std::max(st.syn_queue_peak, st.syn_queue);
+	s.drops = st.drops;
+	s.seeded = st.flags & LQ_F_SEEDED;
+	s.enqueued = st.enqueued;
+	s.accepted = st.accepted;
+	s.overflow_syn = st.overflow_syn;
+	s.overflow_ack = st.overflow_ack;
+	s.synack_retrans = st.synack_retrans;
+	s.samples = st.samples;
+	s.wait_sum_ns = st.wait_sum_ns;
+	std::memcpy(s.depth_hist.data(), st.depth_hist, sizeof(st.depth_hist));
+	std::memcpy(s.wait_hist.data(), st.wait_hist, sizeof(st.wait_hist));
+	return s;
+}
+
+Result<TraceEvent> decode_event(std::span<const std::uint8_t> bytes)
+{
+	if (bytes.size() != sizeof(lq_event))
+		return Error{EPROTO, "decode event: " + std::to_string(bytes.size()) + " bytes, expected " +
+					     std::to_string(sizeof(lq_event)) + " (BPF/ABI mismatch)"};
+	lq_event e;
+	std::memcpy(&e, bytes.data(), sizeof(e));
+	TraceEvent t;
+	t.ts_ns = e.ts_ns;
+	switch (e.type) {
+	case LQ_EV_LISTEN: t.type = EventType::listen; break;
+	case LQ_EV_RELISTEN: t.type = EventType::relisten; break;
+	case LQ_EV_CLAMP: t.type = EventType::clamp; break;
+	case LQ_EV_CLOSE: t.type = EventType::close; break;
+	case LQ_EV_OVERFLOW: t.type = EventType::overflow; break;
+	default: return Error{EPROTO, "decode event: unknown type " + std::to_string(e.type)};
+	}
+	t.cookie = e.cookie;
+	t.netns = e.netns;
+	t.pid = e.tgid;
+	t.comm = comm_of(e.comm);
+	set_addr(t.where, e.family, e.addr, e.port);
+	t.where.netns = e.netns;
+	t.where.cookie = e.cookie;
+	t.where.accept_queue = e.queue;
+	t.where.backlog = e.effective;
+	if (e.requested != LQ_BACKLOG_UNKNOWN)
+		t.requested = e.requested;
+	t.effective = e.effective;
+	t.prev_effective = e.prev_effective;
+	t.overflow_path = e.overflow_path == 1 ? "syn" : e.overflow_path == 2 ? "ack" : "";
+	t.accepted = e.accepted;
+	t.overflows = e.overflows;
+	return t;
+}
+
+}  // namespace listenq

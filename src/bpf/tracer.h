@@ -1,0 +1,62 @@
+// Loads bpf/trace.bpf.c, attaches it per the tier decisions, polls events
+// and reads the per-listener map. Order: open -> configure -> load ->
+// attach -> poll. Destruction detaches everything (member order).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/features.h"
+#include "bpf/tiers.h"
+#include "model/trace_model.h"
+#include "util/result.h"
+
+namespace listenq {
+
+struct TracerOptions {
+	std::string btf_path;
+	AttachMode attach = AttachMode::automatic;
+	std::uint32_t max_listeners = 65536;
+};
+
+struct TracerStats {
+	std::uint64_t events_lost = 0;  // ringbuf full
+	std::uint64_t untracked = 0;    // listener map full
+	std::uint64_t samples = 0;      // iter/tcp passes run
+};
+
+class Tracer {
+public:
+	using EventFn = std::function<void(const TraceEvent &)>;
+
+	// Chooses per-hook tiers from features; today only tier 3 (tracepoint)
+	// handlers exist, so a forced fentry/kprobe is refused with the reason.
+	static Result<std::unique_ptr<Tracer>> start(const TracerOptions &opts, const KernelFeatures &features,
+						     EventFn on_event);
+	~Tracer();
+
+	// Tier name in use and what is attached ("tp_btf/inet_sock_set_state", ...).
+	std::string_view tier() const { return "tracepoint"; }
+	const std::vector<std::string> &attached() const { return attached_; }
+	// Names of the numbers that come from iter/tcp samples in this tier.
+	std::vector<std::string> sampled_fields() const;
+
+	Result<void> sample();                 // one iter/tcp pass
+	Result<int> poll(int timeout_ms);      // ringbuf; returns events handled
+	Result<std::vector<ListenerStat>> read_listeners() const;
+	void next_interval();                  // new epoch: peaks restart
+	TracerStats stats() const;
+
+	struct Impl;
+
+private:
+	explicit Tracer(std::unique_ptr<Impl> impl);
+	std::unique_ptr<Impl> impl_;
+	std::vector<std::string> attached_;
+	std::uint64_t samples_ = 0;
+};
+
+}  // namespace listenq

@@ -1,0 +1,177 @@
+// listenq watch and listenq trace: the tracer's poll/sample loop.
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+
+#include "bpf/features.h"
+#include "bpf/tracer.h"
+#include "cli/commands.h"
+#include "render/trace_render.h"
+
+namespace listenq {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop = true; }
+
+// SIGINT/SIGTERM/SIGHUP end the loop; the Tracer's destructor detaches.
+void install_stop_handlers()
+{
+	g_stop = false;
+	struct sigaction sa {};
+	sa.sa_handler = on_signal;  // no SA_RESTART: poll returns EINTR
+	for (int sig : {SIGINT, SIGTERM, SIGHUP})
+		sigaction(sig, &sa, nullptr);
+}
+
+std::uint64_t monotonic_ns()
+{
+	timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock of bpf_ktime_get_ns()
+	return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+bool wanted(const Options &o, const Listener &id, std::uint32_t pid)
+{
+	return o.filter.to_filter().matches(id) && (!o.tracing.pid || *o.tracing.pid == pid) &&
+	       (!o.tracing.netns || *o.tracing.netns == id.netns);
+}
+
+Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn on_event)
+{
+	LiveFeatureSource features(/*hooks=*/false);  // tier 3 needs no per-hook probe
+	TracerOptions t;
+	t.btf_path = o.common.btf;
+	t.attach = o.common.attach;
+	t.max_listeners = o.tracing.max_listeners;
+	return Tracer::start(t, features.features(), std::move(on_event));
+}
+
+TraceHeader header_of(const Tracer &t, const Options &o)
+{
+	return TraceHeader{std::string(t.tier()), t.attached(), t.sampled_fields(), o.tracing.sample_ms};
+}
+
+// Polls events and samples every sample_ms until stop() or a signal.
+Result<void> run_loop(Tracer &t, std::uint32_t sample_ms, const std::function<bool(std::uint64_t now)> &tick)
+{
+	std::uint64_t next_sample = monotonic_ns();
+	while (!g_stop) {
+		std::uint64_t now = monotonic_ns();
+		if (now >= next_sample) {
+			if (auto r = t.sample(); !r)
+				return r.error();
+			next_sample = now + sample_ms * 1000000ULL;
+		}
+		if (!tick(now))
+			break;
+		const std::uint64_t wait = next_sample > now ? (next_sample - now) / 1000000ULL : 0;
+		if (auto r = t.poll(static_cast<int>(std::min<std::uint64_t>(wait, 50))); !r)
+			return r.error();
+	}
+	return t.poll(0).ok() ? Result<void>{} : Result<void>{Error{EIO, "final ring buffer poll failed"}};
+}
+
+}  // namespace
+
+int run_trace(const Options &o, std::ostream &out, std::ostream &err)
+{
+	if (int rc = preflight(o, err))
+		return rc;
+	std::uint64_t t0 = 0, count = 0;
+	auto tracer = start_tracer(o, [&](const TraceEvent &e) {
+		if (!wanted(o, e.where, e.pid))
+			return;
+		count++;
+		if (o.tracing.json)
+			out << trace_event_json(e).dump() << '\n';
+		else
+			render_trace_event_text(out, e, t0);
+		out.flush();
+	});
+	if (!tracer)
+		return fail(err, "trace", tracer.error());
+	install_stop_handlers();
+	Tracer &t = **tracer;
+	if (o.tracing.json)
+		out << trace_header_json(header_of(t, o)).dump() << '\n';
+	else
+		render_trace_header_text(out, header_of(t, o));
+	out.flush();
+	t0 = monotonic_ns();
+	const std::uint64_t end = o.tracing.duration > 0 ? t0 + static_cast<std::uint64_t>(o.tracing.duration * 1e9) : 0;
+	auto r = run_loop(t, o.tracing.sample_ms, [&](std::uint64_t now) { return !end || now < end; });
+	if (!r)
+		return fail(err, "trace", r.error());
+	TracerStats s = t.stats();
+	err << "listenq trace: " << count << " events, " << s.events_lost << " lost, " << s.untracked
+	    << " listeners untracked (map full)\n";
+	return kExitOk;
+}
+
+int run_watch(const Options &o, std::ostream &out, std::ostream &err)
+{
+	if (int rc = preflight(o, err))
+		return rc;
+	auto tracer = start_tracer(o, nullptr);
+	if (!tracer)
+		return fail(err, "watch", tracer.error());
+	install_stop_handlers();
+	Tracer &t = **tracer;
+	const bool tty = !o.tracing.json && ::isatty(STDOUT_FILENO);
+	const std::uint64_t period = static_cast<std::uint64_t>(o.tracing.interval * 1e9);
+	std::uint64_t last = monotonic_ns(), seq = 0;
+	std::map<std::uint64_t, ListenerStat> prev;
+	Result<void> frame_error;
+	auto r = run_loop(t, o.tracing.sample_ms, [&](std::uint64_t now) {
+		if (now - last < period)
+			return true;
+		if (auto s = t.sample(); !s) {  // the frame shows the state now
+			frame_error = s.error();
+			return false;
+		}
+		auto stats = t.read_listeners();
+		if (!stats) {
+			frame_error = stats.error();
+			return false;
+		}
+		std::vector<ListenerStat> shown;
+		std::map<std::uint64_t, ListenerStat> next;
+		for (auto &s : *stats) {
+			next[s.id.cookie] = s;
+			if (wanted(o, s.id, s.owner_pid))
+				shown.push_back(s);
+		}
+		WatchFrame f;
+		f.header = header_of(t, o);
+		f.interval_s = static_cast<double>(now - last) / 1e9;
+		f.seq = ++seq;
+		TracerStats ts = t.stats();
+		f.events_lost = ts.events_lost;
+		f.untracked = ts.untracked;
+		f.rows = compute_interval(prev, shown, f.interval_s);
+		if (tty)
+			out << "\x1b[H\x1b[2J";
+		if (o.tracing.json)
+			out << watch_frame_json(f).dump() << '\n';
+		else
+			render_watch_text(out, f);
+		out.flush();
+		t.next_interval();
+		prev = std::move(next);
+		last = now;
+		return !o.tracing.count || seq < o.tracing.count;
+	});
+	if (!frame_error)
+		return fail(err, "watch", frame_error.error());
+	if (!r)
+		return fail(err, "watch", r.error());
+	return kExitOk;
+}
+
+}  // namespace listenq

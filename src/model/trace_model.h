@@ -1,0 +1,68 @@
+// Plain data of the tracer: per-listener state and events, decoded from
+// the BPF records (include/listenq/abi.h), and one watch interval.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/listener.h"
+
+namespace listenq {
+
+inline constexpr int kHistSlots = 32;
+using Log2Hist = std::array<std::uint32_t, kHistSlots>;
+
+struct ListenerStat {
+	Listener id;  // family, addr, port, netns, cookie (queues below)
+	std::uint32_t owner_pid = 0;
+	std::string owner_comm;
+	std::optional<std::int32_t> requested_backlog;  // nullopt: listen() not seen (seeded)
+	std::uint32_t backlog = 0;                      // effective (sk_max_ack_backlog)
+	std::uint32_t accept_queue = 0, accept_queue_peak = 0;
+	std::uint32_t syn_queue = 0, syn_queue_peak = 0;
+	std::uint32_t drops = 0;
+	bool seeded = false;
+	std::uint64_t enqueued = 0, accepted = 0, overflow_syn = 0, overflow_ack = 0, synack_retrans = 0;
+	std::uint64_t samples = 0, wait_sum_ns = 0;
+	Log2Hist depth_hist{}, wait_hist{};
+};
+
+enum class EventType { listen, relisten, clamp, close, overflow, unknown };
+std::string event_type_name(EventType t);
+
+struct TraceEvent {
+	std::uint64_t ts_ns = 0;
+	EventType type = EventType::unknown;
+	std::uint64_t cookie = 0;
+	std::uint32_t netns = 0;
+	std::uint32_t pid = 0;
+	std::string comm;
+	Listener where;  // family, addr, port, queue in accept_queue
+	std::optional<std::int32_t> requested;
+	std::uint32_t effective = 0, prev_effective = 0;
+	std::string overflow_path;  // "syn", "ack", "" (OVERFLOW only)
+	std::uint64_t accepted = 0, overflows = 0;  // CLOSE: final counters
+};
+
+// One row of `listenq watch`: the state now plus what changed in the interval.
+struct WatchRow {
+	ListenerStat now;
+	std::uint64_t accepts = 0, overflow_syn = 0, overflow_ack = 0, synack_retrans = 0;
+	double accepts_per_s = 0;
+	std::optional<double> wait_p50_us, wait_p99_us;  // tiers 1-2 only
+	bool is_new = false;  // first interval it was seen
+};
+
+// Interval arithmetic: deltas against the previous interval (by cookie),
+// sorted by pressure (peak/backlog, then overflows, then port).
+std::vector<WatchRow> compute_interval(const std::map<std::uint64_t, ListenerStat> &prev,
+				       const std::vector<ListenerStat> &now, double seconds);
+
+// Percentile (0..1) of a log2 histogram, reported as the slot's upper bound.
+std::optional<double> hist_percentile(const Log2Hist &h, double q);
+
+}  // namespace listenq

@@ -1,0 +1,195 @@
+#include "render/trace_render.h"
+
+#include <cstdio>
+
+#include "render/table.h"
+
+namespace listenq {
+
+namespace {
+
+std::string endpoint(const Listener &l) { return format_endpoint(l, std::to_string(l.port)); }
+
+std::string join(const std::vector<std::string> &v, const char *sep)
+{
+	std::string out;
+	for (const auto &s : v)
+		out += (out.empty() ? "" : sep) + s;
+	return out;
+}
+
+std::string fixed(double v, int prec)
+{
+	char buf[32];
+	std::snprintf(buf, sizeof(buf), "%.*f", prec, v);
+	return buf;
+}
+
+std::string owner(std::uint32_t pid, const std::string &comm)
+{
+	return pid ? std::to_string(pid) + "/" + comm : "-";
+}
+
+nlohmann::ordered_json opt_json(const std::optional<std::int32_t> &v)
+{
+	return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json opt_json(const std::optional<double> &v)
+{
+	return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+}  // namespace
+
+void render_trace_header_text(std::ostream &os, const TraceHeader &h)
+{
+	print_folded(os, "listenq trace: tier " + h.tier + ":", join(h.attached, ", "));
+	if (!h.sampled.empty())
+		print_folded(os, "sampled every " + std::to_string(h.sample_ms) + " ms:", join(h.sampled, ", "));
+	char line[160];
+	std::snprintf(line, sizeof(line), "%-9s %-16s %-10s %-21s %-8s %-9s %s\n", "TIME(s)", "PID/COMM", "NETNS",
+		      "ADDR:PORT", "EVENT", "Q/LIMIT", "DETAIL");
+	os << line;
+}
+
+void render_trace_event_text(std::ostream &os, const TraceEvent &e, std::uint64_t t0_ns)
+{
+	const double t = e.ts_ns >= t0_ns ? static_cast<double>(e.ts_ns - t0_ns) / 1e9 : 0.0;
+	std::string detail;
+	const std::string req = e.requested ? std::to_string(*e.requested) : "?";
+	switch (e.type) {
+	case EventType::listen: detail = "backlog " + std::to_string(e.effective); break;
+	case EventType::relisten:
+		detail = "backlog " + std::to_string(e.prev_effective) + " -> " + std::to_string(e.effective) +
+			 " (requested " + req + ")";
+		break;
+	case EventType::clamp:
+		detail = "requested " + req + " clamped to somaxconn " + std::to_string(e.effective);
+		break;
+	case EventType::close:
+		detail = "accepted " + std::to_string(e.accepted) + ", overflows " + std::to_string(e.overflows);
+		break;
+	case EventType::overflow:
+		detail = "first overflow this interval" + (e.overflow_path.empty() ? "" : " (" + e.overflow_path + " path)");
+		break;
+	case EventType::unknown: break;
+	}
+	std::string who = owner(e.pid, e.comm);
+	if (who.size() > 16)
+		who.resize(16);
+	char line[512];
+	std::snprintf(line, sizeof(line), "%-9s %-16s %-10u %-21s %-8s %-9s %s\n", fixed(t, 3).c_str(), who.c_str(),
+		      e.netns, endpoint(e.where).c_str(), event_type_name(e.type).c_str(),
+		      (std::to_string(e.where.accept_queue) + "/" + std::to_string(e.effective)).c_str(), detail.c_str());
+	os << line;
+}
+
+nlohmann::ordered_json trace_header_json(const TraceHeader &h)
+{
+	return {{"schema", "listenq.trace/1"},
+		{"tier", h.tier},
+		{"attached", h.attached},
+		{"sampled", h.sampled},
+		{"sample_ms", h.sample_ms}};
+}
+
+nlohmann::ordered_json trace_event_json(const TraceEvent &e)
+{
+	return {{"ts_ns", e.ts_ns},
+		{"event", event_type_name(e.type)},
+		{"pid", e.pid},
+		{"comm", e.comm},
+		{"netns", e.netns},
+		{"family", e.where.family == 10 ? "ipv6" : "ipv4"},
+		{"local_address", format_address(e.where.family, e.where.addr)},
+		{"port", e.where.port},
+		{"cookie", e.cookie},
+		{"accept_queue", e.where.accept_queue},
+		{"backlog", e.effective},
+		{"requested_backlog", opt_json(e.requested)},
+		{"prev_backlog", e.type == EventType::relisten ? nlohmann::ordered_json(e.prev_effective) : nullptr},
+		{"overflow_path", e.overflow_path.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(e.overflow_path)},
+		{"accepted", e.type == EventType::close ? nlohmann::ordered_json(e.accepted) : nullptr},
+		{"overflows", e.type == EventType::close ? nlohmann::ordered_json(e.overflows) : nullptr}};
+}
+
+void render_watch_text(std::ostream &os, const WatchFrame &f)
+{
+	os << "listenq watch: tier " << f.header.tier << ", " << fixed(f.interval_s, 1) << "s #" << f.seq << ", "
+	   << f.rows.size() << " listeners, lost events " << f.events_lost << ", untracked " << f.untracked << '\n';
+	if (!f.header.sampled.empty())
+		os << "sampled every " << f.header.sample_ms << " ms: Recv-Q/SynQ peaks, SYN-path overflows\n";
+	using A = TextTable::Align;
+	TextTable t({{"ADDR:PORT", A::left},
+		     {"PID/COMM", A::left},
+		     {"RECVQ", A::right},
+		     {"PEAK", A::right},
+		     {"SENDQ", A::right},
+		     {"SYNQ", A::right},
+		     {"PEAK", A::right},
+		     {"OVF-S", A::right},
+		     {"OVF-A", A::right},
+		     {"ACC/s", A::right},
+		     {"P50us", A::right},
+		     {"P99us", A::right}});
+	for (const WatchRow &r : f.rows) {
+		const ListenerStat &s = r.now;
+		std::string who = owner(s.owner_pid, s.owner_comm);
+		if (who.size() > 16)
+			who.resize(16);
+		t.add_row({endpoint(s.id), who, std::to_string(s.accept_queue), std::to_string(s.accept_queue_peak),
+			   std::to_string(s.backlog), std::to_string(s.syn_queue), std::to_string(s.syn_queue_peak),
+			   std::to_string(r.overflow_syn), std::to_string(r.overflow_ack), fixed(r.accepts_per_s, 1),
+			   r.wait_p50_us ? fixed(*r.wait_p50_us, 0) : "-", r.wait_p99_us ? fixed(*r.wait_p99_us, 0) : "-"});
+	}
+	t.print(os);
+}
+
+nlohmann::ordered_json watch_frame_json(const WatchFrame &f)
+{
+	nlohmann::ordered_json ls = nlohmann::ordered_json::array();
+	for (const WatchRow &r : f.rows) {
+		const ListenerStat &s = r.now;
+		ls.push_back({{"family", s.id.family == 10 ? "ipv6" : "ipv4"},
+			      {"local_address", format_address(s.id.family, s.id.addr)},
+			      {"port", s.id.port},
+			      {"netns", s.id.netns},
+			      {"cookie", s.id.cookie},
+			      {"pid", s.owner_pid},
+			      {"comm", s.owner_comm},
+			      {"seeded", s.seeded},
+			      {"requested_backlog", opt_json(s.requested_backlog)},
+			      {"backlog", s.backlog},
+			      {"accept_queue", s.accept_queue},
+			      {"accept_queue_peak", s.accept_queue_peak},
+			      {"syn_queue", s.syn_queue},
+			      {"syn_queue_peak", s.syn_queue_peak},
+			      {"drops", s.drops},
+			      {"interval",
+			       {{"accepts", r.accepts},
+				{"accepts_per_s", r.accepts_per_s},
+				{"overflow_syn", r.overflow_syn},
+				{"overflow_ack", r.overflow_ack},
+				{"synack_retrans", r.synack_retrans},
+				{"wait_p50_us", opt_json(r.wait_p50_us)},
+				{"wait_p99_us", opt_json(r.wait_p99_us)}}},
+			      {"total",
+			       {{"accepted", s.accepted},
+				{"enqueued", s.enqueued},
+				{"overflow_syn", s.overflow_syn},
+				{"overflow_ack", s.overflow_ack},
+				{"synack_retrans", s.synack_retrans}}}});
+	}
+	return {{"schema", "listenq.watch/1"},
+		{"tier", f.header.tier},
+		{"sampled", f.header.sampled},
+		{"sample_ms", f.header.sample_ms},
+		{"interval_s", f.interval_s},
+		{"seq", f.seq},
+		{"events_lost", f.events_lost},
+		{"untracked", f.untracked},
+		{"listeners", ls}};
+}
+
+}  // namespace listenq

@@ -1,0 +1,39 @@
+// `listenq trace` lines and `listenq watch` tables (text and JSON).
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/trace_model.h"
+
+namespace listenq {
+
+struct TraceHeader {
+	std::string tier;                   // "tracepoint"
+	std::vector<std::string> attached;  // mechanisms
+	std::vector<std::string> sampled;   // fields that come from iter/tcp samples
+	std::uint32_t sample_ms = 0;
+};
+
+struct WatchFrame {
+	TraceHeader header;
+	double interval_s = 0;
+	std::uint64_t seq = 0;
+	std::uint64_t events_lost = 0, untracked = 0;
+	std::vector<WatchRow> rows;
+};
+
+void render_trace_header_text(std::ostream &os, const TraceHeader &h);
+// One line; t0_ns is the timestamp of the start (times print relative).
+void render_trace_event_text(std::ostream &os, const TraceEvent &e, std::uint64_t t0_ns);
+nlohmann::ordered_json trace_header_json(const TraceHeader &h);
+nlohmann::ordered_json trace_event_json(const TraceEvent &e);
+
+void render_watch_text(std::ostream &os, const WatchFrame &f);
+nlohmann::ordered_json watch_frame_json(const WatchFrame &f);
+
+}  // namespace listenq

@@ -1,0 +1,209 @@
+// listenq trace / watch on the host kernel (tier 3: tracepoints + iter/tcp
+// sampling), against real listeners in a private netns and the netns's
+// own TcpExt counters.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <nlohmann/json.hpp>
+#include <netinet/in.h>
+#include <thread>
+
+#include "privileged.h"
+
+using nlohmann::json;
+using namespace listenq;
+using namespace listenq::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+class Tracing : public ::testing::Test {
+protected:
+	void SetUp() override { LQ_REQUIRE_ROOT_NETNS(); }
+};
+
+std::vector<json> parse_lines(const std::vector<std::string> &lines)
+{
+	std::vector<json> out;
+	for (const auto &l : lines)
+		if (!l.empty())
+			out.push_back(json::parse(l));
+	return out;
+}
+
+TEST_F(Tracing, ListenRelistenAndClampAreTracedWithRequestedAndEffective)
+{
+	Spawned trace({LISTENQ_BIN, "trace", "--json", "--duration", "3"});
+	auto header = trace.read_line(10s);
+	ASSERT_TRUE(header) << "trace did not start";
+	json h = json::parse(*header);
+	EXPECT_EQ(h["schema"], "listenq.trace/1");
+	EXPECT_EQ(h["tier"], "tracepoint");
+
+	std::uint16_t port = 0;
+	{
+		auto l = make_listener("127.0.0.1", 0, 10);
+		ASSERT_TRUE(l) << l.error().message;
+		port = local_port(l->get());
+		ASSERT_EQ(::listen(l->get(), 50), 0);
+		ASSERT_EQ(::listen(l->get(), 100000), 0);  // > somaxconn (4096 in a new netns)
+	}  // closed here
+	std::vector<std::string> rest;
+	std::string err;
+	ASSERT_EQ(trace.wait(10s, rest, err), 0) << err;
+	EXPECT_NE(err.find("0 lost"), std::string::npos) << err;
+
+	std::vector<json> ev;
+	for (auto &e : parse_lines(rest))
+		if (e["port"] == port)
+			ev.push_back(e);
+	ASSERT_EQ(ev.size(), 5u) << json(ev).dump(2);
+	EXPECT_EQ(ev[0]["event"], "listen");
+	EXPECT_EQ(ev[0]["backlog"], 10);
+	EXPECT_EQ(ev[0]["pid"], ::getpid());
+	EXPECT_EQ(ev[1]["event"], "relisten");
+	EXPECT_EQ(ev[1]["prev_backlog"], 10);
+	EXPECT_EQ(ev[1]["backlog"], 50);
+	EXPECT_EQ(ev[1]["requested_backlog"], 50);
+	EXPECT_EQ(ev[2]["event"], "relisten");
+	EXPECT_EQ(ev[2]["prev_backlog"], 50);
+	EXPECT_EQ(ev[2]["backlog"], 4096);
+	EXPECT_EQ(ev[2]["requested_backlog"], 100000);
+	EXPECT_EQ(ev[3]["event"], "clamp");
+	EXPECT_EQ(ev[3]["requested_backlog"], 100000);
+	EXPECT_EQ(ev[3]["backlog"], 4096);
+	EXPECT_EQ(ev[4]["event"], "close");
+	for (std::size_t i = 1; i < ev.size(); i++)
+		EXPECT_GE(ev[i]["ts_ns"].get<std::uint64_t>(), ev[i - 1]["ts_ns"].get<std::uint64_t>());
+}
+
+// A slow acceptor (backlog 4) gets 20 connections at once: the queue peaks
+// at 5 (full means > backlog), the rest overflow, and listenq's overflow
+// counts add up to the netns's TcpExt ListenOverflows delta.
+TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
+{
+	Spawned watch({LISTENQ_BIN, "watch", "0.3", "12", "--json"});
+	auto first = watch.read_line(10s);
+	ASSERT_TRUE(first) << "watch did not start";
+	const std::uint64_t overflows_before = netstat_counter("ListenOverflows");
+	ASSERT_NE(overflows_before, UINT64_MAX);
+
+	auto l = make_listener("127.0.0.1", 0, 4);
+	ASSERT_TRUE(l);
+	const std::uint16_t port = local_port(l->get());
+	std::vector<UniqueFd> clients;
+	for (int i = 0; i < 20; i++) {
+		UniqueFd c(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+		sockaddr_in a{};
+		a.sin_family = AF_INET;
+		a.sin_port = htons(port);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		::connect(c.get(), reinterpret_cast<sockaddr *>(&a), sizeof(a));
+		clients.push_back(std::move(c));
+	}
+	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 5; }, 2s));
+	std::this_thread::sleep_for(700ms);  // at least two frames see the full queue
+	clients.clear();                      // no more SYN retransmits
+	int accepted = 0;
+	::fcntl(l->get(), F_SETFL, ::fcntl(l->get(), F_GETFL) | O_NONBLOCK);
+	while (UniqueFd(::accept(l->get(), nullptr, nullptr)).valid())
+		accepted++;
+	EXPECT_EQ(accepted, 5);
+	std::this_thread::sleep_for(700ms);  // frames after the accepts
+	l->reset();                          // close: the listener leaves the map
+
+	std::vector<std::string> rest;
+	std::string err;
+	ASSERT_EQ(watch.wait(15s, rest, err), 0) << err;
+	const std::uint64_t overflows_delta = netstat_counter("ListenOverflows") - overflows_before;
+	EXPECT_GT(overflows_delta, 0u);
+
+	std::uint64_t ovf = 0, accepts = 0;
+	std::uint32_t peak = 0, last_queue = 99;
+	bool seen = false, gone_after = false;
+	for (const json &f : parse_lines(rest)) {
+		EXPECT_EQ(f["schema"], "listenq.watch/1");
+		EXPECT_EQ(f["events_lost"], 0);
+		bool here = false;
+		for (const json &x : f["listeners"]) {
+			if (x["port"] != port)
+				continue;
+			here = seen = true;
+			EXPECT_EQ(x["backlog"], 4);
+			EXPECT_EQ(x["requested_backlog"], 4);
+			peak = std::max(peak, x["accept_queue_peak"].get<std::uint32_t>());
+			last_queue = x["accept_queue"];
+			ovf += x["interval"]["overflow_syn"].get<std::uint64_t>() + x["interval"]["overflow_ack"].get<std::uint64_t>();
+			accepts += x["interval"]["accepts"].get<std::uint64_t>();
+		}
+		if (seen && !here)
+			gone_after = true;
+	}
+	std::string frames;
+	for (const auto &line : rest)
+		frames += line + "\n";
+	SCOPED_TRACE("watch frames:\n" + frames);
+	ASSERT_TRUE(seen);
+	EXPECT_EQ(peak, 5u);
+	EXPECT_EQ(ovf, overflows_delta) << "listenq overflows vs TcpExt ListenOverflows delta";
+	EXPECT_EQ(accepts, 5u);
+	EXPECT_EQ(last_queue, 0u) << "accepting everything empties the queue";
+	EXPECT_TRUE(gone_after) << "close removes the listener";
+}
+
+TEST_F(Tracing, ListenersOlderThanListenqAreSeeded)
+{
+	auto l = make_listener("::1", 0, 33);
+	ASSERT_TRUE(l);
+	const std::uint16_t port = local_port(l->get());
+	auto c = connect_to("::1", port);
+	ASSERT_TRUE(c);
+	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 1; }, 2s));
+	RunResult r = run_program({LISTENQ_BIN, "watch", "0.2", "1", "--json", "--port", std::to_string(port)});
+	ASSERT_EQ(r.exit_code, 0) << r.err;
+	json f = json::parse(r.out);
+	ASSERT_EQ(f["listeners"].size(), 1u) << r.out;
+	const json &x = f["listeners"][0];
+	EXPECT_TRUE(x["seeded"].get<bool>());
+	EXPECT_TRUE(x["requested_backlog"].is_null());
+	EXPECT_EQ(x["backlog"], 33);
+	EXPECT_EQ(x["accept_queue"], 1);
+	EXPECT_EQ(x["family"], "ipv6");
+	EXPECT_EQ(f["tier"], "tracepoint");
+	EXPECT_FALSE(f["sampled"].empty());
+}
+
+TEST_F(Tracing, WatchTextHeaderNamesTierAndSampledNumbers)
+{
+	auto l = make_listener("127.0.0.1", 0, 7);
+	ASSERT_TRUE(l);
+	RunResult r = run_program({LISTENQ_BIN, "watch", "0.2", "1"});
+	ASSERT_EQ(r.exit_code, 0) << r.err;
+	EXPECT_EQ(r.out.rfind("listenq watch: tier tracepoint", 0), 0u) << r.out;
+	EXPECT_NE(r.out.find("sampled every 100 ms"), std::string::npos);
+	EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << "no terminal codes when stdout is a pipe";
+	EXPECT_NE(r.out.find("127.0.0.1:" + std::to_string(local_port(l->get()))), std::string::npos);
+}
+
+TEST_F(Tracing, ForcedTierThatIsMissingIsRefusedWithTheReason)
+{
+	for (const char *tier : {"fentry", "kprobe"}) {
+		RunResult r = run_program({LISTENQ_BIN, "--attach", tier, "trace", "--duration", "0.1"});
+		EXPECT_EQ(r.exit_code, 3) << tier << r.err;
+		EXPECT_NE(r.err.find(std::string("--attach=") + tier), std::string::npos) << r.err;
+	}
+}
+
+TEST_F(Tracing, SigintDetachesEverything)
+{
+	Spawned trace({LISTENQ_BIN, "trace"});
+	ASSERT_TRUE(trace.read_line(10s));
+	trace.signal(SIGINT);
+	std::vector<std::string> rest;
+	std::string err;
+	EXPECT_EQ(trace.wait(10s, rest, err), 0) << err;
+	EXPECT_NE(err.find("events, 0 lost"), std::string::npos) << err;
+}
+
+}  // namespace

@@ -1,0 +1,201 @@
+// Tracer records -> model, interval arithmetic, trace/watch renderers.
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <sstream>
+
+#include "bpf/trace_decode.h"
+#include "golden.h"
+#include "listenq/abi.h"
+#include "render/trace_render.h"
+
+using namespace listenq;
+using namespace listenq::testing;
+
+namespace {
+
+lq_event make_event(std::uint32_t type)
+{
+	lq_event e{};
+	e.ts_ns = 2'500'000'000ULL;
+	e.cookie = 77;
+	e.netns = 4026532177u;
+	e.tgid = 1234;
+	std::strcpy(e.comm, "server");
+	inet_pton(AF_INET, "127.0.0.1", e.addr);
+	e.family = AF_INET;
+	e.port = 8080;
+	e.type = type;
+	e.requested = 100000;
+	e.effective = 4096;
+	e.prev_effective = 50;
+	e.queue = 3;
+	return e;
+}
+
+std::vector<std::uint8_t> bytes_of(const lq_event &e)
+{
+	std::vector<std::uint8_t> b(sizeof(e));
+	std::memcpy(b.data(), &e, sizeof(e));
+	return b;
+}
+
+TEST(TraceDecode, EventFields)
+{
+	auto t = decode_event(bytes_of(make_event(LQ_EV_RELISTEN)));
+	ASSERT_TRUE(t) << t.error().message;
+	EXPECT_EQ(t->type, EventType::relisten);
+	EXPECT_EQ(t->pid, 1234u);
+	EXPECT_EQ(t->comm, "server");
+	EXPECT_EQ(format_address(t->where.family, t->where.addr), "127.0.0.1");
+	EXPECT_EQ(t->where.port, 8080);
+	EXPECT_EQ(t->requested, 100000);
+	EXPECT_EQ(t->effective, 4096u);
+	EXPECT_EQ(t->prev_effective, 50u);
+	EXPECT_EQ(t->where.accept_queue, 3u);
+}
+
+TEST(TraceDecode, UnknownRequestedBacklogIsNullopt)
+{
+	lq_event e = make_event(LQ_EV_LISTEN);
+	e.requested = LQ_BACKLOG_UNKNOWN;
+	auto t = decode_event(bytes_of(e));
+	ASSERT_TRUE(t);
+	EXPECT_FALSE(t->requested);
+}
+
+TEST(TraceDecode, BadRecordsAreErrors)
+{
+	auto b = bytes_of(make_event(LQ_EV_LISTEN));
+	b.pop_back();
+	EXPECT_FALSE(decode_event(b));
+	auto bad = decode_event(bytes_of(make_event(99)));
+	ASSERT_FALSE(bad);
+	EXPECT_NE(bad.error().message.find("unknown type 99"), std::string::npos);
+}
+
+TEST(TraceDecode, ListenerState)
+{
+	lq_listener_key k{42, 4026532177u, 0};
+	lq_listener_state st{};
+	inet_pton(AF_INET6, "::1", st.addr);
+	st.family = AF_INET6;
+	st.port = 5432;
+	st.owner_tgid = 99;
+	std::strcpy(st.owner_comm, "postgres");
+	st.requested_backlog = LQ_BACKLOG_UNKNOWN;
+	st.effective_backlog = 9;
+	st.accept_queue = 2;
+	st.accept_queue_peak = 1;  // stale peak below now: now wins
+	st.flags = LQ_F_SEEDED;
+	st.overflow_syn = 3;
+	st.wait_hist[4] = 7;
+	ListenerStat s = listener_stat_from(k, st);
+	EXPECT_EQ(s.id.cookie, 42u);
+	EXPECT_EQ(format_address(s.id.family, s.id.addr), "::1");
+	EXPECT_EQ(s.owner_comm, "postgres");
+	EXPECT_FALSE(s.requested_backlog);
+	EXPECT_TRUE(s.seeded);
+	EXPECT_EQ(s.accept_queue_peak, 2u);
+	EXPECT_EQ(s.overflow_syn, 3u);
+	EXPECT_EQ(s.wait_hist[4], 7u);
+}
+
+ListenerStat stat(std::uint64_t cookie, std::uint16_t port, std::uint32_t peak, std::uint32_t backlog)
+{
+	ListenerStat s;
+	s.id.family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.1", s.id.addr.data());
+	s.id.port = port;
+	s.id.cookie = cookie;
+	s.id.netns = 1;
+	s.owner_pid = 10;
+	s.owner_comm = "srv";
+	s.requested_backlog = static_cast<std::int32_t>(backlog);
+	s.backlog = backlog;
+	s.accept_queue = peak;
+	s.accept_queue_peak = peak;
+	return s;
+}
+
+TEST(WatchInterval, DeltasRatesAndPressureOrder)
+{
+	ListenerStat a0 = stat(1, 80, 0, 128), b0 = stat(2, 81, 0, 4);
+	a0.accepted = 100;
+	b0.overflow_syn = 5;
+	ListenerStat a1 = a0, b1 = b0;
+	a1.accepted = 160;
+	a1.accept_queue_peak = 10;
+	b1.overflow_syn = 12;
+	b1.overflow_ack = 1;
+	b1.accept_queue_peak = 5;  // full: 5 of 4+1
+	std::map<std::uint64_t, ListenerStat> prev = {{1, a0}, {2, b0}};
+	auto rows = compute_interval(prev, {a1, b1, stat(3, 82, 0, 10)}, 2.0);
+	ASSERT_EQ(rows.size(), 3u);
+	EXPECT_EQ(rows[0].now.id.port, 81);  // highest pressure first
+	EXPECT_EQ(rows[0].overflow_syn, 7u);
+	EXPECT_EQ(rows[0].overflow_ack, 1u);
+	EXPECT_EQ(rows[1].now.id.port, 80);
+	EXPECT_EQ(rows[1].accepts, 60u);
+	EXPECT_DOUBLE_EQ(rows[1].accepts_per_s, 30.0);
+	EXPECT_TRUE(rows[2].is_new);
+	EXPECT_FALSE(rows[2].wait_p50_us);  // no waits measured in tier 3
+}
+
+TEST(WatchInterval, Percentiles)
+{
+	Log2Hist h{};
+	EXPECT_FALSE(hist_percentile(h, 0.5));
+	h[3] = 90;  // 8 us
+	h[10] = 10; // 1024 us
+	EXPECT_EQ(hist_percentile(h, 0.5), 8.0);
+	EXPECT_EQ(hist_percentile(h, 0.99), 1024.0);
+}
+
+TraceHeader header()
+{
+	return {"tracepoint", {"tp_btf/inet_sock_set_state", "iter/tcp sample_listeners"}, {"accept_queue_peak"}, 100};
+}
+
+TEST(TraceRender, TextLinesAndJson)
+{
+	std::ostringstream os;
+	render_trace_header_text(os, header());
+	for (auto type : {LQ_EV_LISTEN, LQ_EV_RELISTEN, LQ_EV_CLAMP, LQ_EV_CLOSE, LQ_EV_OVERFLOW}) {
+		lq_event e = make_event(type);
+		e.overflow_path = type == LQ_EV_OVERFLOW ? 1 : 0;
+		e.accepted = 11;
+		e.overflows = 2;
+		render_trace_event_text(os, *decode_event(bytes_of(e)), 2'000'000'000ULL);
+	}
+	expect_golden("trace.txt", os.str());
+	auto j = trace_event_json(*decode_event(bytes_of(make_event(LQ_EV_RELISTEN))));
+	EXPECT_EQ(j["event"], "relisten");
+	EXPECT_EQ(j["prev_backlog"], 50);
+	EXPECT_TRUE(j["accepted"].is_null());
+	EXPECT_EQ(trace_header_json(header())["schema"], "listenq.trace/1");
+}
+
+TEST(TraceRender, WatchTextAndJson)
+{
+	ListenerStat a = stat(1, 8080, 5, 4);
+	a.syn_queue_peak = 2;
+	a.overflow_syn = 15;
+	a.accepted = 5;
+	WatchFrame f;
+	f.header = header();
+	f.interval_s = 1.0;
+	f.seq = 3;
+	f.rows = compute_interval({}, {a, stat(2, 22, 0, 128)}, 1.0);
+	std::ostringstream os;
+	render_watch_text(os, f);
+	expect_golden("watch.txt", os.str());
+	std::istringstream in(os.str());
+	for (std::string line; std::getline(in, line);)
+		EXPECT_LE(line.size(), 80u) << line;
+	expect_golden("watch.json", watch_frame_json(f).dump(2) + "\n");
+}
+
+}  // namespace
