@@ -251,6 +251,8 @@ int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::os
 		return run_watch(o, out, err);
 	if (o.command == "trace")
 		return run_trace(o, out, err);
+	if (o.command == "hist")
+		return run_hist(o, out, err);
 	err << "listenq: unknown command " << o.command << '\n';
 	return kExitUsage;
 }

@@ -80,6 +80,16 @@ Events are rare by design (never one per packet): the first overflow of
 each second is reported, counts are in `listenq watch`.
 )";
 
+constexpr const char *kHistExamples = R"(EXAMPLES:
+  sudo listenq hist                 5 seconds, every listener
+  sudo listenq hist 30 --port 8080
+  sudo listenq hist 10 --json | jq '.listeners[].depth.buckets'
+
+Like bcc's tcpsynbl, but per listener. In tier 3 (tracepoints) the depth
+is sampled every --sample-ms; with fentry/kprobe it is recorded at every
+enqueue, and the accept wait (queued -> accept()) is measured too.
+)";
+
 void add_filter_options(CLI::App *app, FilterOptions &f, int &port)
 {
 	app->add_flag("-4,--ipv4", f.ipv4_only, "IPv4 only");
@@ -176,6 +186,13 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	tracing_opts(trace);
 	trace->footer(kTraceExamples);
 
+	auto *hist = app.add_subcommand("hist", "per-listener log2 histograms: queue depth, accept wait");
+	o.tracing.duration = 0;
+	double hist_secs = 5;
+	hist->add_option("duration", hist_secs, "seconds to collect (default 5)")->check(CLI::Range(0.1, 86400.0));
+	tracing_opts(hist);
+	hist->footer(kHistExamples);
+
 	std::vector<std::string> argv_store = {"listenq"};
 	argv_store.insert(argv_store.end(), args.begin(), args.end());
 	std::vector<char *> argv;
@@ -211,6 +228,8 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	if (port)
 		o.filter.port = static_cast<std::uint16_t>(port);
 	o.command = app.get_subcommands().front()->get_name();
+	if (o.command == "hist")
+		o.tracing.duration = hist_secs;
 	return {o, 0};
 }
 

@@ -3,12 +3,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
+#include <tuple>
 
 #include "bpf/features.h"
 #include "bpf/tracer.h"
 #include "cli/commands.h"
+#include "render/hist_render.h"
 #include "render/trace_render.h"
 
 namespace listenq {
@@ -171,6 +174,36 @@ int run_watch(const Options &o, std::ostream &out, std::ostream &err)
 		return fail(err, "watch", frame_error.error());
 	if (!r)
 		return fail(err, "watch", r.error());
+	return kExitOk;
+}
+
+int run_hist(const Options &o, std::ostream &out, std::ostream &err)
+{
+	if (int rc = preflight(o, err))
+		return rc;
+	auto tracer = start_tracer(o, nullptr);
+	if (!tracer)
+		return fail(err, "hist", tracer.error());
+	install_stop_handlers();
+	Tracer &t = **tracer;
+	const std::uint64_t end = monotonic_ns() + static_cast<std::uint64_t>(o.tracing.duration * 1e9);
+	if (auto r = run_loop(t, o.tracing.sample_ms, [&](std::uint64_t now) { return now < end; }); !r)
+		return fail(err, "hist", r.error());
+	auto stats = t.read_listeners();
+	if (!stats)
+		return fail(err, "hist", stats.error());
+	std::vector<ListenerStat> shown;
+	for (auto &s : *stats)
+		if (wanted(o, s.id, s.owner_pid))
+			shown.push_back(std::move(s));
+	std::sort(shown.begin(), shown.end(), [](const ListenerStat &a, const ListenerStat &b) {
+		return std::tie(a.id.port, a.id.family, a.id.cookie) < std::tie(b.id.port, b.id.family, b.id.cookie);
+	});
+	const bool waits = t.tier() != "tracepoint";
+	if (o.tracing.json)
+		out << hist_json(header_of(t, o), shown, waits).dump(2) << '\n';
+	else
+		render_hist_text(out, header_of(t, o), shown, waits);
 	return kExitOk;
 }
 

@@ -207,3 +207,35 @@ TEST_F(Tracing, SigintDetachesEverything)
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Tracing, HistShowsSampledDepthPerListener)
+{
+	auto l = make_listener("127.0.0.1", 0, 16);
+	ASSERT_TRUE(l);
+	const std::uint16_t port = local_port(l->get());
+	std::vector<UniqueFd> clients;
+	for (int i = 0; i < 6; i++) {
+		auto c = connect_to("127.0.0.1", port);
+		ASSERT_TRUE(c);
+		clients.push_back(std::move(*c));
+	}
+	RunResult r = run_program({LISTENQ_BIN, "hist", "0.5", "--json", "--port", std::to_string(port)});
+	ASSERT_EQ(r.exit_code, 0) << r.err;
+	json j = json::parse(r.out);
+	ASSERT_EQ(j["listeners"].size(), 1u);
+	const json &x = j["listeners"][0];
+	EXPECT_TRUE(x["depth"]["sampled"].get<bool>());
+	std::uint64_t in_4_7 = 0, total = 0;
+	for (const json &b : x["depth"]["buckets"]) {
+		total += b["count"].get<std::uint64_t>();
+		if (b["low"] == 4)
+			in_4_7 = b["count"];
+	}
+	EXPECT_GE(total, 3u) << "0.5 s at 100 ms samples";
+	EXPECT_EQ(in_4_7, total) << "every sample saw a depth of 6: " << x.dump();
+	EXPECT_TRUE(x["accept_wait_us"].is_null()) << "tier 3 cannot measure waits";
+}
+
+}  // namespace

@@ -9,6 +9,7 @@
 #include "bpf/trace_decode.h"
 #include "golden.h"
 #include "listenq/abi.h"
+#include "render/hist_render.h"
 #include "render/trace_render.h"
 
 using namespace listenq;
@@ -196,6 +197,33 @@ TEST(TraceRender, WatchTextAndJson)
 	for (std::string line; std::getline(in, line);)
 		EXPECT_LE(line.size(), 80u) << line;
 	expect_golden("watch.json", watch_frame_json(f).dump(2) + "\n");
+}
+
+}  // namespace
+
+namespace {
+
+TEST(HistRender, Log2LikeBcc)
+{
+	ListenerStat s = stat(1, 8080, 3, 16);
+	s.depth_hist[0] = 1;
+	s.depth_hist[1] = 2;
+	s.depth_hist[3] = 10;
+	std::ostringstream os;
+	render_hist_text(os, header(), {s}, false);
+	expect_golden("hist.txt", os.str());
+	std::istringstream in(os.str());
+	for (std::string line; std::getline(in, line);)
+		EXPECT_LE(line.size(), 80u) << line;
+	auto j = hist_json(header(), {s}, false);
+	EXPECT_EQ(j["schema"], "listenq.hist/1");
+	const auto &b = j["listeners"][0]["depth"]["buckets"];
+	ASSERT_EQ(b.size(), 4u);
+	EXPECT_EQ(b[3]["low"], 8);
+	EXPECT_EQ(b[3]["high"], 15);
+	EXPECT_EQ(b[3]["count"], 10);
+	EXPECT_TRUE(j["listeners"][0]["accept_wait_us"].is_null());
+	EXPECT_TRUE(log2_hist_json(Log2Hist{}).empty());
 }
 
 }  // namespace
