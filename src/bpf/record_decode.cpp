@@ -29,11 +29,7 @@ static_assert(offsetof(lq_listener_rec, ipv6only) == 69);
 Listener listener_from_record(const lq_listener_rec &rec)
 {
 	Listener l;
-	l.family = rec.family;
-	std::memcpy(l.addr.data(), rec.addr, sizeof(rec.addr));
-	if (l.family != 10)  // AF_INET6: only the first 4 bytes are the address
-		std::memset(l.addr.data() + 4, 0, 12);
-	l.port = rec.port;
+	set_endpoint(l, rec.family, rec.addr, rec.port);
 	l.netns = rec.netns;
 	l.cookie = rec.cookie;
 	l.inode = rec.inode;

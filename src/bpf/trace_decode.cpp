@@ -22,21 +22,12 @@ namespace {
 
 std::string comm_of(const char (&c)[LQ_COMM_LEN]) { return std::string(c, strnlen(c, LQ_COMM_LEN)); }
 
-void set_addr(Listener &l, std::uint16_t family, const std::uint8_t (&addr)[LQ_ADDR_LEN], std::uint16_t port)
-{
-	l.family = family;
-	std::memcpy(l.addr.data(), addr, LQ_ADDR_LEN);
-	if (family != 10)
-		std::memset(l.addr.data() + 4, 0, 12);
-	l.port = port;
-}
-
 }  // namespace
 
 ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_state &st)
 {
 	ListenerStat s;
-	set_addr(s.id, st.family, st.addr, st.port);
+	set_endpoint(s.id, st.family, st.addr, st.port);
 	s.id.netns = key.netns;
 	s.id.cookie = key.cookie;
 	s.id.backlog = st.effective_backlog;
@@ -87,7 +78,7 @@ Result<TraceEvent> decode_event(std::span<const std::uint8_t> bytes)
 	t.netns = e.netns;
 	t.pid = e.tgid;
 	t.comm = comm_of(e.comm);
-	set_addr(t.where, e.family, e.addr, e.port);
+	set_endpoint(t.where, e.family, e.addr, e.port);
 	t.where.netns = e.netns;
 	t.where.cookie = e.cookie;
 	t.where.accept_queue = e.queue;

@@ -27,6 +27,14 @@ std::string format_endpoint(const Listener &l, const std::string &port_text,
 	return a + ":" + port_text;
 }
 
+void set_endpoint(Listener &l, int family, const std::uint8_t *addr16, std::uint16_t port)
+{
+	l.family = family;
+	l.addr.fill(0);
+	std::copy(addr16, addr16 + (family == AF_INET6 ? 16 : 4), l.addr.begin());
+	l.port = port;
+}
+
 bool ListenerFilter::matches(const Listener &l) const
 {
 	if (l.family == AF_INET && !ipv4)

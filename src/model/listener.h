@@ -36,6 +36,10 @@ struct Listener {
 	bool operator==(const Listener &) const = default;
 };
 
+// Sets family, address (16 bytes as BPF records carry them; only the first
+// 4 count for IPv4, the rest is cleared) and port.
+void set_endpoint(Listener &l, int family, const std::uint8_t *addr16, std::uint16_t port);
+
 // "0.0.0.0", "::", "::ffff:127.0.0.1" ...
 std::string format_address(int family, const std::array<std::uint8_t, 16> &addr);
 // ss style: "0.0.0.0:22", "[::]:22", "127.0.0.1%lo:53" (ifname when known).

@@ -86,19 +86,15 @@ void render_hist_text(std::ostream &os, const TraceHeader &h, const std::vector<
 nlohmann::ordered_json hist_json(const TraceHeader &h, const std::vector<ListenerStat> &ls, bool waits_measured)
 {
 	nlohmann::ordered_json out = nlohmann::ordered_json::array();
-	for (const ListenerStat &s : ls)
-		out.push_back({{"family", s.id.family == 10 ? "ipv6" : "ipv4"},
-			       {"local_address", format_address(s.id.family, s.id.addr)},
-			       {"port", s.id.port},
-			       {"netns", s.id.netns},
-			       {"cookie", s.id.cookie},
-			       {"pid", s.owner_pid},
-			       {"comm", s.owner_comm},
-			       {"backlog", s.backlog},
-			       {"depth", {{"sampled", !h.sampled.empty()}, {"buckets", log2_hist_json(s.depth_hist)}}},
-			       {"accept_wait_us",
-				waits_measured ? nlohmann::ordered_json{{"buckets", log2_hist_json(s.wait_hist)}}
-					       : nlohmann::ordered_json(nullptr)}});
+	for (const ListenerStat &s : ls) {
+		nlohmann::ordered_json x = listener_stat_identity_json(s);
+		x.update(nlohmann::ordered_json{
+			{"backlog", s.backlog},
+			{"depth", {{"sampled", !h.sampled.empty()}, {"buckets", log2_hist_json(s.depth_hist)}}},
+			{"accept_wait_us", waits_measured ? nlohmann::ordered_json{{"buckets", log2_hist_json(s.wait_hist)}}
+							  : nlohmann::ordered_json(nullptr)}});
+		out.push_back(std::move(x));
+	}
 	return {{"schema", "listenq.hist/1"}, {"tier", h.tier}, {"sample_ms", h.sample_ms}, {"listeners", out}};
 }
 

@@ -146,19 +146,25 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 	t.print(os);
 }
 
+nlohmann::ordered_json listener_stat_identity_json(const ListenerStat &s)
+{
+	return {{"family", s.id.family == 10 ? "ipv6" : "ipv4"},
+		{"local_address", format_address(s.id.family, s.id.addr)},
+		{"port", s.id.port},
+		{"netns", s.id.netns},
+		{"cookie", s.id.cookie},
+		{"pid", s.owner_pid},
+		{"comm", s.owner_comm}};
+}
+
 nlohmann::ordered_json watch_frame_json(const WatchFrame &f)
 {
 	nlohmann::ordered_json ls = nlohmann::ordered_json::array();
 	for (const WatchRow &r : f.rows) {
 		const ListenerStat &s = r.now;
-		ls.push_back({{"family", s.id.family == 10 ? "ipv6" : "ipv4"},
-			      {"local_address", format_address(s.id.family, s.id.addr)},
-			      {"port", s.id.port},
-			      {"netns", s.id.netns},
-			      {"cookie", s.id.cookie},
-			      {"pid", s.owner_pid},
-			      {"comm", s.owner_comm},
-			      {"seeded", s.seeded},
+		nlohmann::ordered_json x = listener_stat_identity_json(s);
+		x.update(nlohmann::ordered_json{
+			{"seeded", s.seeded},
 			      {"requested_backlog", opt_json(s.requested_backlog)},
 			      {"backlog", s.backlog},
 			      {"accept_queue", s.accept_queue},
@@ -180,6 +186,7 @@ nlohmann::ordered_json watch_frame_json(const WatchFrame &f)
 				{"overflow_syn", s.overflow_syn},
 				{"overflow_ack", s.overflow_ack},
 				{"synack_retrans", s.synack_retrans}}}});
+		ls.push_back(std::move(x));
 	}
 	return {{"schema", "listenq.watch/1"},
 		{"tier", f.header.tier},

@@ -33,6 +33,9 @@ void render_trace_event_text(std::ostream &os, const TraceEvent &e, std::uint64_
 nlohmann::ordered_json trace_header_json(const TraceHeader &h);
 nlohmann::ordered_json trace_event_json(const TraceEvent &e);
 
+// family, local_address, port, netns, cookie, pid, comm of a traced listener.
+nlohmann::ordered_json listener_stat_identity_json(const ListenerStat &s);
+
 void render_watch_text(std::ostream &os, const WatchFrame &f);
 nlohmann::ordered_json watch_frame_json(const WatchFrame &f);
 

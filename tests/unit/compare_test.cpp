@@ -198,7 +198,10 @@ TEST(Verify, PersistentDifferenceIsAMismatchAfterAllRereads)
 
 TEST(Verify, ListenerClosedDuringVerify)
 {
-	Script s{{pair(5, 6), SourceData{std::vector<Listener>{}, std::vector<Listener>{}, std::nullopt}}, {}};
+	SourceData gone;  // both sources read, the listener is not there any more
+	gone.bpf = std::vector<Listener>{};
+	gone.diag = std::vector<Listener>{};
+	Script s{{pair(5, 6), gone}, {}};
 	auto c = verify_listeners(s.reader(), ListenerFilter{}, 5);
 	ASSERT_TRUE(c);
 	EXPECT_EQ(c->listeners[0].verdict, Verdict::explained);

@@ -145,8 +145,9 @@ TEST(ProcNet, NetstatMalformed)
 		std::istringstream in(text);
 		auto c = parse_netstat(in);
 		EXPECT_FALSE(c) << text;
-		if (!c)
+		if (!c) {
 			EXPECT_NE(c.error().message.find("netstat line"), std::string::npos);
+		}
 	}
 	std::istringstream none("IpExt: A\nIpExt: 1\n");
 	auto c = parse_netstat(none);
