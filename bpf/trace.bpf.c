@@ -27,6 +27,14 @@ char LICENSE[] SEC("license") = "GPL";
  * interval" restart when an entry sees a new epoch. */
 volatile __u32 interval_epoch = 0;
 
+/* What tier 1 (fentry/fexit) covers, set by user space after attach: the
+ * tier-3 handlers step aside for exactly these, so nothing counts twice. */
+volatile bool t1_listen = false;	/* listen start/stop: fexit listen_start, fentry listen_stop */
+volatile bool t1_enqueue = false;	/* fexit inet_csk_reqsk_queue_add: enqueues, depth at enqueue */
+volatile bool t1_accept = false;	/* fexit inet_csk_accept: accepts, accept wait */
+volatile bool t1_syn_overflow = false;	/* fentry tcp_conn_request */
+volatile bool t1_ack_overflow = false;	/* fexit tcp_v{4,6}_syn_recv_sock */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);	/* set by user space (--max-listeners) */
@@ -55,6 +63,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
+
+/* Child socket -> when it was queued (tier 1), for the accept wait. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} enqueue_ts SEC(".maps");
 
 /* listen()/accept() arguments between sys_enter and sys_exit. */
 struct pending_call {
@@ -176,47 +192,56 @@ static __always_inline int key_of_raw(struct lq_listener_key *key, const struct 
 	return key->cookie != 0;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
+static __always_inline void start_listener(const struct sock *sk)
+{
+	struct lq_listener_key key = {};
+	struct lq_listener_state init = {};
+
+	key.cookie = bpf_get_socket_cookie((void *)sk);
+	key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	fill_identity(&init, sk);
+	init.owner_tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(init.owner_comm, sizeof(init.owner_comm));
+	init.requested_backlog = LQ_BACKLOG_UNKNOWN;
+	init.effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	init.flags = LQ_F_FRESH;
+	init.listen_ts_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&listeners, &key, &init, BPF_ANY)) {
+		stat_inc(LQ_STAT_UNTRACKED);
+		return;
+	}
+	emit(LQ_EV_LISTEN, &key, &init, LQ_BACKLOG_UNKNOWN, 0, 0);
+}
+
+/* The final counters leave with the CLOSE event. */
+static __always_inline void stop_listener(const struct sock *sk)
 {
 	struct lq_listener_key key = {};
 	struct lq_listener_state *st;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	/* A child is cloned from its listener in state LISTEN and then moves
-	 * LISTEN -> SYN_RECV (with the listener's cookie on 6.1/6.12): only
-	 * LISTEN -> CLOSE is the listener itself going away. */
-	if (newstate != TCP_LISTEN && !(oldstate == TCP_LISTEN && newstate == TCP_CLOSE))
-		return 0;
 	key.cookie = bpf_get_socket_cookie((void *)sk);
 	key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-
-	if (newstate == TCP_LISTEN) {
-		struct lq_listener_state init = {};
-
-		fill_identity(&init, sk);
-		init.owner_tgid = bpf_get_current_pid_tgid() >> 32;
-		bpf_get_current_comm(init.owner_comm, sizeof(init.owner_comm));
-		init.requested_backlog = LQ_BACKLOG_UNKNOWN;
-		init.effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
-		init.flags = LQ_F_FRESH;
-		init.listen_ts_ns = bpf_ktime_get_ns();
-		if (bpf_map_update_elem(&listeners, &key, &init, BPF_ANY)) {
-			stat_inc(LQ_STAT_UNTRACKED);
-			return 0;
-		}
-		emit(LQ_EV_LISTEN, &key, &init, LQ_BACKLOG_UNKNOWN, 0, 0);
-		return 0;
-	}
-	/* LISTEN -> CLOSE: the final counters leave with the event. */
 	st = bpf_map_lookup_elem(&listeners, &key);
 	if (!st)
-		return 0;
+		return;
 	st->accept_queue = BPF_CORE_READ(sk, sk_ack_backlog);
 	emit(LQ_EV_CLOSE, &key, st, st->requested_backlog, 0, 0);
 	bpf_map_delete_elem(&listeners, &key);
 	bpf_map_delete_elem(&epochs, &key);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	if (t1_listen || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	/* A child is cloned from its listener in state LISTEN and then moves
+	 * LISTEN -> SYN_RECV (with the listener's cookie on 6.1/6.12): only
+	 * LISTEN -> CLOSE is the listener itself going away. */
+	if (newstate == TCP_LISTEN)
+		start_listener(sk);
+	else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)
+		stop_listener(sk);
 	return 0;
 }
 
@@ -257,15 +282,65 @@ static __always_inline struct sock *sock_of_fd(int fd)
 	return BPF_CORE_READ(so, sk);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+/* listen() returned 0 on a socket we track: record requested/effective,
+ * tell a re-listen from the first listen, flag the somaxconn clamp. */
+static __always_inline void listen_returned(struct sock *sk, __s32 backlog)
 {
 	struct lq_listener_key key;
 	struct lq_listener_state *st;
+	__u32 prev;
+
+	if (!key_of_raw(&key, sk))
+		return;
+	st = bpf_map_lookup_elem(&listeners, &key);
+	if (!st)
+		return;
+	prev = st->effective_backlog;
+	st->requested_backlog = backlog;
+	st->effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	if (st->flags & LQ_F_FRESH)
+		st->flags &= ~LQ_F_FRESH;
+	else
+		emit(LQ_EV_RELISTEN, &key, st, backlog, prev, 0);
+	/* __sys_listen: (unsigned)backlog > somaxconn -> somaxconn */
+	if ((__u32)backlog > st->effective_backlog)
+		emit(LQ_EV_CLAMP, &key, st, backlog, prev, 0);
+}
+
+/* accept() took a child off the queue; child is 0 when unknown (tier 3). */
+static __always_inline void accepted(struct sock *sk, __u64 child)
+{
+	struct lq_listener_key key;
+	struct lq_listener_state *st;
+	__u64 *ts;
+
+	if (!key_of_raw(&key, sk))
+		return;
+	st = bpf_map_lookup_elem(&listeners, &key);
+	if (!st)
+		return;
+	__sync_fetch_and_add(&st->accepted, 1);
+	observe_queues(&key, st, BPF_CORE_READ(sk, sk_ack_backlog),
+		       BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_accept_queue.qlen.counter));
+	if (!child)
+		return;
+	ts = bpf_map_lookup_elem(&enqueue_ts, &child);
+	if (!ts)
+		return;
+	__u64 wait = bpf_ktime_get_ns() - *ts;
+
+	bpf_map_delete_elem(&enqueue_ts, &child);
+	st->wait_sum_ns += wait;
+	st->wait_hist[log2_slot(wait / 1000) & (LQ_HIST_SLOTS - 1)]++;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
 	struct pending_call *call;
 	struct sock *sk;
 	__u64 tid = bpf_get_current_pid_tgid();
-	__u32 nr, prev;
+	__u32 nr;
 	__s32 fd;
 	__s64 arg;
 
@@ -276,32 +351,31 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	fd = call->fd;
 	arg = call->arg;
 	bpf_map_delete_elem(&pending, &tid);
-	if (ret < 0)
+	/* listen() stays here in every tier: inet_listen/__inet_listen_sk get the
+	 * backlog after __sys_listen's somaxconn clamp, so only the syscall
+	 * argument is the requested value. */
+	if (ret < 0 || (nr != NR_LISTEN && t1_accept))
 		return 0;
 	sk = sock_of_fd(fd);
-	if (!sk || !key_of_raw(&key, sk))
+	if (!sk)
 		return 0;
-	st = bpf_map_lookup_elem(&listeners, &key);
-	if (!st)
-		return 0;
-
-	if (nr == NR_LISTEN) {
-		prev = st->effective_backlog;
-		st->requested_backlog = (__s32)arg;
-		st->effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
-		if (st->flags & LQ_F_FRESH)
-			st->flags &= ~LQ_F_FRESH;
-		else
-			emit(LQ_EV_RELISTEN, &key, st, (__s32)arg, prev, 0);
-		/* __sys_listen: (unsigned)backlog > somaxconn -> somaxconn */
-		if ((__u32)arg > st->effective_backlog)
-			emit(LQ_EV_CLAMP, &key, st, (__s32)arg, prev, 0);
-		return 0;
-	}
-	__sync_fetch_and_add(&st->accepted, 1);
-	observe_queues(&key, st, BPF_CORE_READ(sk, sk_ack_backlog),
-		       BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_accept_queue.qlen.counter));
+	if (nr == NR_LISTEN)
+		listen_returned(sk, (__s32)arg);
+	else
+		accepted(sk, 0);
 	return 0;
+}
+
+/* path: 1 SYN (tcp_conn_request), 2 ACK (syn_recv_sock). */
+static __always_inline void count_overflow(const struct lq_listener_key *key, struct lq_listener_state *st,
+					   __u32 path)
+{
+	__sync_fetch_and_add(path == 1 ? &st->overflow_syn : &st->overflow_ack, 1);
+	touch_epoch(key);
+	if (!(st->flags & LQ_F_OVERFLOWED)) {
+		st->flags |= LQ_F_OVERFLOWED;
+		emit(LQ_EV_OVERFLOW, key, st, st->requested_backlog, 0, path);
+	}
 }
 
 SEC("tp_btf/kfree_skb")
@@ -310,7 +384,8 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	struct lq_listener_key key;
 	struct lq_listener_state *st;
 
-	if (!bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) ||
+	if (t1_ack_overflow ||
+	    !bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) ||
 	    reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) || !rx_sk)
 		return 0;
 	if (!key_of_raw(&key, rx_sk))
@@ -318,12 +393,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	st = bpf_map_lookup_elem(&listeners, &key);
 	if (!st)
 		return 0;
-	__sync_fetch_and_add(&st->overflow_ack, 1);
-	touch_epoch(&key);
-	if (!(st->flags & LQ_F_OVERFLOWED)) {
-		st->flags |= LQ_F_OVERFLOWED;
-		emit(LQ_EV_OVERFLOW, &key, st, st->requested_backlog, 0, 2);
-	}
+	count_overflow(&key, st, 2);
 	return 0;
 }
 
@@ -384,22 +454,31 @@ int sample_listeners(struct bpf_iter__tcp *ctx)
 	acceptq = BPF_CORE_READ(sk, sk_ack_backlog);
 	observe_queues(&key, st, acceptq, BPF_CORE_READ(&tp->inet_conn, icsk_accept_queue.qlen.counter));
 	st->effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
-	st->depth_hist[log2_slot(acceptq) & (LQ_HIST_SLOTS - 1)]++;
+	if (!t1_enqueue)
+		st->depth_hist[log2_slot(acceptq) & (LQ_HIST_SLOTS - 1)]++;
 	st->samples++;
 	drops = lq_sk_drops(sk);
 	if (drops > st->drops) {
-		/* Drops the ACK path already counted are not SYN-path ones. */
-		__u64 rise = drops - st->drops, ack = st->overflow_ack - st->ack_seen;
+		/* sk_drops rose: what the exact hooks already counted is known;
+		 * the rest goes to the path no exact hook covers. */
+		__u64 rise = drops - st->drops;
+		__u64 known = (st->overflow_ack - st->ack_seen) + (st->overflow_syn - st->syn_seen);
 
-		if (rise > ack) {
-			__sync_fetch_and_add(&st->overflow_syn, rise - ack);
+		if (rise > known && !(t1_syn_overflow && t1_ack_overflow)) {
+			__u64 rest = rise - known;
+			__u32 path = t1_syn_overflow ? 2 : 1;
+
+			__sync_fetch_and_add(path == 1 ? &st->overflow_syn : &st->overflow_ack, rest);
 			if (!(st->flags & LQ_F_OVERFLOWED)) {
 				st->flags |= LQ_F_OVERFLOWED;
-				emit(LQ_EV_OVERFLOW, &key, st, st->requested_backlog, 0, 1);
+				emit(LQ_EV_OVERFLOW, &key, st, st->requested_backlog, 0, path);
 			}
 		}
 	}
 	st->ack_seen = st->overflow_ack;
+	st->syn_seen = st->overflow_syn;
 	st->drops = drops;
 	return 0;
 }
+
+#include "trace_fentry.bpf.h"

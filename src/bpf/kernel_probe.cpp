@@ -29,13 +29,6 @@ constexpr const char *kKernelBtf = "/sys/kernel/btf/vmlinux";
 constexpr const char *kKprobePmu = "/sys/bus/event_source/devices/kprobe/type";
 constexpr const char *kKretprobeBit = "/sys/bus/event_source/devices/kprobe/format/retprobe";
 
-std::string errno_text(int err)
-{
-	if (err == 524)  // ENOTSUPP is kernel-internal; strerror has no name for it
-		return "ENOTSUPP (524)";
-	return std::string(std::strerror(err)) + " (" + std::to_string(err) + ")";
-}
-
 // r0 = 0; exit
 const bpf_insn kReturnZero[] = {
 	{BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},

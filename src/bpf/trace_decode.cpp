@@ -15,8 +15,8 @@ static_assert(offsetof(lq_event, type) == 60);
 static_assert(offsetof(lq_event, accepted) == 88);
 static_assert(offsetof(lq_listener_state, requested_backlog) == 44);
 static_assert(offsetof(lq_listener_state, listen_ts_ns) == 80);
-static_assert(offsetof(lq_listener_state, depth_hist) == 152);
-static_assert(sizeof(lq_listener_state) == 408);
+static_assert(offsetof(lq_listener_state, depth_hist) == 160);
+static_assert(sizeof(lq_listener_state) == 416);
 
 namespace {
 

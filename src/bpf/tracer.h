@@ -32,15 +32,21 @@ class Tracer {
 public:
 	using EventFn = std::function<void(const TraceEvent &)>;
 
-	// Chooses per-hook tiers from features; today only tier 3 (tracepoint)
-	// handlers exist, so a forced fentry/kprobe is refused with the reason.
+	// Tier 1 (fentry/fexit) where the kernel allows it, hook by hook, and
+	// tier 3 (tracepoints + iter/tcp sampling) for the rest. --attach=fentry
+	// fails unless every hook attaches; kprobe handlers do not exist yet.
 	static Result<std::unique_ptr<Tracer>> start(const TracerOptions &opts, const KernelFeatures &features,
 						     EventFn on_event);
 	~Tracer();
 
-	// Tier name in use and what is attached ("tp_btf/inet_sock_set_state", ...).
-	std::string_view tier() const { return "tracepoint"; }
+	// "fentry", "tracepoint", or "fentry+tracepoint" when hooks are mixed.
+	std::string tier() const;
+	// What is attached ("fexit/inet_csk_accept", "tp_btf/sys_exit", ...).
 	const std::vector<std::string> &attached() const { return attached_; }
+	// Tier-1 programs that could not attach, with the reason.
+	const std::vector<std::string> &skipped() const;
+	// Accept wait needs both the enqueue and the accept hook (tier 1).
+	bool measures_waits() const;
 	// Names of the numbers that come from iter/tcp samples in this tier.
 	std::vector<std::string> sampled_fields() const;
 

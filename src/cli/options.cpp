@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
+
 #include "version.h"
 
 namespace listenq {
@@ -120,10 +122,16 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	app.fallthrough();
 	app.footer(kMainExamples);
 
-	std::string attach = "auto";
+	// LISTENQ_ATTACH sets the default tier (scripts, the guests' tier-3 run).
+	const char *attach_env = std::getenv("LISTENQ_ATTACH");
+	std::string attach = attach_env && *attach_env ? attach_env : "auto";
+	if (!parse_attach_mode(attach)) {
+		err << "listenq: LISTENQ_ATTACH=" << attach << ": choose auto, fentry, kprobe or tracepoint\n";
+		return {std::nullopt, 2};
+	}
 	app.add_option("--btf", o.common.btf, "BTF file for CO-RE when the kernel has none in /sys/kernel/btf")
 		->type_name("PATH");
-	app.add_option("--attach", attach, "attach tier: auto, fentry, kprobe or tracepoint")
+	app.add_option("--attach", attach, "attach tier: auto, fentry, kprobe or tracepoint (default $LISTENQ_ATTACH or auto)")
 		->check(CLI::IsMember({"auto", "fentry", "kprobe", "tracepoint"}))
 		->type_name("MODE");
 	app.add_flag("-v,--verbose", o.common.verbose, "print libbpf's messages to stderr");

@@ -47,7 +47,8 @@ bool wanted(const Options &o, const Listener &id, std::uint32_t pid)
 
 Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn on_event)
 {
-	LiveFeatureSource features(/*hooks=*/false);  // tier 3 needs no per-hook probe
+	// The tracer tries tier 1 by loading it; no per-hook probe needed here.
+	LiveFeatureSource features(/*hooks=*/false);
 	TracerOptions t;
 	t.btf_path = o.common.btf;
 	t.attach = o.common.attach;
@@ -57,7 +58,7 @@ Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn o
 
 TraceHeader header_of(const Tracer &t, const Options &o)
 {
-	return TraceHeader{std::string(t.tier()), t.attached(), t.sampled_fields(), o.tracing.sample_ms};
+	return TraceHeader{t.tier(), t.attached(), t.sampled_fields(), o.tracing.sample_ms};
 }
 
 // Polls events and samples every sample_ms until stop() or a signal.
@@ -199,7 +200,7 @@ int run_hist(const Options &o, std::ostream &out, std::ostream &err)
 	std::sort(shown.begin(), shown.end(), [](const ListenerStat &a, const ListenerStat &b) {
 		return std::tie(a.id.port, a.id.family, a.id.cookie) < std::tie(b.id.port, b.id.family, b.id.cookie);
 	});
-	const bool waits = t.tier() != "tracepoint";
+	const bool waits = t.measures_waits();
 	if (o.tracing.json)
 		out << hist_json(header_of(t, o), shown, waits).dump(2) << '\n';
 	else

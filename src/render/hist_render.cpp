@@ -1,5 +1,6 @@
 #include "render/hist_render.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "render/table.h"
@@ -28,6 +29,11 @@ std::string who(const ListenerStat &s)
 	std::string out = format_endpoint(s.id, std::to_string(s.id.port));
 	out += s.owner_pid ? " (pid " + std::to_string(s.owner_pid) + "/" + s.owner_comm : " (owner unknown";
 	return out + ", backlog " + std::to_string(s.backlog) + ")";
+}
+
+bool depth_sampled(const TraceHeader &h)
+{
+	return std::find(h.sampled.begin(), h.sampled.end(), "depth_hist") != h.sampled.end();
 }
 
 }  // namespace
@@ -69,7 +75,7 @@ void render_hist_text(std::ostream &os, const TraceHeader &h, const std::vector<
 	for (const ListenerStat &s : ls) {
 		os << '\n' << who(s) << '\n';
 		os << "  accept-queue depth "
-		   << (h.sampled.empty() ? "at each enqueue" : "sampled every " + std::to_string(h.sample_ms) + " ms")
+		   << (depth_sampled(h) ? "sampled every " + std::to_string(h.sample_ms) + " ms" : "at each enqueue")
 		   << ":\n";
 		render_log2_hist(os, s.depth_hist, "depth");
 		if (waits_measured) {
@@ -90,7 +96,7 @@ nlohmann::ordered_json hist_json(const TraceHeader &h, const std::vector<Listene
 		nlohmann::ordered_json x = listener_stat_identity_json(s);
 		x.update(nlohmann::ordered_json{
 			{"backlog", s.backlog},
-			{"depth", {{"sampled", !h.sampled.empty()}, {"buckets", log2_hist_json(s.depth_hist)}}},
+			{"depth", {{"sampled", depth_sampled(h)}, {"buckets", log2_hist_json(s.depth_hist)}}},
 			{"accept_wait_us", waits_measured ? nlohmann::ordered_json{{"buckets", log2_hist_json(s.wait_hist)}}
 							  : nlohmann::ordered_json(nullptr)}});
 		out.push_back(std::move(x));

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -22,6 +23,15 @@ struct Error {
 	// Wraps an error with outer context: "outer: inner".
 	Error context(const std::string &outer) const { return Error{err, outer + ": " + message}; }
 };
+
+// strerror with the number; names the kernel-internal ENOTSUPP (524) that
+// strerror does not know (e.g. a trampoline that cannot take 7 arguments).
+inline std::string errno_text(int err)
+{
+	if (err == 524)
+		return "ENOTSUPP (524)";
+	return std::string(std::strerror(err)) + " (" + std::to_string(err) + ")";
+}
 
 template <typename T>
 class [[nodiscard]] Result {

@@ -167,3 +167,21 @@ TEST(Cli, TraceOptions)
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, AttachDefaultFromEnvironment)
+{
+	::setenv("LISTENQ_ATTACH", "tracepoint", 1);
+	auto r = parse({"probe"});
+	ASSERT_TRUE(r.p.options);
+	EXPECT_EQ(r.p.options->common.attach, AttachMode::tracepoint);
+	auto flag = parse({"--attach=fentry", "probe"});  // the flag wins
+	ASSERT_TRUE(flag.p.options);
+	EXPECT_EQ(flag.p.options->common.attach, AttachMode::fentry);
+	::setenv("LISTENQ_ATTACH", "sideways", 1);
+	EXPECT_EQ(parse({"probe"}).p.exit_code, 2);
+	::unsetenv("LISTENQ_ATTACH");
+}
+
+}  // namespace

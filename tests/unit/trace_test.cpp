@@ -157,7 +157,7 @@ TEST(WatchInterval, Percentiles)
 
 TraceHeader header()
 {
-	return {"tracepoint", {"tp_btf/inet_sock_set_state", "iter/tcp sample_listeners"}, {"accept_queue_peak"}, 100};
+	return {"tracepoint", {"tp_btf/inet_sock_set_state", "iter/tcp sample_listeners"}, {"accept_queue_peak", "depth_hist"}, 100};
 }
 
 TEST(TraceRender, TextLinesAndJson)

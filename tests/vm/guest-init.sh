@@ -75,12 +75,19 @@ for t in fentry kprobe tracepoint; do
 	fi
 	want "trace_$t" || continue
 	if [ $t = tracepoint ]; then
-		CI=true "$INTEG" --gtest_brief=1 --gtest_filter='Tracing.*' > /tmp/trace_tp.txt 2>&1
+		LISTENQ_ATTACH=tracepoint CI=true "$INTEG" --gtest_brief=1 --gtest_filter='Tracing.*' > /tmp/trace_tp.txt 2>&1
 		rc=$?
 		section trace_tracepoint /tmp/trace_tp.txt
 		check $t trace_tracepoint "integration Tracing.* (trace, watch, overflow vs TcpExt)" [ "$rc" = 0 ]
 	else
-		result $t trace_$t skip "the $t handlers of watch/trace are not written yet (tier 3 only)"
+		if [ $t = fentry ]; then
+			CI=true "$INTEG" --gtest_brief=1 --gtest_filter="Tracing.*" > /tmp/trace_fe.txt 2>&1
+			rc=$?
+			section trace_fentry /tmp/trace_fe.txt
+			check $t trace_fentry "integration Tracing.* under --attach=auto (fentry where the kernel allows)" [ "$rc" = 0 ]
+		else
+			result $t trace_$t skip "the kprobe handlers of watch/trace are not written yet"
+		fi
 	fi
 done
 
