@@ -119,7 +119,7 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 	os << "listenq watch: tier " << f.header.tier << ", " << fixed(f.interval_s, 1) << "s #" << f.seq << ", "
 	   << f.rows.size() << " listeners, lost events " << f.events_lost << ", untracked " << f.untracked << '\n';
 	if (!f.header.sampled.empty())
-		os << "sampled every " << f.header.sample_ms << " ms: Recv-Q/SynQ peaks, SYN-path overflows\n";
+		print_folded(os, "sampled every " + std::to_string(f.header.sample_ms) + " ms:", join(f.header.sampled, ", "));
 	using A = TextTable::Align;
 	TextTable t({{"ADDR:PORT", A::left},
 		     {"PID/COMM", A::left},

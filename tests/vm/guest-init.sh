@@ -91,6 +91,23 @@ for t in fentry kprobe tracepoint; do
 	fi
 done
 
+# --- listenq watch during an overflow: tier 1 where the kernel allows it
+# (6.1 cannot put a trampoline on the 7-argument tcp_v4_syn_recv_sock).
+if want watch_overflow; then
+	case "$K" in 6.1.*) attach=auto ;; *) attach=fentry ;; esac
+	"$LQ" --attach=$attach watch 1 4 --port 7400 > /tmp/watch_overflow.txt 2>&1 &
+	wpid=$!
+	for i in $(seq 1 100); do grep -q '^listenq watch' /tmp/watch_overflow.txt && break; sleep 0.2; done
+	/lq/lq_listen 127.0.0.1 7400 4 20 nb > /dev/null 2>&1 &
+	fpid=$!
+	wait $wpid
+	rc=$?
+	kill $fpid 2>/dev/null
+	section watch_overflow /tmp/watch_overflow.txt
+	check $attach watch_overflow "listenq --attach=$attach watch: Recv-Q peak 5 of backlog 4, overflows counted" \
+		sh -c "[ $rc = 0 ] && grep -qE '127.0.0.1:7400 .* 5 +4 ' /tmp/watch_overflow.txt"
+fi
+
 # --- With tcp_diag loaded, ss and every source agree.
 for m in inet_diag tcp_diag veth; do
 	f=$(ls /lq/modules/$m.ko* 2>/dev/null | head -1)

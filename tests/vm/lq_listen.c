@@ -1,13 +1,17 @@
 // Guest helper (static): a listener with a given backlog and N clients
 // that connect but are never accepted. Prints "READY <port>" and holds the
 // sockets until killed.
-//   lq_listen ADDR PORT BACKLOG NCLIENTS
+//   lq_listen ADDR PORT BACKLOG NCLIENTS [nb]
+// With "nb" the clients connect non-blocking (a flood that overflows the
+// queue instead of waiting on it).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <errno.h>
 #include <unistd.h>
 
 static int fill(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
@@ -33,8 +37,10 @@ int main(int argc, char **argv)
 	socklen_t len;
 	int one = 1;
 
-	if (argc != 5 || !fill(argv[1], atoi(argv[2]), &ss, &len)) {
-		fprintf(stderr, "usage: lq_listen ADDR PORT BACKLOG NCLIENTS\n");
+	int nb = argc == 6 && !strcmp(argv[5], "nb");
+
+	if ((argc != 5 && !nb) || !fill(argv[1], atoi(argv[2]), &ss, &len)) {
+		fprintf(stderr, "usage: lq_listen ADDR PORT BACKLOG NCLIENTS [nb]\n");
 		return 2;
 	}
 	int l = socket(ss.ss_family, SOCK_STREAM, 0);
@@ -44,8 +50,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (int i = 0; i < atoi(argv[4]); i++) {
-		int c = socket(ss.ss_family, SOCK_STREAM, 0);
-		if (connect(c, (struct sockaddr *)&ss, len)) {
+		int c = socket(ss.ss_family, SOCK_STREAM | (nb ? SOCK_NONBLOCK : 0), 0);
+		if (connect(c, (struct sockaddr *)&ss, len) && !(nb && errno == EINPROGRESS)) {
 			perror("lq_listen: connect");
 			return 1;
 		}
