@@ -182,6 +182,14 @@ static __always_inline void emit(__u32 type, const struct lq_listener_key *key, 
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* Key of a socket held as a BTF pointer; generates the cookie if needed. */
+static __always_inline void key_of(struct lq_listener_key *key, const struct sock *sk)
+{
+	key->cookie = bpf_get_socket_cookie((void *)sk);
+	key->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	key->__pad = 0;
+}
+
 /* The cookie of a socket we only hold as a raw pointer: it was generated
  * when the listener was first seen (set_state or iter), so skc_cookie is set. */
 static __always_inline int key_of_raw(struct lq_listener_key *key, const struct sock *sk)
@@ -197,8 +205,7 @@ static __always_inline void start_listener(const struct sock *sk)
 	struct lq_listener_key key = {};
 	struct lq_listener_state init = {};
 
-	key.cookie = bpf_get_socket_cookie((void *)sk);
-	key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	key_of(&key, sk);
 	fill_identity(&init, sk);
 	init.owner_tgid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(init.owner_comm, sizeof(init.owner_comm));
@@ -219,8 +226,7 @@ static __always_inline void stop_listener(const struct sock *sk)
 	struct lq_listener_key key = {};
 	struct lq_listener_state *st;
 
-	key.cookie = bpf_get_socket_cookie((void *)sk);
-	key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	key_of(&key, sk);
 	st = bpf_map_lookup_elem(&listeners, &key);
 	if (!st)
 		return;
@@ -403,8 +409,7 @@ int BPF_PROG(on_retransmit_synack, const struct sock *sk, const struct request_s
 	struct lq_listener_key key = {};
 	struct lq_listener_state *st;
 
-	key.cookie = bpf_get_socket_cookie((void *)sk);
-	key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	key_of(&key, sk);
 	st = bpf_map_lookup_elem(&listeners, &key);
 	if (st)
 		__sync_fetch_and_add(&st->synack_retrans, 1);
@@ -431,8 +436,7 @@ int sample_listeners(struct bpf_iter__tcp *ctx)
 	if (!tp)
 		return 0;
 	sk = (struct sock *)tp;
-	key.cookie = bpf_get_socket_cookie(tp);
-	key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	key_of(&key, sk);
 	st = bpf_map_lookup_elem(&listeners, &key);
 	if (!st) {
 		struct lq_listener_state init = {};

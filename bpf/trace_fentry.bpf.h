@@ -40,8 +40,7 @@ static __always_inline void enqueued(struct sock *sk, struct sock *child)
 
 	if (bpf_map_update_elem(&enqueue_ts, &c, &now, BPF_NOEXIST))
 		return;
-	key.cookie = bpf_get_socket_cookie(sk);
-	key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	key_of(&key, sk);
 	st = bpf_map_lookup_elem(&listeners, &key);
 	if (!st)
 		return;
@@ -99,8 +98,7 @@ static __always_inline void overflow_at(const struct sock *sk, __u32 path)
 	struct lq_listener_key key = {};
 	struct lq_listener_state *st;
 
-	key.cookie = bpf_get_socket_cookie((void *)sk);
-	key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	key_of(&key, sk);
 	st = bpf_map_lookup_elem(&listeners, &key);
 	if (st)
 		count_overflow(&key, st, path);
