@@ -27,13 +27,14 @@ char LICENSE[] SEC("license") = "GPL";
  * interval" restart when an entry sees a new epoch. */
 volatile __u32 interval_epoch = 0;
 
-/* What tier 1 (fentry/fexit) covers, set by user space after attach: the
- * tier-3 handlers step aside for exactly these, so nothing counts twice. */
-volatile bool t1_listen = false;	/* listen start/stop: fexit listen_start, fentry listen_stop */
-volatile bool t1_enqueue = false;	/* fexit inet_csk_reqsk_queue_add: enqueues, depth at enqueue */
-volatile bool t1_accept = false;	/* fexit inet_csk_accept: accepts, accept wait */
-volatile bool t1_syn_overflow = false;	/* fentry tcp_conn_request */
-volatile bool t1_ack_overflow = false;	/* fexit tcp_v{4,6}_syn_recv_sock */
+/* What an exact function hook (tier 1 fentry/fexit or tier 2 kprobe) covers,
+ * set by user space after attach: the tier-3 handlers step aside for exactly
+ * these, so nothing counts twice. */
+volatile bool exact_listen = false;	  /* listen start/stop */
+volatile bool exact_enqueue = false;	  /* inet_csk_reqsk_queue_add/complete_hashdance */
+volatile bool exact_accept = false;	  /* inet_csk_accept: accepts, accept wait */
+volatile bool exact_conn_request = false; /* tcp_conn_request: SYN-path overflow, SYN queue full */
+volatile bool exact_ack_overflow = false; /* tcp_v{4,6}_syn_recv_sock */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -200,12 +201,11 @@ static __always_inline int key_of_raw(struct lq_listener_key *key, const struct 
 	return key->cookie != 0;
 }
 
-static __always_inline void start_listener(const struct sock *sk)
+static __always_inline void start_listener(const struct sock *sk, const struct lq_listener_key *kp)
 {
-	struct lq_listener_key key = {};
+	struct lq_listener_key key = *kp;
 	struct lq_listener_state init = {};
 
-	key_of(&key, sk);
 	fill_identity(&init, sk);
 	init.owner_tgid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(init.owner_comm, sizeof(init.owner_comm));
@@ -221,12 +221,11 @@ static __always_inline void start_listener(const struct sock *sk)
 }
 
 /* The final counters leave with the CLOSE event. */
-static __always_inline void stop_listener(const struct sock *sk)
+static __always_inline void stop_listener(const struct sock *sk, const struct lq_listener_key *kp)
 {
-	struct lq_listener_key key = {};
+	struct lq_listener_key key = *kp;
 	struct lq_listener_state *st;
 
-	key_of(&key, sk);
 	st = bpf_map_lookup_elem(&listeners, &key);
 	if (!st)
 		return;
@@ -239,15 +238,28 @@ static __always_inline void stop_listener(const struct sock *sk)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 {
-	if (t1_listen || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	struct lq_listener_key key = {};
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
+	if (exact_listen) {
+		/* Tier 2 keys listeners by skc_cookie (kprobes cannot call
+		 * bpf_get_socket_cookie): generate it here, before the
+		 * kretprobe on inet_csk_listen_start reads it. */
+		if (newstate == TCP_LISTEN)
+			bpf_get_socket_cookie((void *)sk);
+		return 0;
+	}
 	/* A child is cloned from its listener in state LISTEN and then moves
 	 * LISTEN -> SYN_RECV (with the listener's cookie on 6.1/6.12): only
 	 * LISTEN -> CLOSE is the listener itself going away. */
-	if (newstate == TCP_LISTEN)
-		start_listener(sk);
-	else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)
-		stop_listener(sk);
+	if (newstate == TCP_LISTEN) {
+		key_of(&key, sk);
+		start_listener(sk, &key);
+	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
+		key_of(&key, sk);
+		stop_listener(sk, &key);
+	}
 	return 0;
 }
 
@@ -320,6 +332,8 @@ static __always_inline void accepted(struct sock *sk, __u64 child)
 	struct lq_listener_state *st;
 	__u64 *ts;
 
+	/* raw cookie: sys_exit and kretprobe hold sk as a plain pointer; the
+	 * listener's cookie exists since it was first seen */
 	if (!key_of_raw(&key, sk))
 		return;
 	st = bpf_map_lookup_elem(&listeners, &key);
@@ -360,7 +374,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	/* listen() stays here in every tier: inet_listen/__inet_listen_sk get the
 	 * backlog after __sys_listen's somaxconn clamp, so only the syscall
 	 * argument is the requested value. */
-	if (ret < 0 || (nr != NR_LISTEN && t1_accept))
+	if (ret < 0 || (nr != NR_LISTEN && exact_accept))
 		return 0;
 	sk = sock_of_fd(fd);
 	if (!sk)
@@ -390,7 +404,7 @@ int BPF_PROG(on_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	struct lq_listener_key key;
 	struct lq_listener_state *st;
 
-	if (t1_ack_overflow ||
+	if (exact_ack_overflow ||
 	    !bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) ||
 	    reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) || !rx_sk)
 		return 0;
@@ -429,6 +443,7 @@ int sample_listeners(struct bpf_iter__tcp *ctx)
 	struct tcp_sock *tp;
 	struct sock *sk;
 	__u32 drops, acceptq;
+	__u64 known;
 
 	if (!skc || skc->skc_state != TCP_LISTEN)
 		return 0;
@@ -458,31 +473,34 @@ int sample_listeners(struct bpf_iter__tcp *ctx)
 	acceptq = BPF_CORE_READ(sk, sk_ack_backlog);
 	observe_queues(&key, st, acceptq, BPF_CORE_READ(&tp->inet_conn, icsk_accept_queue.qlen.counter));
 	st->effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
-	if (!t1_enqueue)
+	if (!exact_enqueue)
 		st->depth_hist[log2_slot(acceptq) & (LQ_HIST_SLOTS - 1)]++;
 	st->samples++;
 	drops = lq_sk_drops(sk);
-	if (drops > st->drops) {
-		/* sk_drops rose: what the exact hooks already counted is known;
-		 * the rest goes to the path no exact hook covers. */
-		__u64 rise = drops - st->drops;
-		__u64 known = (st->overflow_ack - st->ack_seen) + (st->overflow_syn - st->syn_seen);
+	/* tcp_listendrop() bumps sk_drops for every listener drop: ACK-path and
+	 * SYN-path overflows, SYN-queue-full drops. What the exact hooks counted
+	 * is known; the rest of a rise goes to the path no exact hook covers. */
+	known = st->overflow_ack + st->overflow_syn + st->synq_full_drops;
+	if (drops > st->drops && !(exact_conn_request && exact_ack_overflow)) {
+		__u64 rise = drops - st->drops, seen = known - st->known_seen;
 
-		if (rise > known && !(t1_syn_overflow && t1_ack_overflow)) {
-			__u64 rest = rise - known;
-			__u32 path = t1_syn_overflow ? 2 : 1;
+		if (rise > seen) {
+			__u64 rest = rise - seen;
+			__u32 path = exact_conn_request ? 2 : 1;
 
 			__sync_fetch_and_add(path == 1 ? &st->overflow_syn : &st->overflow_ack, rest);
+			known += rest;
 			if (!(st->flags & LQ_F_OVERFLOWED)) {
 				st->flags |= LQ_F_OVERFLOWED;
 				emit(LQ_EV_OVERFLOW, &key, st, st->requested_backlog, 0, path);
 			}
 		}
 	}
-	st->ack_seen = st->overflow_ack;
-	st->syn_seen = st->overflow_syn;
+	st->known_seen = known;
 	st->drops = drops;
 	return 0;
 }
 
+#include "trace_hooks.bpf.h"
 #include "trace_fentry.bpf.h"
+#include "trace_kprobe.bpf.h"

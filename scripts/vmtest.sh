@@ -18,7 +18,7 @@ ROOT=$PWD
 KERNELS=(6.1 6.12)
 ONLY=""
 GTEST=""
-BOOT_TIMEOUT=${LISTENQ_VM_TIMEOUT:-120}
+BOOT_TIMEOUT=${LISTENQ_VM_TIMEOUT:-300}
 CACHE=${LISTENQ_VM_CACHE:-/var/cache/listenq-vm}
 while (($#)); do
   case "$1" in

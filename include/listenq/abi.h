@@ -80,9 +80,11 @@ struct lq_listener_state {
 	__u64 overflow_ack;	/* final ACK dropped: accept queue full */
 	__u64 synack_retrans;	/* tcp_retransmit_synack */
 	__u64 samples;		/* iter/tcp samples that saw this listener */
-	__u64 ack_seen;		/* overflow_ack at the last sample (sampler bookkeeping) */
-	__u64 syn_seen;		/* overflow_syn at the last sample (sampler bookkeeping) */
+	__u64 known_seen;	/* drops the exact hooks had counted at the last sample (sampler bookkeeping) */
 	__u64 wait_sum_ns;	/* sum of accept waits (tiers 1-2) */
+	__u64 synq_full_drops;	 /* SYN dropped, SYN queue full, no syncookies (TCPReqQFullDrop; tiers 1-2) */
+	__u64 synq_full_cookies; /* SYN queue full -> syncookie (TCPReqQFullDoCookies; tiers 1-2) */
+	__u64 syncookies_sent;	 /* SYN-ACK carried a syncookie (SyncookiesSent; tiers 1-2) */
 	__u32 depth_hist[LQ_HIST_SLOTS]; /* log2 accept-queue depth at enqueue/sample */
 	__u32 wait_hist[LQ_HIST_SLOTS];	 /* log2 accept wait in us (tiers 1-2) */
 };

@@ -47,9 +47,10 @@ const std::vector<HookSpec> &hook_specs()
 		 "child dequeued by accept()"},
 		{"conn_request", {"tcp_conn_request"}, false, Fallback::iter_sampling,
 		 "SYN-path overflow (accept queue full)"},
-		{"syn_recv_sock_v4", {"tcp_v4_syn_recv_sock"}, true, Fallback::kfree_skb_reason,
+		// Entry is enough: its first statement is the overflow check.
+		{"syn_recv_sock_v4", {"tcp_v4_syn_recv_sock"}, false, Fallback::kfree_skb_reason,
 		 "ACK-path overflow, IPv4"},
-		{"syn_recv_sock_v6", {"tcp_v6_syn_recv_sock"}, true, Fallback::kfree_skb_reason,
+		{"syn_recv_sock_v6", {"tcp_v6_syn_recv_sock"}, false, Fallback::kfree_skb_reason,
 		 "ACK-path overflow, IPv6"},
 		{"listen_stop", {"inet_csk_listen_stop"}, false, Fallback::set_state_tp,
 		 "listener closed"},
@@ -131,7 +132,9 @@ std::vector<HookDecision> decide_tiers(const KernelFeatures &f, AttachMode mode)
 			}
 			d.skipped.push_back(std::string(tier_name(t)) + ": " + cap->detail);
 		}
-		if (d.tier == Tier::none && allowed(AttachMode::tracepoint)) {
+		// Tier 3 is the floor under every mode: a forced fentry/kprobe
+		// leaves what it cannot hook to tracepoints (the tracer's rule).
+		if (d.tier == Tier::none) {
 			HookDecision t = tracepoint_decision(s, f);
 			d.tier = t.tier;
 			d.mechanism = t.mechanism;

@@ -15,8 +15,8 @@ static_assert(offsetof(lq_event, type) == 60);
 static_assert(offsetof(lq_event, accepted) == 88);
 static_assert(offsetof(lq_listener_state, requested_backlog) == 44);
 static_assert(offsetof(lq_listener_state, listen_ts_ns) == 80);
-static_assert(offsetof(lq_listener_state, depth_hist) == 160);
-static_assert(sizeof(lq_listener_state) == 416);
+static_assert(offsetof(lq_listener_state, depth_hist) == 176);
+static_assert(sizeof(lq_listener_state) == 432);
 
 namespace {
 
@@ -52,6 +52,9 @@ ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_st
 	s.synack_retrans = st.synack_retrans;
 	s.samples = st.samples;
 	s.wait_sum_ns = st.wait_sum_ns;
+	s.synq_full_drops = st.synq_full_drops;
+	s.synq_full_cookies = st.synq_full_cookies;
+	s.syncookies_sent = st.syncookies_sent;
 	std::memcpy(s.depth_hist.data(), st.depth_hist, sizeof(st.depth_hist));
 	std::memcpy(s.wait_hist.data(), st.wait_hist, sizeof(st.wait_hist));
 	return s;

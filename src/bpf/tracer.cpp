@@ -5,7 +5,8 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <map>
+#include <set>
+#include <string_view>
 #include <vector>
 
 #include "bpf/libbpf_raii.h"
@@ -18,15 +19,17 @@ namespace listenq {
 
 using TraceSkel = SkelPtr<trace_bpf, trace_bpf__destroy>;
 
-// Member order is teardown order, reversed: the ringbuf and links go
-// before the skeleton that owns their maps and programs.
-// Which facts tier 1 delivers exactly on this kernel.
+// Which tier delivers each fact exactly on this kernel (none: tier 3).
 struct TierCoverage {
-	bool listen = false, enqueue = false, accept = false;
-	bool syn_overflow = false, ack_overflow = false;
+	Tier listen = Tier::none, enqueue = Tier::none, accept = Tier::none;
+	Tier conn_request = Tier::none, ack_overflow = Tier::none;
 	bool ack_by_drop_reason = false;  // tier 3 kfree_skb reason (6.15+)
+
+	static bool exact(Tier t) { return t == Tier::fentry || t == Tier::kprobe; }
 };
 
+// Member order is teardown order, reversed: the ringbuf and links go
+// before the skeleton that owns their maps and programs.
 struct Tracer::Impl {
 	TraceSkel skel;
 	std::vector<LinkPtr> links;
@@ -35,7 +38,7 @@ struct Tracer::Impl {
 	EventFn on_event;
 	std::string event_error;
 	TierCoverage coverage;
-	std::vector<std::string> skipped;  // tier-1 programs that did not attach, and why
+	std::vector<std::string> skipped;  // function hooks that did not attach, and why
 };
 
 namespace {
@@ -62,42 +65,83 @@ std::vector<std::string> Tracer::sampled_fields() const
 {
 	const TierCoverage &c = impl_->coverage;
 	std::vector<std::string> out;
-	if (!c.enqueue)
+	if (!c.exact(c.enqueue))
 		out.push_back("accept_queue_peak");
 	out.push_back("syn_queue_peak");
-	if (!c.syn_overflow)
+	if (!c.exact(c.conn_request))
 		out.push_back("overflow_syn");
-	if (!c.ack_overflow && !c.ack_by_drop_reason)
+	if (!c.exact(c.ack_overflow) && !c.ack_by_drop_reason)
 		out.push_back("overflow_ack");
-	if (!c.enqueue)
+	if (!c.exact(c.enqueue))
 		out.push_back("depth_hist");
+	return out;
+}
+
+std::vector<std::string> Tracer::unmeasured_fields() const
+{
+	const TierCoverage &c = impl_->coverage;
+	std::vector<std::string> out;
+	if (!c.exact(c.enqueue))
+		out.push_back("enqueued");
+	if (!measures_waits())
+		out.push_back("accept_wait");
+	if (!c.exact(c.conn_request)) {
+		out.push_back("synq_full_drops");
+		out.push_back("synq_full_cookies");
+		out.push_back("syncookies_sent");
+	}
 	return out;
 }
 
 namespace {
 
-// Tier-1 programs and the kernel function each needs.
-struct FentryProg {
-	bpf_program *prog;
-	const char *mechanism;
+// One kernel function of the tracer, with its tier-1 program and its tier-2
+// twin (kprobe at entry, plus a kretprobe when the return value is needed).
+struct FunctionHook {
 	const char *function;
+	bpf_program *fentry;
+	const char *fentry_name;
+	bpf_program *kprobe;
+	bpf_program *kretprobe;  // nullptr: entry is enough
 };
 
-std::vector<FentryProg> fentry_progs(trace_bpf *s)
+// The facts and the functions each needs (all of them, or tier 3 keeps it).
+struct Fact {
+	Tier TierCoverage::*tier;
+	std::vector<FunctionHook> hooks;
+};
+
+std::vector<Fact> facts(trace_bpf *s)
 {
+	auto &p = s->progs;
 	return {
-		{s->progs.fx_listen_start, "fexit/inet_csk_listen_start", "inet_csk_listen_start"},
-		{s->progs.fn_listen_stop, "fentry/inet_csk_listen_stop", "inet_csk_listen_stop"},
-		{s->progs.fx_queue_add, "fexit/inet_csk_reqsk_queue_add", "inet_csk_reqsk_queue_add"},
-		{s->progs.fx_hashdance, "fexit/inet_csk_complete_hashdance", "inet_csk_complete_hashdance"},
-		{s->progs.fx_accept, "fexit/inet_csk_accept", "inet_csk_accept"},
-		{s->progs.fn_conn_request, "fentry/tcp_conn_request", "tcp_conn_request"},
-		{s->progs.fx_syn_recv_v4, "fexit/tcp_v4_syn_recv_sock", "tcp_v4_syn_recv_sock"},
-		{s->progs.fx_syn_recv_v6, "fexit/tcp_v6_syn_recv_sock", "tcp_v6_syn_recv_sock"},
+		{&TierCoverage::listen,
+		 {{"inet_csk_listen_start", p.fx_listen_start, "fexit/inet_csk_listen_start", p.kp_listen_start,
+		   p.krp_listen_start},
+		  {"inet_csk_listen_stop", p.fn_listen_stop, "fentry/inet_csk_listen_stop", p.kp_listen_stop, nullptr}}},
+		{&TierCoverage::enqueue,
+		 {{"inet_csk_reqsk_queue_add", p.fx_queue_add, "fexit/inet_csk_reqsk_queue_add", p.kp_queue_add,
+		   p.krp_queue_add},
+		  {"inet_csk_complete_hashdance", p.fx_hashdance, "fexit/inet_csk_complete_hashdance", p.kp_hashdance,
+		   p.krp_hashdance}}},
+		{&TierCoverage::accept,
+		 {{"inet_csk_accept", p.fx_accept, "fexit/inet_csk_accept", p.kp_accept, p.krp_accept}}},
+		{&TierCoverage::conn_request,
+		 {{"tcp_conn_request", p.fn_conn_request, "fentry/tcp_conn_request", p.kp_conn_request, nullptr}}},
+		{&TierCoverage::ack_overflow,
+		 {{"tcp_v4_syn_recv_sock", p.fn_syn_recv_v4, "fentry/tcp_v4_syn_recv_sock", p.kp_syn_recv_v4, nullptr},
+		  {"tcp_v6_syn_recv_sock", p.fn_syn_recv_v6, "fentry/tcp_v6_syn_recv_sock", p.kp_syn_recv_v6,
+		   nullptr}}},
 	};
 }
 
-Result<TraceSkel> open_skel(const TracerOptions &opts, bool tier1, const btf *vmlinux, bool drop_reason)
+bool in_btf(const btf *vmlinux, const char *fn)
+{
+	return vmlinux && btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC) >= 0;
+}
+
+Result<TraceSkel> open_skel(const TracerOptions &opts, bool fentry, bool kprobe, const btf *vmlinux,
+			    bool drop_reason)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	if (!opts.btf_path.empty())
@@ -110,11 +154,45 @@ Result<TraceSkel> open_skel(const TracerOptions &opts, bool tier1, const btf *vm
 	bpf_map__set_max_entries(s->maps.epochs, opts.max_listeners);
 	// ACK-path drops by reason exist from 6.15 (kfree_skb with rx_sk).
 	bpf_program__set_autoload(s->progs.on_kfree_skb, drop_reason);
-	for (const FentryProg &f : fentry_progs(s)) {
-		bool exists = vmlinux && btf__find_by_name_kind(vmlinux, f.function, BTF_KIND_FUNC) >= 0;
-		bpf_program__set_autoload(f.prog, tier1 && exists);
-	}
+	for (const Fact &f : facts(s))
+		for (const FunctionHook &h : f.hooks) {
+			const bool exists = in_btf(vmlinux, h.function);
+			bpf_program__set_autoload(h.fentry, fentry && exists);
+			bpf_program__set_autoload(h.kprobe, kprobe && exists);
+			if (h.kretprobe)
+				bpf_program__set_autoload(h.kretprobe, kprobe && exists);
+		}
 	return skel;
+}
+
+// Attaches one function hook in the given tier; on failure says why.
+Result<std::vector<LinkPtr>> attach_hook(const FunctionHook &h, Tier t)
+{
+	std::vector<LinkPtr> links;
+	std::vector<std::pair<bpf_program *, std::string>> progs;
+	if (t == Tier::fentry)
+		progs.emplace_back(h.fentry, h.fentry_name);
+	else {
+		progs.emplace_back(h.kprobe, std::string("kprobe/") + h.function);
+		if (h.kretprobe)
+			progs.emplace_back(h.kretprobe, std::string("kretprobe/") + h.function);
+	}
+	for (auto &[prog, name] : progs) {
+		if (!bpf_program__autoload(prog))
+			return Error{ENOENT, name + ": not loaded"};
+		LinkPtr l(bpf_program__attach(prog));
+		if (!l)
+			return Error{errno, "attach " + name + ": " + errno_text(errno)};
+		links.push_back(std::move(l));
+	}
+	return links;
+}
+
+std::string hook_names(const FunctionHook &h, Tier t)
+{
+	if (t == Tier::fentry)
+		return h.fentry_name;
+	return std::string(h.kretprobe ? "kprobe+kretprobe/" : "kprobe/") + h.function;
 }
 
 }  // namespace
@@ -122,15 +200,15 @@ Result<TraceSkel> open_skel(const TracerOptions &opts, bool tier1, const btf *vm
 Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const KernelFeatures &features,
 					      EventFn on_event)
 {
-	if (opts.attach == AttachMode::kprobe)
-		return Error{EOPNOTSUPP, "--attach=kprobe: the kprobe handlers of the tracer are not implemented yet; "
-					 "use --attach=auto, fentry or tracepoint"};
 	if (!features.tp_btf.ok)
 		return Error{EOPNOTSUPP, "tracing needs tp_btf: " + features.tp_btf.detail};
 	if (!features.iter_tcp.ok)
 		return Error{EOPNOTSUPP, "tracing needs iter/tcp: " + features.iter_tcp.detail};
 	if (!features.ringbuf.ok)
 		return Error{EOPNOTSUPP, "tracing needs a BPF ringbuf: " + features.ringbuf.detail};
+	const AttachMode mode = opts.attach;
+	if (mode == AttachMode::kprobe && !features.kprobe_pmu.ok)
+		return Error{EOPNOTSUPP, "--attach=kprobe: " + features.kprobe_pmu.detail};
 
 	auto impl = std::make_unique<Impl>();
 	impl->on_event = std::move(on_event);
@@ -139,68 +217,109 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 	std::vector<std::string> attached;
 
 	// Tier 1 first; a kernel that refuses trampolines fails the whole load
-	// (a failed load cannot be retried on the same object: re-open).
-	bool tier1 = opts.attach == AttachMode::automatic || opts.attach == AttachMode::fentry;
-	std::string tier1_error;
+	// (a failed load cannot be retried on the same object: re-open without).
+	bool fentry = mode == AttachMode::automatic || mode == AttachMode::fentry;
+	// A forced tier is the only function-hook tier tried; a fact it cannot
+	// cover stays on tier 3 (6.1 --attach=fentry: the 7-argument
+	// tcp_v4_syn_recv_sock). Nothing attached in that tier is an error.
+	const bool kprobe = (mode == AttachMode::automatic || mode == AttachMode::kprobe) && features.kprobe_pmu.ok;
+	std::string fentry_error;
 	for (;;) {
-		auto skel = open_skel(opts, tier1, vmlinux.get(), drop_reason);
+		auto skel = open_skel(opts, fentry, kprobe, vmlinux.get(), drop_reason);
 		if (!skel)
 			return skel.error();
 		impl->skel = std::move(*skel);
 		int err = trace_bpf__load(impl->skel.get());
 		if (!err)
 			break;
-		if (opts.attach == AttachMode::fentry)
+		if (mode == AttachMode::fentry)
 			return Error{EOPNOTSUPP, "--attach=fentry: the kernel refused the fentry/fexit programs (" +
 							 std::string(std::strerror(-err)) + "; lockdown or policy?)"};
-		if (!tier1)
+		if (!fentry)
 			return Error::from_errno(-err, "load BPF object trace_bpf");
-		tier1_error = "fentry/fexit: load: " + std::string(std::strerror(-err));
-		tier1 = false;
+		fentry_error = "fentry/fexit: load: " + std::string(std::strerror(-err));
+		fentry = false;
 	}
 	trace_bpf *s = impl->skel.get();
+	if (!fentry_error.empty())
+		impl->skipped.push_back(fentry_error);
+	if (mode == AttachMode::automatic && !kprobe)
+		impl->skipped.push_back("kprobe: " + features.kprobe_pmu.detail);
 
-	// Tier-1 programs one by one: a hook whose trampoline cannot attach (6.1:
-	// 7-argument tcp_v4_syn_recv_sock, ENOTSUPP) falls back to tier 3 alone.
-	std::map<bpf_program *, bool> ok;
-	for (const FentryProg &f : fentry_progs(s)) {
-		if (!bpf_program__autoload(f.prog))
-			continue;
-		LinkPtr l(bpf_program__attach(f.prog));
-		if (!l) {
-			int e = errno;
-			if (opts.attach == AttachMode::fentry)
-				return Error{EOPNOTSUPP, std::string("--attach=fentry: attach ") + f.mechanism + ": " +
-								 errno_text(e)};
-			impl->skipped.push_back(std::string(f.mechanism) + ": " + errno_text(e));
-			continue;
-		}
-		impl->links.push_back(std::move(l));
-		attached.emplace_back(f.mechanism);
-		ok[f.prog] = true;
-	}
-	const bool v6_absent = !bpf_program__autoload(s->progs.fx_syn_recv_v6);
+	// Fact by fact, function by function: fentry, else the kprobe twin (6.1:
+	// the trampoline of the 7-argument tcp_v4_syn_recv_sock cannot attach).
+	// A fact is exact only when all its functions attached; otherwise its
+	// links go and tier 3 keeps it.
 	TierCoverage &c = impl->coverage;
-	c.listen = ok[s->progs.fx_listen_start] && ok[s->progs.fn_listen_stop];
-	c.enqueue = ok[s->progs.fx_queue_add] && ok[s->progs.fx_hashdance];
-	c.accept = ok[s->progs.fx_accept];
-	c.syn_overflow = ok[s->progs.fn_conn_request];
-	c.ack_overflow = ok[s->progs.fx_syn_recv_v4] && (ok[s->progs.fx_syn_recv_v6] || v6_absent);
-	if (opts.attach == AttachMode::fentry &&
-	    !(c.listen && c.enqueue && c.accept && c.syn_overflow && c.ack_overflow))
-		return Error{EOPNOTSUPP, "--attach=fentry: not every hook has an fentry/fexit program on this kernel"};
+	for (const Fact &f : facts(s)) {
+		std::vector<LinkPtr> links;
+		std::vector<std::string> names;
+		std::set<Tier> used;
+		bool complete = true;
+		for (const FunctionHook &h : f.hooks) {
+			if (!in_btf(vmlinux.get(), h.function)) {
+				// tcp_v6_syn_recv_sock without IPv6: nothing to watch there
+				if (std::string_view(h.function) == "tcp_v6_syn_recv_sock")
+					continue;
+				impl->skipped.push_back(std::string(h.function) + ": not in kernel BTF");
+				complete = false;
+				break;
+			}
+			bool done = false;
+			for (Tier t : {Tier::fentry, Tier::kprobe}) {
+				if ((t == Tier::fentry && !fentry) || (t == Tier::kprobe && !kprobe))
+					continue;
+				auto l = attach_hook(h, t);
+				if (!l) {
+					impl->skipped.push_back(std::string(tier_name(t)) + ": " + l.error().message);
+					continue;
+				}
+				for (auto &x : *l)
+					links.push_back(std::move(x));
+				names.push_back(hook_names(h, t));
+				used.insert(t);
+				done = true;
+				break;
+			}
+			if (!done) {
+				complete = false;
+				break;
+			}
+		}
+		if (!complete)
+			continue;
+		c.*f.tier = used.count(Tier::fentry) && !used.count(Tier::kprobe) ? Tier::fentry : Tier::kprobe;
+		for (auto &l : links)
+			impl->links.push_back(std::move(l));
+		attached.insert(attached.end(), names.begin(), names.end());
+	}
 
+	if (mode == AttachMode::fentry || mode == AttachMode::kprobe) {
+		const Tier want = mode == AttachMode::fentry ? Tier::fentry : Tier::kprobe;
+		bool any = false;
+		for (Tier t : {c.listen, c.enqueue, c.accept, c.conn_request, c.ack_overflow})
+			any |= t == want;
+		if (!any)
+			return Error{EOPNOTSUPP, "--attach=" + std::string(tier_name(want)) + ": no hook attached (" +
+							 (impl->skipped.empty() ? std::string("?") : impl->skipped.front()) + ")"};
+	}
+
+	// tp_btf/inet_sock_set_state: tier 3's listen start/stop, and in tier 2
+	// the generator of the cookie that the kprobes read (skc_cookie).
+	const bool set_state = c.listen != Tier::fentry;
 	struct Attach {
 		bpf_program *prog;
 		const char *name;
 		bool wanted;
 	} tier3[] = {
-		{s->progs.on_set_state, "tp_btf/inet_sock_set_state", !c.listen},
+		{s->progs.on_set_state,
+		 c.listen == Tier::kprobe ? "tp_btf/inet_sock_set_state (cookie)" : "tp_btf/inet_sock_set_state",
+		 set_state},
 		// listen()'s requested backlog exists only at the syscall: always.
 		{s->progs.on_sys_enter, "tp_btf/sys_enter", true},
 		{s->progs.on_sys_exit, "tp_btf/sys_exit", true},
 		{s->progs.on_retransmit_synack, "tp_btf/tcp_retransmit_synack", true},
-		{s->progs.on_kfree_skb, "tp_btf/kfree_skb", drop_reason && !c.ack_overflow},
+		{s->progs.on_kfree_skb, "tp_btf/kfree_skb", drop_reason && !c.exact(c.ack_overflow)},
 	};
 	for (const auto &a : tier3) {
 		if (!a.wanted)
@@ -219,15 +338,13 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 	if (!impl->rb)
 		return Error::from_errno(errno, "create ring buffer for map events");
 
-	// Hand over to tier 1 only now that it is attached.
-	s->bss->t1_listen = c.listen;
-	s->bss->t1_enqueue = c.enqueue;
-	s->bss->t1_accept = c.accept;
-	s->bss->t1_syn_overflow = c.syn_overflow;
-	s->bss->t1_ack_overflow = c.ack_overflow;
-	c.ack_by_drop_reason = drop_reason && !c.ack_overflow;
-	if (!tier1_error.empty())
-		impl->skipped.push_back(tier1_error);
+	// Hand over to the exact hooks only now that everything is attached.
+	s->bss->exact_listen = c.exact(c.listen);
+	s->bss->exact_enqueue = c.exact(c.enqueue);
+	s->bss->exact_accept = c.exact(c.accept);
+	s->bss->exact_conn_request = c.exact(c.conn_request);
+	s->bss->exact_ack_overflow = c.exact(c.ack_overflow);
+	c.ack_by_drop_reason = drop_reason && !c.exact(c.ack_overflow);
 
 	std::unique_ptr<Tracer> t(new Tracer(std::move(impl)));
 	t->attached_ = std::move(attached);
@@ -237,11 +354,24 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 std::string Tracer::tier() const
 {
 	const TierCoverage &c = impl_->coverage;
-	const int n = c.listen + c.enqueue + c.accept + c.syn_overflow + c.ack_overflow;
-	return n == 5 ? "fentry" : n == 0 ? "tracepoint" : "fentry+tracepoint";
+	bool fentry = false, kprobe = false, tracepoint = false;
+	for (Tier t : {c.listen, c.enqueue, c.accept, c.conn_request, c.ack_overflow}) {
+		fentry |= t == Tier::fentry;
+		kprobe |= t == Tier::kprobe;
+		tracepoint |= t == Tier::none;
+	}
+	std::string out;
+	for (auto [on, name] : {std::pair{fentry, "fentry"}, std::pair{kprobe, "kprobe"}, std::pair{tracepoint, "tracepoint"}})
+		if (on)
+			out += (out.empty() ? "" : "+") + std::string(name);
+	return out;
 }
 
-bool Tracer::measures_waits() const { return impl_->coverage.enqueue && impl_->coverage.accept; }
+bool Tracer::measures_waits() const
+{
+	const TierCoverage &c = impl_->coverage;
+	return c.exact(c.enqueue) && c.exact(c.accept);
+}
 
 const std::vector<std::string> &Tracer::skipped() const { return impl_->skipped; }
 

@@ -32,23 +32,28 @@ class Tracer {
 public:
 	using EventFn = std::function<void(const TraceEvent &)>;
 
-	// Tier 1 (fentry/fexit) where the kernel allows it, hook by hook, and
-	// tier 3 (tracepoints + iter/tcp sampling) for the rest. --attach=fentry
-	// fails unless every hook attaches; kprobe handlers do not exist yet.
+	// Per fact (listen, enqueue, accept, conn_request, ACK overflow) and
+	// function: tier 1 (fentry/fexit) where the kernel allows it, else tier 2
+	// (kprobe/kretprobe), else tier 3 (tracepoints + iter/tcp sampling).
+	// --attach=fentry or kprobe fails unless every function attaches there.
 	static Result<std::unique_ptr<Tracer>> start(const TracerOptions &opts, const KernelFeatures &features,
 						     EventFn on_event);
 	~Tracer();
 
-	// "fentry", "tracepoint", or "fentry+tracepoint" when hooks are mixed.
+	// The tiers in use, best first: "fentry", "kprobe", "tracepoint",
+	// "fentry+kprobe", "fentry+tracepoint", ... (tracepoint: some fact is not
+	// covered by a function hook).
 	std::string tier() const;
 	// What is attached ("fexit/inet_csk_accept", "tp_btf/sys_exit", ...).
 	const std::vector<std::string> &attached() const { return attached_; }
-	// Tier-1 programs that could not attach, with the reason.
+	// Function hooks that could not attach (or load), with the reason.
 	const std::vector<std::string> &skipped() const;
-	// Accept wait needs both the enqueue and the accept hook (tier 1).
+	// Accept wait needs both the enqueue and the accept hook (tiers 1-2).
 	bool measures_waits() const;
 	// Names of the numbers that come from iter/tcp samples in this tier.
 	std::vector<std::string> sampled_fields() const;
+	// Names of the numbers this tier cannot measure at all (shown as null).
+	std::vector<std::string> unmeasured_fields() const;
 
 	Result<void> sample();                 // one iter/tcp pass
 	Result<int> poll(int timeout_ms);      // ringbuf; returns events handled

@@ -17,6 +17,12 @@ constexpr const char *kMainExamples = R"(EXAMPLES:
   sudo listenq verify                 do iter/tcp, inet_diag and /proc agree?
   sudo listenq probe                  what this kernel allows, and the tier per hook
 
+TIERS (--attach): auto takes, per kernel function, fentry/fexit, else
+kprobe/kretprobe, else tracepoints + iter/tcp sampling. fentry or kprobe
+uses only that function-hook tier and leaves what it cannot attach to
+tracepoints (an error if nothing attaches). tracepoint uses no function
+hooks. Every output header names the tiers in use.
+
 JSON schemas: docs/json.md. Exit codes: 0 ok, 1 failure or unexplained
 mismatch, 2 usage, 3 no privilege / unsupported kernel.
 )";
@@ -131,7 +137,7 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	}
 	app.add_option("--btf", o.common.btf, "BTF file for CO-RE when the kernel has none in /sys/kernel/btf")
 		->type_name("PATH");
-	app.add_option("--attach", attach, "attach tier: auto, fentry, kprobe or tracepoint (default $LISTENQ_ATTACH or auto)")
+	app.add_option("--attach", attach, "attach tier: auto, fentry, kprobe or tracepoint (default $LISTENQ_ATTACH or auto; see TIERS)")
 		->check(CLI::IsMember({"auto", "fentry", "kprobe", "tracepoint"}))
 		->type_name("MODE");
 	app.add_flag("-v,--verbose", o.common.verbose, "print libbpf's messages to stderr");

@@ -50,6 +50,9 @@ std::vector<WatchRow> compute_interval(const std::map<std::uint64_t, ListenerSta
 		r.overflow_syn = delta(s.overflow_syn, p ? p->overflow_syn : 0);
 		r.overflow_ack = delta(s.overflow_ack, p ? p->overflow_ack : 0);
 		r.synack_retrans = delta(s.synack_retrans, p ? p->synack_retrans : 0);
+		r.synq_full_drops = delta(s.synq_full_drops, p ? p->synq_full_drops : 0);
+		r.synq_full_cookies = delta(s.synq_full_cookies, p ? p->synq_full_cookies : 0);
+		r.syncookies_sent = delta(s.syncookies_sent, p ? p->syncookies_sent : 0);
 		r.accepts_per_s = seconds > 0 ? static_cast<double>(r.accepts) / seconds : 0;
 		Log2Hist w = s.wait_hist;
 		if (p)

@@ -28,6 +28,8 @@ struct ListenerStat {
 	bool seeded = false;
 	std::uint64_t enqueued = 0, accepted = 0, overflow_syn = 0, overflow_ack = 0, synack_retrans = 0;
 	std::uint64_t samples = 0, wait_sum_ns = 0;
+	// tcp_conn_request's SYN-queue outcomes (tiers 1-2 only; see Tracer::unmeasured_fields)
+	std::uint64_t synq_full_drops = 0, synq_full_cookies = 0, syncookies_sent = 0;
 	Log2Hist depth_hist{}, wait_hist{};
 };
 
@@ -52,6 +54,7 @@ struct TraceEvent {
 struct WatchRow {
 	ListenerStat now;
 	std::uint64_t accepts = 0, overflow_syn = 0, overflow_ack = 0, synack_retrans = 0;
+	std::uint64_t synq_full_drops = 0, synq_full_cookies = 0, syncookies_sent = 0;
 	double accepts_per_s = 0;
 	std::optional<double> wait_p50_us, wait_p99_us;  // tiers 1-2 only
 	bool is_new = false;  // first interval it was seen

@@ -1,5 +1,6 @@
 #include "render/trace_render.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "render/table.h"
@@ -47,6 +48,8 @@ void render_trace_header_text(std::ostream &os, const TraceHeader &h)
 	print_folded(os, "listenq trace: tier " + h.tier + ":", join(h.attached, ", "));
 	if (!h.sampled.empty())
 		print_folded(os, "sampled every " + std::to_string(h.sample_ms) + " ms:", join(h.sampled, ", "));
+	if (!h.unmeasured.empty())
+		print_folded(os, "not measured in this tier:", join(h.unmeasured, ", "));
 	char line[160];
 	std::snprintf(line, sizeof(line), "%-9s %-16s %-10s %-21s %-8s %-9s %s\n", "TIME(s)", "PID/COMM", "NETNS",
 		      "ADDR:PORT", "EVENT", "Q/LIMIT", "DETAIL");
@@ -91,6 +94,7 @@ nlohmann::ordered_json trace_header_json(const TraceHeader &h)
 		{"tier", h.tier},
 		{"attached", h.attached},
 		{"sampled", h.sampled},
+		{"unmeasured", h.unmeasured},
 		{"sample_ms", h.sample_ms}};
 }
 
@@ -120,6 +124,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 	   << f.rows.size() << " listeners, lost events " << f.events_lost << ", untracked " << f.untracked << '\n';
 	if (!f.header.sampled.empty())
 		print_folded(os, "sampled every " + std::to_string(f.header.sample_ms) + " ms:", join(f.header.sampled, ", "));
+	if (!f.header.unmeasured.empty())
+		print_folded(os, "not measured in this tier:", join(f.header.unmeasured, ", "));
 	using A = TextTable::Align;
 	TextTable t({{"ADDR:PORT", A::left},
 		     {"PID/COMM", A::left},
@@ -159,6 +165,12 @@ nlohmann::ordered_json listener_stat_identity_json(const ListenerStat &s)
 
 nlohmann::ordered_json watch_frame_json(const WatchFrame &f)
 {
+	const auto &um = f.header.unmeasured;
+	// A count this tier cannot measure is null, never a made-up 0.
+	auto count = [&](const char *field, std::uint64_t v) {
+		return std::find(um.begin(), um.end(), field) != um.end() ? nlohmann::ordered_json(nullptr)
+									  : nlohmann::ordered_json(v);
+	};
 	nlohmann::ordered_json ls = nlohmann::ordered_json::array();
 	for (const WatchRow &r : f.rows) {
 		const ListenerStat &s = r.now;
@@ -178,19 +190,26 @@ nlohmann::ordered_json watch_frame_json(const WatchFrame &f)
 				{"overflow_syn", r.overflow_syn},
 				{"overflow_ack", r.overflow_ack},
 				{"synack_retrans", r.synack_retrans},
+				{"synq_full_drops", count("synq_full_drops", r.synq_full_drops)},
+				{"synq_full_cookies", count("synq_full_cookies", r.synq_full_cookies)},
+				{"syncookies_sent", count("syncookies_sent", r.syncookies_sent)},
 				{"wait_p50_us", opt_json(r.wait_p50_us)},
 				{"wait_p99_us", opt_json(r.wait_p99_us)}}},
 			      {"total",
 			       {{"accepted", s.accepted},
-				{"enqueued", s.enqueued},
+				{"enqueued", count("enqueued", s.enqueued)},
 				{"overflow_syn", s.overflow_syn},
 				{"overflow_ack", s.overflow_ack},
-				{"synack_retrans", s.synack_retrans}}}});
+				{"synack_retrans", s.synack_retrans},
+				{"synq_full_drops", count("synq_full_drops", s.synq_full_drops)},
+				{"synq_full_cookies", count("synq_full_cookies", s.synq_full_cookies)},
+				{"syncookies_sent", count("syncookies_sent", s.syncookies_sent)}}}});
 		ls.push_back(std::move(x));
 	}
 	return {{"schema", "listenq.watch/1"},
 		{"tier", f.header.tier},
 		{"sampled", f.header.sampled},
+		{"unmeasured", f.header.unmeasured},
 		{"sample_ms", f.header.sample_ms},
 		{"interval_s", f.interval_s},
 		{"seq", f.seq},

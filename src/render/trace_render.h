@@ -16,6 +16,7 @@ struct TraceHeader {
 	std::string tier;                   // "tracepoint"
 	std::vector<std::string> attached;  // mechanisms
 	std::vector<std::string> sampled;   // fields that come from iter/tcp samples
+	std::vector<std::string> unmeasured;  // fields this tier cannot measure (JSON null)
 	std::uint32_t sample_ms = 0;
 };
 

@@ -44,7 +44,7 @@ KernelFeatures guest_61()
 		if (h.hook == "listen")
 			h.function = "inet_listen";  // no __inet_listen_sk before 6.6
 		if (h.hook.rfind("syn_recv_sock", 0) == 0)
-			h.fentry = Capability::no("attach fexit/" + h.function + ": ENOTSUPP (524)");
+			h.fentry = Capability::no("attach fentry/" + h.function + ": ENOTSUPP (524)");
 	}
 	return f;
 }
@@ -87,15 +87,26 @@ TEST(Tiers, Host618AutoFallsToTracepointsForEveryHook)
 	EXPECT_FALSE(find(ds, "syn_recv_sock_v4").sampled);
 }
 
-TEST(Tiers, Host618ForcedFentryOrKprobeLeavesNoHookAttached)
+TEST(Tiers, Host618ForcedFentryOrKprobeFallsToTracepoints)
 {
 	for (auto mode : {AttachMode::fentry, AttachMode::kprobe}) {
 		for (const auto &d : decide_tiers(host_618(), mode)) {
-			EXPECT_EQ(d.tier, Tier::none) << d.hook;
-			EXPECT_TRUE(d.mechanism.empty());
+			EXPECT_EQ(d.tier, Tier::tracepoint) << d.hook;
 			ASSERT_EQ(d.skipped.size(), 1u);
 			EXPECT_EQ(d.skipped[0].rfind(std::string(attach_mode_name(mode)) + ": ", 0), 0u);
 		}
+	}
+}
+
+TEST(Tiers, Guest61ForcedFentryLeavesTheAckPathToTier3NotKprobes)
+{
+	auto ds = decide_tiers(guest_61(), AttachMode::fentry);
+	EXPECT_EQ(find(ds, "accept").tier, Tier::fentry);
+	EXPECT_EQ(find(ds, "conn_request").tier, Tier::fentry);
+	for (const char *h : {"syn_recv_sock_v4", "syn_recv_sock_v6"}) {
+		EXPECT_EQ(find(ds, h).tier, Tier::tracepoint) << h;
+		EXPECT_TRUE(find(ds, h).sampled) << h;
+		EXPECT_NE(find(ds, h).skipped.at(0).find("ENOTSUPP"), std::string::npos);
 	}
 }
 
@@ -111,11 +122,11 @@ TEST(Tiers, Guest612UsesTrampolinesEverywhere)
 	EXPECT_EQ(find(ds, "listen").mechanism, "fexit/__inet_listen_sk");
 }
 
-TEST(Tiers, Guest61SynRecvSockFallsBackToKretprobeAlone)
+TEST(Tiers, Guest61SynRecvSockFallsBackToKprobeAlone)
 {
 	auto ds = decide_tiers(guest_61(), AttachMode::automatic);
 	EXPECT_EQ(find(ds, "syn_recv_sock_v4").tier, Tier::kprobe);
-	EXPECT_EQ(find(ds, "syn_recv_sock_v4").mechanism, "kretprobe/tcp_v4_syn_recv_sock");
+	EXPECT_EQ(find(ds, "syn_recv_sock_v4").mechanism, "kprobe/tcp_v4_syn_recv_sock");
 	EXPECT_NE(find(ds, "syn_recv_sock_v4").skipped.at(0).find("ENOTSUPP"), std::string::npos);
 	EXPECT_EQ(find(ds, "syn_recv_sock_v6").tier, Tier::kprobe);
 	EXPECT_EQ(find(ds, "listen").mechanism, "fexit/inet_listen");
@@ -150,7 +161,7 @@ TEST(Tiers, HookMissingFromFeatureSetIsReportedNotCrashed)
 	KernelFeatures f = guest_612();
 	f.hooks.erase(f.hooks.begin());  // listen_start not probed
 	auto ds = decide_tiers(f, AttachMode::fentry);
-	EXPECT_EQ(find(ds, "listen_start").tier, Tier::none);
+	EXPECT_EQ(find(ds, "listen_start").tier, Tier::tracepoint);
 	EXPECT_NE(find(ds, "listen_start").skipped.at(0).find("not probed"), std::string::npos);
 }
 

@@ -93,6 +93,9 @@ TEST(TraceDecode, ListenerState)
 	st.flags = LQ_F_SEEDED;
 	st.overflow_syn = 3;
 	st.wait_hist[4] = 7;
+	st.synq_full_drops = 4;
+	st.synq_full_cookies = 5;
+	st.syncookies_sent = 6;
 	ListenerStat s = listener_stat_from(k, st);
 	EXPECT_EQ(s.id.cookie, 42u);
 	EXPECT_EQ(format_address(s.id.family, s.id.addr), "::1");
@@ -102,6 +105,9 @@ TEST(TraceDecode, ListenerState)
 	EXPECT_EQ(s.accept_queue_peak, 2u);
 	EXPECT_EQ(s.overflow_syn, 3u);
 	EXPECT_EQ(s.wait_hist[4], 7u);
+	EXPECT_EQ(s.synq_full_drops, 4u);
+	EXPECT_EQ(s.synq_full_cookies, 5u);
+	EXPECT_EQ(s.syncookies_sent, 6u);
 }
 
 ListenerStat stat(std::uint64_t cookie, std::uint16_t port, std::uint32_t peak, std::uint32_t backlog)
@@ -157,7 +163,11 @@ TEST(WatchInterval, Percentiles)
 
 TraceHeader header()
 {
-	return {"tracepoint", {"tp_btf/inet_sock_set_state", "iter/tcp sample_listeners"}, {"accept_queue_peak", "depth_hist"}, 100};
+	return {"tracepoint",
+		{"tp_btf/inet_sock_set_state", "iter/tcp sample_listeners"},
+		{"accept_queue_peak", "depth_hist"},
+		{"enqueued", "accept_wait", "synq_full_drops", "synq_full_cookies", "syncookies_sent"},
+		100};
 }
 
 TEST(TraceRender, TextLinesAndJson)
@@ -197,6 +207,24 @@ TEST(TraceRender, WatchTextAndJson)
 	for (std::string line; std::getline(in, line);)
 		EXPECT_LE(line.size(), 80u) << line;
 	expect_golden("watch.json", watch_frame_json(f).dump(2) + "\n");
+
+	// Tier 3 cannot see tcp_conn_request: its SYN-queue counts are null, not 0.
+	auto j = watch_frame_json(f);
+	EXPECT_TRUE(j["listeners"][0]["total"]["synq_full_drops"].is_null());
+	EXPECT_TRUE(j["listeners"][0]["interval"]["syncookies_sent"].is_null());
+	// With an exact tcp_conn_request hook (tiers 1-2) they are counts.
+	WatchFrame k = f;
+	k.header.tier = "kprobe";
+	k.header.unmeasured.clear();
+	a.synq_full_drops = 7;
+	a.syncookies_sent = 3;
+	k.rows = compute_interval({}, {a}, 1.0);
+	auto kj = watch_frame_json(k);
+	EXPECT_EQ(kj["listeners"][0]["total"]["synq_full_drops"], 7);
+	EXPECT_EQ(kj["listeners"][0]["interval"]["synq_full_drops"], 7);
+	EXPECT_EQ(kj["listeners"][0]["interval"]["syncookies_sent"], 3);
+	EXPECT_EQ(kj["listeners"][0]["total"]["synq_full_cookies"], 0);
+	EXPECT_EQ(kj["tier"], "kprobe");
 }
 
 }  // namespace
