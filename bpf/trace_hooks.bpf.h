@@ -41,6 +41,10 @@ static __always_inline int acceptq_full(const struct sock *sk)
  * decisions (net/ipv4/tcp_input.c, 6.1-6.18) on the listener's state:
  *
  *   if ((syncookies == 2 || inet_csk_reqsk_queue_is_full(sk)) && !isn) {
+ *           // qlen > max_ack_backlog since "tcp/dccp: allow a connection
+ *           // when sk_max_ack_backlog is zero" (6.14; stable 6.1.y and
+ *           // 6.12.y, Debian's 6.1.192 and 6.12.117 included); kernels
+ *           // without it use >=, where one SYN per overflow differs
  *           want_cookie = tcp_syn_flood_action();  // DoCookies or ReqQFullDrop
  *           if (!want_cookie) goto drop;
  *   }
@@ -61,7 +65,7 @@ static __always_inline void conn_request_at(const struct sock *sk, const struct 
 	syncookies = BPF_CORE_READ(sk, __sk_common.skc_net.net, ipv4.sysctl_tcp_syncookies);
 	synq = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_accept_queue.qlen.counter);
 	max = BPF_CORE_READ(sk, sk_max_ack_backlog);
-	if (syncookies == 2 || synq >= max) {
+	if (syncookies == 2 || synq > max) {
 		if (!syncookies) {
 			__sync_fetch_and_add(&st->synq_full_drops, 1);
 			return;

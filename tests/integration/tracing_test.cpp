@@ -7,11 +7,13 @@
 
 #include <nlohmann/json.hpp>
 #include <netinet/in.h>
+#include <algorithm>
 #include <thread>
 
 #include <unistd.h>
 
 #include "privileged.h"
+#include "util/files.h"
 
 using nlohmann::json;
 using namespace listenq;
@@ -284,6 +286,75 @@ TEST_F(Tracing, HistShowsSampledDepthPerListener)
 		EXPECT_FALSE(x["depth"]["sampled"].get<bool>());
 		EXPECT_FALSE(x["accept_wait_us"].is_null()) << x.dump();
 	}
+}
+
+}  // namespace
+
+namespace {
+
+// Half-open connections fill a backlog-4 listener's SYN queue (qlen > 4 is
+// full): with tcp_syncookies=0 further SYNs are dropped (TCPReqQFullDrop),
+// with 1 they are answered with cookies (TCPReqQFullDoCookies, then
+// SyncookiesSent). Tiers 1-2 count both per listener and must match the
+// netns MIBs exactly; tier 3 cannot see tcp_conn_request and says so (null).
+TEST_F(Tracing, SynQueueFullDropsAndCookiesMatchTheNetnsCounters)
+{
+	auto peer = setup_blackhole_peer();
+	ASSERT_TRUE(peer) << peer.error().message;
+	auto l = make_listener("0.0.0.0", 0, 4);
+	ASSERT_TRUE(l);
+	const std::uint16_t port = local_port(l->get());
+	Spawned watch({LISTENQ_BIN, "watch", "0.3", "10", "--json", "--port", std::to_string(port)});
+	ASSERT_TRUE(watch.read_line(10s)) << "watch did not start";
+
+	const char *mibs[] = {"TCPReqQFullDrop", "TCPReqQFullDoCookies", "SyncookiesSent", "ListenOverflows"};
+	std::uint64_t before[4];
+	for (int i = 0; i < 4; i++)
+		before[i] = netstat_counter(mibs[i]);
+	std::uint16_t sport = 41000;
+	ASSERT_TRUE(write_file("/proc/sys/net/ipv4/tcp_syncookies", "0"));
+	for (int i = 0; i < 10; i++)  // 5 fill the SYN queue, 5 are dropped
+		ASSERT_TRUE(send_raw_syn(sport++, port));
+	std::this_thread::sleep_for(300ms);
+	ASSERT_TRUE(write_file("/proc/sys/net/ipv4/tcp_syncookies", "1"));
+	for (int i = 0; i < 5; i++)  // the SYN queue is still full: 5 cookies
+		ASSERT_TRUE(send_raw_syn(sport++, port));
+	std::uint64_t delta[4];
+	ASSERT_TRUE(wait_until(
+		[&] {
+			for (int i = 0; i < 4; i++)
+				delta[i] = netstat_counter(mibs[i]) - before[i];
+			return delta[1] == 5;
+		},
+		2s));
+	// SYN queue full is qlen > backlog since the 2025 fix "tcp/dccp: allow a
+	// connection when sk_max_ack_backlog is zero" (6.14, and stable 6.1.y,
+	// 6.12.y): 5 requests fit, 5 are dropped (>= before: 4 and 6).
+	EXPECT_EQ(delta[0], 5u);
+	EXPECT_EQ(delta[2], 5u);
+	EXPECT_EQ(delta[3], 0u) << "the accept queue never filled";
+
+	std::vector<std::string> rest;
+	std::string err;
+	ASSERT_EQ(watch.wait(15s, rest, err), 0) << err;
+	auto frames = parse_lines(rest);
+	ASSERT_FALSE(frames.empty());
+	const json &last = frames.back();
+	ASSERT_EQ(last["listeners"].size(), 1u) << last.dump();
+	const json &t = last["listeners"][0]["total"];
+	const auto &um = last["unmeasured"];
+	const bool exact = std::find(um.begin(), um.end(), "synq_full_drops") == um.end();
+	if (!exact) {
+		EXPECT_NE(last["tier"].get<std::string>().find("tracepoint"), std::string::npos);
+		for (const char *k : {"synq_full_drops", "synq_full_cookies", "syncookies_sent"})
+			EXPECT_TRUE(t[k].is_null()) << k << " must be null where it is not measured";
+		return;
+	}
+	EXPECT_EQ(t["synq_full_drops"], delta[0]) << last.dump(2);
+	EXPECT_EQ(t["synq_full_cookies"], delta[1]);
+	EXPECT_EQ(t["syncookies_sent"], delta[2]);
+	EXPECT_EQ(t["overflow_syn"], 0) << "SYN-queue drops are not accept-queue overflows";
+	EXPECT_EQ(last["listeners"][0]["syn_queue"], 5);
 }
 
 }  // namespace
