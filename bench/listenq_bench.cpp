@@ -1,0 +1,599 @@
+// listenq benchmarks (issue 6). Ratios measured within one run: traced vs
+// untraced accept rate, listenq snapshot vs ss -lnt vs /proc, start-up,
+// memory and event pressure. Prints markdown sections; bench/run.sh adds
+// the machine header and writes bench/RESULTS.md. Never asserts a time.
+//
+// Every load stays on loopback in the network namespace this process is in
+// (bench/run.sh puts it in a private one), bounded in count.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0)
+{
+	return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct Stats {
+	double min = 0, median = 0, max = 0;
+};
+
+Stats stats_of(std::vector<double> v)
+{
+	if (v.empty())
+		return {};
+	std::sort(v.begin(), v.end());
+	const std::size_t n = v.size();
+	const double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return {v.front(), med, v.back()};
+}
+
+std::string fmt(double v, int prec = 3)
+{
+	char b[64];
+	std::snprintf(b, sizeof(b), "%.*f", prec, v);
+	return b;
+}
+
+std::string row(const std::string &name, const Stats &s, int prec = 3)
+{
+	return "| " + name + " | " + fmt(s.min, prec) + " | " + fmt(s.median, prec) + " | " + fmt(s.max, prec) + " |";
+}
+
+// ---- processes -----------------------------------------------------------
+
+struct Child {
+	pid_t pid = -1;
+	int out = -1;  // stdout pipe (read end), or -1
+	int err = -1;  // stderr pipe (read end), or -1
+};
+
+// fork+exec argv; stdout/stderr to pipes when asked, else /dev/null.
+Child spawn(const std::vector<std::string> &argv, bool pipe_out, bool pipe_err)
+{
+	int po[2] = {-1, -1}, pe[2] = {-1, -1};
+	if (pipe_out && pipe2(po, O_CLOEXEC))
+		std::perror("pipe2");
+	if (pipe_err && pipe2(pe, O_CLOEXEC))
+		std::perror("pipe2");
+	Child c;
+	c.pid = fork();
+	if (c.pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(pipe_out ? po[1] : null, 1);
+		dup2(pipe_err ? pe[1] : null, 2);
+		dup2(null, 0);
+		std::vector<char *> a;
+		for (const auto &s : argv)
+			a.push_back(const_cast<char *>(s.c_str()));
+		a.push_back(nullptr);
+		execvp(a[0], a.data());
+		_exit(127);
+	}
+	if (pipe_out) {
+		close(po[1]);
+		c.out = po[0];
+	}
+	if (pipe_err) {
+		close(pe[1]);
+		c.err = pe[0];
+	}
+	return c;
+}
+
+std::string read_all(int fd)
+{
+	std::string s;
+	char buf[65536];
+	for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
+		s.append(buf, static_cast<std::size_t>(n));
+	return s;
+}
+
+struct Finished {
+	int status = -1;
+	double wall_s = 0;
+	double cpu_s = 0;       // user + system
+	long maxrss_kib = 0;    // peak RSS (what /usr/bin/time -v prints)
+	std::string out, err;
+};
+
+Finished reap(Child &c, Clock::time_point t0)
+{
+	Finished f;
+	// Drain both pipes before waiting so the child never blocks on a full one.
+	if (c.out >= 0 && c.err >= 0) {
+		std::thread t([&] { f.err = read_all(c.err); });
+		f.out = read_all(c.out);
+		t.join();
+	} else if (c.out >= 0) {
+		f.out = read_all(c.out);
+	} else if (c.err >= 0) {
+		f.err = read_all(c.err);
+	}
+	rusage ru{};
+	wait4(c.pid, &f.status, 0, &ru);
+	f.wall_s = seconds_since(t0);
+	f.cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	f.maxrss_kib = ru.ru_maxrss;
+	if (c.out >= 0)
+		close(c.out);
+	if (c.err >= 0)
+		close(c.err);
+	return f;
+}
+
+// Whole-process wall time of one run (stdout discarded, as a user piping it).
+Finished run_timed(const std::vector<std::string> &argv, bool keep_err = true)
+{
+	auto t0 = Clock::now();
+	Child c = spawn(argv, false, keep_err);
+	return reap(c, t0);
+}
+
+bool ok(const Finished &f) { return WIFEXITED(f.status) && WEXITSTATUS(f.status) == 0; }
+
+// Seconds from exec to the first byte on stdout (then the child is stopped).
+std::optional<double> time_to_first_output(const std::vector<std::string> &argv, int timeout_ms)
+{
+	auto t0 = Clock::now();
+	Child c = spawn(argv, true, false);
+	pollfd p{c.out, POLLIN, 0};
+	std::optional<double> t;
+	char ch;
+	if (poll(&p, 1, timeout_ms) == 1 && read(c.out, &ch, 1) == 1)
+		t = seconds_since(t0);
+	kill(c.pid, SIGINT);
+	reap(c, t0);
+	return t;
+}
+
+// ---- sockets -------------------------------------------------------------
+
+int listen_on(std::uint32_t addr_host, std::uint16_t port, int backlog)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	sockaddr_in a{};
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(addr_host);
+	if (bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) || listen(fd, backlog)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+std::uint16_t port_of(int fd)
+{
+	sockaddr_in a{};
+	socklen_t len = sizeof(a);
+	getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
+	return ntohs(a.sin_port);
+}
+
+// Opens and closes n connections against a server thread that accepts
+// and closes at once; returns connections per second.
+double accept_rate(int n)
+{
+	int l = listen_on(INADDR_LOOPBACK, 0, 4096);
+	if (l < 0) {
+		std::perror("listen");
+		std::exit(1);
+	}
+	const std::uint16_t port = port_of(l);
+	std::thread server([&] {
+		for (int i = 0; i < n; i++) {
+			int c = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+			if (c >= 0)
+				close(c);
+		}
+	});
+	sockaddr_in a{};
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	auto t0 = Clock::now();
+	for (int i = 0; i < n; i++) {
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		// RST on close: no TIME_WAIT pile-up over a long run
+		linger lg{1, 0};
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (connect(c, reinterpret_cast<sockaddr *>(&a), sizeof(a))) {
+			std::perror("connect");
+			std::exit(1);
+		}
+		close(c);
+	}
+	server.join();
+	const double s = seconds_since(t0);
+	close(l);
+	return n / s;
+}
+
+// n listeners spread over helper processes (the open-file hard limit here
+// is 20000): addresses 127.0.0.1.., ports 10000.. Returns the helpers.
+struct ListenerFarm {
+	std::vector<pid_t> helpers;
+	~ListenerFarm()
+	{
+		for (pid_t p : helpers)
+			kill(p, SIGKILL);
+		for (pid_t p : helpers)
+			waitpid(p, nullptr, 0);
+	}
+};
+
+bool make_farm(ListenerFarm &farm, int n)
+{
+	constexpr int kPerHelper = 15000, kPorts = 50000;
+	for (int start = 0; start < n; start += kPerHelper) {
+		const int count = std::min(kPerHelper, n - start);
+		int ready[2];
+		if (pipe2(ready, O_CLOEXEC))
+			return false;
+		pid_t p = fork();
+		if (p == 0) {
+			close(ready[0]);
+			rlimit rl{};
+			getrlimit(RLIMIT_NOFILE, &rl);
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+			std::vector<int> fds;
+			for (int i = start; i < start + count; i++) {
+				const std::uint32_t addr = (127u << 24) | static_cast<std::uint32_t>(1 + i / kPorts);
+				int fd = listen_on(addr, static_cast<std::uint16_t>(10000 + i % kPorts), 128);
+				if (fd < 0) {
+					std::perror("listener farm");
+					_exit(1);
+				}
+				fds.push_back(fd);
+			}
+			char c = 'r';
+			if (write(ready[1], &c, 1) != 1)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		close(ready[1]);
+		char c;
+		const bool up = read(ready[0], &c, 1) == 1;
+		close(ready[0]);
+		farm.helpers.push_back(p);
+		if (!up)
+			return false;
+	}
+	return true;
+}
+
+// ---- benchmarks ----------------------------------------------------------
+
+struct Common {
+	std::string listenq = "listenq";
+	std::string attach;  // empty: listenq's default
+	bool smoke = false;
+};
+
+std::vector<std::string> lq(const Common &c, std::vector<std::string> rest)
+{
+	std::vector<std::string> a{c.listenq};
+	if (!c.attach.empty())
+		a.push_back("--attach=" + c.attach);
+	a.insert(a.end(), rest.begin(), rest.end());
+	return a;
+}
+
+// The tier line of a watch JSON frame ("tier":"...").
+std::string tier_of(const std::string &json_line)
+{
+	auto p = json_line.find("\"tier\":\"");
+	if (p == std::string::npos)
+		return "?";
+	p += 8;
+	return json_line.substr(p, json_line.find('"', p) - p);
+}
+
+// Reads one line from fd within timeout_ms.
+std::optional<std::string> read_line(int fd, int timeout_ms)
+{
+	std::string line;
+	auto t0 = Clock::now();
+	char ch;
+	while (seconds_since(t0) * 1000 < timeout_ms) {
+		pollfd p{fd, POLLIN, 0};
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		if (read(fd, &ch, 1) != 1)
+			return std::nullopt;
+		if (ch == '\n')
+			return line;
+		line += ch;
+	}
+	return std::nullopt;
+}
+
+int bench_overhead(const Common &c, int pairs, int conns)
+{
+	std::vector<double> ratios, untraced, traced;
+	std::string tier = "?";
+	accept_rate(std::max(200, conns / 10));  // warm-up
+	for (int i = 0; i < pairs; i++) {
+		const double a = accept_rate(conns);
+		Child w = spawn(lq(c, {"watch", "0.5", "100000", "--json"}), true, true);
+		auto first = read_line(w.out, 60000);
+		if (!first) {
+			kill(w.pid, SIGKILL);
+			Finished f = reap(w, Clock::now());
+			std::fprintf(stderr, "overhead: listenq watch did not start: %s\n", f.err.c_str());
+			return 1;
+		}
+		tier = tier_of(*first);
+		const double b = accept_rate(conns);
+		kill(w.pid, SIGINT);
+		Finished f = reap(w, Clock::now());
+		if (!WIFEXITED(f.status) || WEXITSTATUS(f.status) != 0) {
+			std::fprintf(stderr, "overhead: listenq watch failed: %s\n", f.err.c_str());
+			return 1;
+		}
+		untraced.push_back(a);
+		traced.push_back(b);
+		ratios.push_back(b / a);
+	}
+	std::printf("### Accept path: connections/s untraced (A) vs `listenq watch` attached (B)\n\n");
+	std::printf("tier `%s`, %d pairs A B A B ..., %d connections per run (connect + accept + close, "
+		    "loopback, private netns)\n\n",
+		    tier.c_str(), pairs, conns);
+	std::printf("| figure | min | median | max |\n|---|---|---|---|\n");
+	std::printf("%s\n", row("untraced conn/s", stats_of(untraced), 0).c_str());
+	std::printf("%s\n", row("traced conn/s", stats_of(traced), 0).c_str());
+	std::printf("%s\n\n", row("**ratio traced/untraced (per pair)**", stats_of(ratios)).c_str());
+	std::printf("per-pair ratios:");
+	for (double r : ratios)
+		std::printf(" %s", fmt(r).c_str());
+	std::printf("\n\n");
+	return 0;
+}
+
+int bench_snapshot(const Common &c, const std::vector<int> &counts, int reps)
+{
+	std::printf("### Snapshot at scale: whole-process wall time, seconds (runs alternate)\n\n");
+	std::printf("%d rounds per size; each round runs `listenq snapshot`, `ss -lnt`, `cat /proc/net/tcp`, "
+		    "`nstat -az` once, stdout to /dev/null; BPF load and verification included.\n\n",
+		    reps);
+	std::printf("| listeners | command | min | median | max |\n|---|---|---|---|---|\n");
+	std::vector<std::string> ratio_rows;
+	for (int n : counts) {
+		ListenerFarm farm;
+		if (!make_farm(farm, n)) {
+			std::fprintf(stderr, "snapshot: could not create %d listeners\n", n);
+			return 1;
+		}
+		const std::vector<std::pair<std::string, std::vector<std::string>>> cmds = {
+			{"`listenq snapshot`", lq(c, {"snapshot"})},
+			{"`ss -lnt`", {"ss", "-lnt"}},
+			{"`cat /proc/net/tcp`", {"cat", "/proc/net/tcp"}},
+			{"`nstat -az` (counters only)", {"nstat", "-az"}},
+		};
+		std::vector<std::vector<double>> t(cmds.size());
+		std::vector<double> ratio;
+		for (auto &[name, argv] : cmds)  // warm-up: page cache, BTF
+			run_timed(argv);
+		for (int r = 0; r < reps; r++) {
+			for (std::size_t i = 0; i < cmds.size(); i++) {
+				Finished f = run_timed(cmds[i].second);
+				if (!ok(f)) {
+					std::fprintf(stderr, "snapshot: %s failed: %s\n", cmds[i].first.c_str(), f.err.c_str());
+					return 1;
+				}
+				t[i].push_back(f.wall_s);
+			}
+			ratio.push_back(t[0].back() / t[1].back());
+		}
+		for (std::size_t i = 0; i < cmds.size(); i++) {
+			Stats s = stats_of(t[i]);
+			std::printf("| %d | %s | %s | %s | %s |\n", n, cmds[i].first.c_str(), fmt(s.min, 4).c_str(),
+				    fmt(s.median, 4).c_str(), fmt(s.max, 4).c_str());
+		}
+		Stats rs = stats_of(ratio);
+		ratio_rows.push_back("| " + std::to_string(n) + " | " + fmt(rs.min) + " | " + fmt(rs.median) + " | " +
+				     fmt(rs.max) + " |");
+	}
+	std::printf("\n**Ratio `listenq snapshot` / `ss -lnt` (per round)**\n\n| listeners | min | median | max |\n"
+		    "|---|---|---|---|\n");
+	for (auto &r : ratio_rows)
+		std::printf("%s\n", r.c_str());
+	std::printf("\n");
+	return 0;
+}
+
+int bench_startup(const Common &c, int listeners, int reps, int rss_listeners)
+{
+	std::printf("### Start-up and memory\n\n");
+	std::vector<double> snap, watch;
+	{
+		ListenerFarm farm;
+		if (!make_farm(farm, listeners))
+			return 1;
+		for (int r = 0; r < reps; r++) {
+			auto s = time_to_first_output(lq(c, {"snapshot"}), 10000);
+			// watch 0.1: the first frame is due 100 ms after attach
+			auto w = time_to_first_output(lq(c, {"watch", "0.1", "1"}), 10000);
+			if (!s || !w) {
+				std::fprintf(stderr, "startup: no output\n");
+				return 1;
+			}
+			snap.push_back(*s);
+			watch.push_back(*w);
+		}
+	}
+	std::printf("exec to first byte on stdout, %d listeners, %d runs, seconds\n\n", listeners, reps);
+	std::printf("| figure | min | median | max |\n|---|---|---|---|\n");
+	std::printf("%s\n", row("`listenq snapshot`", stats_of(snap), 4).c_str());
+	std::printf("%s\n\n", row("`listenq watch 0.1 1` (first frame after 0.1 s)", stats_of(watch), 4).c_str());
+
+	ListenerFarm farm;
+	if (!make_farm(farm, rss_listeners))
+		return 1;
+	std::vector<double> rss;
+	for (int r = 0; r < std::max(1, reps / 3); r++) {
+		Finished f = run_timed(lq(c, {"watch", "1", "2", "--json"}));
+		if (!ok(f)) {
+			std::fprintf(stderr, "rss: listenq watch failed: %s\n", f.err.c_str());
+			return 1;
+		}
+		rss.push_back(static_cast<double>(f.maxrss_kib) / 1024.0);
+	}
+	std::printf("peak RSS of `listenq watch 1 2 --json` tracking %d listeners (wait4 ru_maxrss, the figure "
+		    "`/usr/bin/time -v` prints), MiB\n\n",
+		    rss_listeners);
+	std::printf("| figure | min | median | max |\n|---|---|---|---|\n");
+	std::printf("%s\n\n", row("peak RSS MiB", stats_of(rss), 1).c_str());
+	return 0;
+}
+
+// Listener churn (listen + close) and connection churn while `listenq
+// trace --json` runs: every listen and close is an event; none may be lost.
+int bench_events(const Common &c, int listener_cycles, int conns, double max_seconds)
+{
+	Child t = spawn(lq(c, {"trace", "--json"}), true, true);
+	auto header = read_line(t.out, 60000);
+	if (!header) {
+		kill(t.pid, SIGKILL);
+		reap(t, Clock::now());
+		std::fprintf(stderr, "events: listenq trace did not start\n");
+		return 1;
+	}
+	// Count lines concurrently so the pipe never fills.
+	long lines = 0;
+	std::thread counter([&] {
+		char buf[65536];
+		for (ssize_t n; (n = read(t.out, buf, sizeof(buf))) > 0;)
+			lines += std::count(buf, buf + n, '\n');
+	});
+	auto t0 = Clock::now();
+	int cycles = 0;
+	for (; cycles < listener_cycles && seconds_since(t0) < max_seconds; cycles++) {
+		int fd = listen_on(INADDR_LOOPBACK, 0, 16);
+		if (fd < 0) {
+			std::perror("listen");
+			break;
+		}
+		close(fd);
+	}
+	const double churn_s = seconds_since(t0);
+	const double rate = accept_rate(conns);
+	std::this_thread::sleep_for(std::chrono::milliseconds(500));  // drain
+	kill(t.pid, SIGINT);
+	Finished f = reap(t, Clock::now());
+	counter.join();
+	long events = -1, lost = -1;
+	if (auto p = f.err.find("listenq trace: "); p != std::string::npos)
+		std::sscanf(f.err.c_str() + p, "listenq trace: %ld events, %ld lost", &events, &lost);
+	std::printf("### Event pressure: `listenq trace --json` under listener and connection churn\n\n");
+	std::printf("| figure | value |\n|---|---|\n");
+	std::printf("| tier | `%s` |\n", tier_of(*header).c_str());
+	std::printf("| listen+close cycles | %d in %s s (%s cycles/s) |\n", cycles, fmt(churn_s, 2).c_str(),
+		    fmt(cycles / churn_s, 0).c_str());
+	std::printf("| connections (accept path) | %d at %s conn/s |\n", conns, fmt(rate, 0).c_str());
+	std::printf("| events expected (listen + close per cycle) | %d |\n", 2 * cycles);
+	std::printf("| events printed | %ld |\n", lines);
+	std::printf("| events counted by listenq / **lost** | %ld / **%ld** |\n", events, lost);
+	std::printf("| listenq CPU time | %s s |\n", fmt(f.cpu_s, 3).c_str());
+	std::printf("| **listenq CPU ms per 1k events** | %s |\n\n",
+		    events > 0 ? fmt(f.cpu_s * 1000.0 / (static_cast<double>(events) / 1000.0), 2).c_str() : "n/a");
+	return lines == 2L * cycles && lost == 0 ? 0 : 2;
+}
+
+int peers_bpftrace()
+{
+	std::printf("### Peer: bpftrace `tcpsynbl.bt`\n\n");
+	const char *script = "/usr/share/bpftrace/tools/tcpsynbl.bt";
+	if (access("/usr/bin/bpftrace", X_OK) != 0 || access(script, R_OK) != 0) {
+		std::printf("bpftrace or %s not installed: not run.\n\n", script);
+		return 0;
+	}
+	Finished f = run_timed({"timeout", "5", "bpftrace", script});
+	std::string msg = f.err;
+	if (msg.size() > 400)
+		msg.resize(400);
+	std::printf("`bpftrace %s` on this kernel: exit %d.\n\n```\n%s\n```\n\n", script,
+		    WIFEXITED(f.status) ? WEXITSTATUS(f.status) : -1, msg.c_str());
+	return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+	CLI::App app{"listenq benchmarks: ratios measured in one run (never asserts a time)"};
+	Common c;
+	app.add_option("--listenq", c.listenq, "listenq binary");
+	app.add_option("--attach", c.attach, "passed to listenq --attach");
+	app.require_subcommand(1);
+
+	int pairs = 10, conns = 20000;
+	auto *ov = app.add_subcommand("overhead", "accept rate untraced vs with listenq watch, A B A B ...");
+	ov->add_option("--pairs", pairs)->check(CLI::Range(1, 1000));
+	ov->add_option("--conns", conns)->check(CLI::Range(10, 10000000));
+
+	std::vector<int> counts{1000, 10000, 50000};
+	int reps = 7;
+	auto *sn = app.add_subcommand("snapshot", "listenq snapshot vs ss -lnt vs /proc at 1k/10k/50k listeners");
+	sn->add_option("--counts", counts)->delimiter(',');
+	sn->add_option("--reps", reps)->check(CLI::Range(1, 1000));
+
+	int listeners = 1000, rss_listeners = 50000, st_reps = 9;
+	auto *su = app.add_subcommand("startup", "exec to first output; peak RSS of watch");
+	su->add_option("--listeners", listeners);
+	su->add_option("--rss-listeners", rss_listeners);
+	su->add_option("--reps", st_reps)->check(CLI::Range(1, 1000));
+
+	int cycles = 20000, ev_conns = 20000;
+	double max_s = 20;
+	auto *ev = app.add_subcommand("events", "listener + connection churn under listenq trace: lost events");
+	ev->add_option("--cycles", cycles)->check(CLI::Range(1, 10000000));
+	ev->add_option("--conns", ev_conns)->check(CLI::Range(1, 10000000));
+	ev->add_option("--max-seconds", max_s);
+
+	app.add_subcommand("bpftrace", "try bpftrace's tcpsynbl.bt here and record what happens");
+	CLI11_PARSE(app, argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	std::setvbuf(stdout, nullptr, _IOLBF, 0);
+	if (*ov)
+		return bench_overhead(c, pairs, conns);
+	if (*sn)
+		return bench_snapshot(c, counts, reps);
+	if (*su)
+		return bench_startup(c, listeners, st_reps, rss_listeners);
+	if (*ev)
+		return bench_events(c, cycles, ev_conns, max_s);
+	return peers_bpftrace();
+}
