@@ -85,12 +85,13 @@ build_initramfs() {
   ln -s busybox "$stage/bin/sh"
   cp tests/vm/guest-init.sh "$stage/init"
   gcc -static -O2 -o "$stage/lq/lq_listen" tests/vm/lq_listen.c
-  local lq=$ROOT/build/listenq integ=$ROOT/build/tests/listenq_integration
-  for b in "$lq" "$integ" "$(command -v ss)" "$(command -v ip)" "$(command -v setpriv)"; do
+  local lq=$ROOT/build/listenq integ=$ROOT/build/tests/listenq_integration bench=$ROOT/build/listenq_bench
+  for b in "$lq" "$integ" "$bench" "$(command -v ss)" "$(command -v ip)" "$(command -v setpriv)"; do
     copy_with_libs "$stage" "$b"
   done
   echo "$lq" > "$stage/lq/listenq.path"
   echo "$integ" > "$stage/lq/integration.path"
+  echo "$bench" > "$stage/lq/bench.path"
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$stage/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$stage/etc/group"
   cp /etc/services "$stage/etc/services"

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
 #include <set>
 #include <string_view>
 #include <vector>
@@ -33,7 +34,9 @@ struct TierCoverage {
 struct Tracer::Impl {
 	TraceSkel skel;
 	std::vector<LinkPtr> links;
-	LinkPtr iter_link;
+	LinkPtr iter_link;     // iter/tcp: every listener of our netns (full pass)
+	LinkPtr tracked_link;  // iter/bpf_sk_storage_map: the tracked listeners
+	std::uint64_t last_full_ns = 0;
 	RingBufPtr rb;
 	EventFn on_event;
 	std::string event_error;
@@ -135,12 +138,23 @@ std::vector<Fact> facts(trace_bpf *s)
 	};
 }
 
-bool in_btf(const btf *vmlinux, const char *fn)
+// The hooked functions this kernel has (looked up once: the vmlinux BTF is
+// ~20 MiB parsed, freed before libbpf parses its own copy at load).
+using FunctionSet = std::set<std::string, std::less<>>;
+
+FunctionSet functions_in_btf(const std::vector<std::string> &names)
 {
-	return vmlinux && btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC) >= 0;
+	FunctionSet out;
+	BtfPtr vmlinux(btf__load_vmlinux_btf());
+	for (const auto &n : names)
+		if (vmlinux && btf__find_by_name_kind(vmlinux.get(), n.c_str(), BTF_KIND_FUNC) >= 0)
+			out.insert(n);
+	return out;
 }
 
-Result<TraceSkel> open_skel(const TracerOptions &opts, bool fentry, bool kprobe, const btf *vmlinux,
+bool in_btf(const FunctionSet &present, const char *fn) { return present.count(std::string_view(fn)) > 0; }
+
+Result<TraceSkel> open_skel(const TracerOptions &opts, bool fentry, bool kprobe, const FunctionSet &vmlinux,
 			    bool drop_reason)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
@@ -213,7 +227,9 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 	auto impl = std::make_unique<Impl>();
 	impl->on_event = std::move(on_event);
 	const bool drop_reason = features.kfree_skb_listen_overflow.ok;
-	BtfPtr vmlinux(btf__load_vmlinux_btf());
+	const FunctionSet vmlinux = functions_in_btf(
+		{"inet_csk_listen_start", "inet_csk_listen_stop", "inet_csk_reqsk_queue_add", "inet_csk_complete_hashdance",
+		 "inet_csk_accept", "tcp_conn_request", "tcp_v4_syn_recv_sock", "tcp_v6_syn_recv_sock"});
 	std::vector<std::string> attached;
 
 	// Tier 1 first; a kernel that refuses trampolines fails the whole load
@@ -225,7 +241,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 	const bool kprobe = (mode == AttachMode::automatic || mode == AttachMode::kprobe) && features.kprobe_pmu.ok;
 	std::string fentry_error;
 	for (;;) {
-		auto skel = open_skel(opts, fentry, kprobe, vmlinux.get(), drop_reason);
+		auto skel = open_skel(opts, fentry, kprobe, vmlinux, drop_reason);
 		if (!skel)
 			return skel.error();
 		impl->skel = std::move(*skel);
@@ -257,7 +273,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 		std::set<Tier> used;
 		bool complete = true;
 		for (const FunctionHook &h : f.hooks) {
-			if (!in_btf(vmlinux.get(), h.function)) {
+			if (!in_btf(vmlinux, h.function)) {
 				// tcp_v6_syn_recv_sock without IPv6: nothing to watch there
 				if (std::string_view(h.function) == "tcp_v6_syn_recv_sock")
 					continue;
@@ -334,6 +350,15 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 	if (!impl->iter_link)
 		return Error::from_errno(errno, "attach iter/tcp sample_listeners");
 	attached.emplace_back("iter/tcp sample_listeners");
+	{
+		union bpf_iter_link_info info = {};
+		info.map.map_fd = static_cast<__u32>(bpf_map__fd(s->maps.tracked));
+		LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &info, .link_info_len = sizeof(info));
+		impl->tracked_link.reset(bpf_program__attach_iter(s->progs.sample_tracked, &io));
+		if (!impl->tracked_link)
+			return Error::from_errno(errno, "attach iter/bpf_sk_storage_map sample_tracked");
+		attached.emplace_back("iter/bpf_sk_storage_map sample_tracked");
+	}
 	impl->rb.reset(ring_buffer__new(bpf_map__fd(s->maps.events), on_ringbuf, impl.get(), nullptr));
 	if (!impl->rb)
 		return Error::from_errno(errno, "create ring buffer for map events");
@@ -375,21 +400,46 @@ bool Tracer::measures_waits() const
 
 const std::vector<std::string> &Tracer::skipped() const { return impl_->skipped; }
 
-Result<void> Tracer::sample()
+namespace {
+
+Result<void> run_iter(bpf_link *link, const char *what)
 {
-	UniqueFd it(bpf_iter_create(bpf_link__fd(impl_->iter_link.get())));
+	UniqueFd it(bpf_iter_create(bpf_link__fd(link)));
 	if (!it.valid())
-		return Error::from_errno(errno, "create iter/tcp sample_listeners");
+		return Error::from_errno(errno, std::string("create ") + what);
 	char buf[4096];
 	for (;;) {
 		ssize_t n = ::read(it.get(), buf, sizeof(buf));
 		if (n == 0)
-			break;
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return Error::from_errno(errno, "read iter/tcp sample_listeners");
-		}
+			return {};
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			return Error::from_errno(errno, std::string("read ") + what);
+	}
+}
+
+std::uint64_t now_ns()
+{
+	timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+Result<void> Tracer::sample()
+{
+	// The full iter/tcp pass costs a walk of every TCP hash bucket whatever
+	// the number of sockets: at the first sample and every 5 s, to seed
+	// listeners no hook saw start. Otherwise only the tracked ones.
+	constexpr std::uint64_t kFullEveryNs = 5'000'000'000ULL;
+	const std::uint64_t now = now_ns();
+	if (!impl_->last_full_ns || now - impl_->last_full_ns >= kFullEveryNs) {
+		if (auto r = run_iter(impl_->iter_link.get(), "iter/tcp sample_listeners"); !r)
+			return r;
+		impl_->last_full_ns = now;
+		full_samples_++;
+	} else if (auto r = run_iter(impl_->tracked_link.get(), "iter/bpf_sk_storage_map sample_tracked"); !r) {
+		return r;
 	}
 	samples_++;
 	return {};

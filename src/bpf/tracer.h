@@ -55,7 +55,9 @@ public:
 	// Names of the numbers this tier cannot measure at all (shown as null).
 	std::vector<std::string> unmeasured_fields() const;
 
-	Result<void> sample();                 // one iter/tcp pass
+	// One sampling pass: the tracked listeners (iter/bpf_sk_storage_map), or
+	// every listener of this netns (iter/tcp) at the first call and every 5 s.
+	Result<void> sample();
 	Result<int> poll(int timeout_ms);      // ringbuf; returns events handled
 	Result<std::vector<ListenerStat>> read_listeners() const;
 	void next_interval();                  // new epoch: peaks restart
@@ -67,7 +69,7 @@ private:
 	explicit Tracer(std::unique_ptr<Impl> impl);
 	std::unique_ptr<Impl> impl_;
 	std::vector<std::string> attached_;
-	std::uint64_t samples_ = 0;
+	std::uint64_t samples_ = 0, full_samples_ = 0;
 };
 
 }  // namespace listenq

@@ -111,6 +111,22 @@ for attach in fentry kprobe; do
 		sh -c "[ $rc = 0 ] && grep -qE '127.0.0.1:7400 .* 5 +4 ' /tmp/watch_$attach.txt"
 done
 
+# --- Benchmark (bench/run.sh --vm asks for it with lq.only=bench; never in
+# the default run): accept-path overhead per forced tier, as ratios within
+# this one boot (TCG timings mean nothing across boots).
+case "$ONLY" in
+bench*)
+	BENCH=$(cat /lq/bench.path)
+	for t in fentry kprobe tracepoint; do
+		"$BENCH" --listenq "$LQ" --attach $t overhead --pairs ${LQ_BENCH_PAIRS:-5} --conns ${LQ_BENCH_CONNS:-2000} \
+			> /tmp/bench_$t.txt 2>&1
+		rc=$?
+		section bench_$t /tmp/bench_$t.txt
+		check $t bench_$t "$(grep -o 'ratio traced/untraced[^|]*| [^|]*| [^|]*|' /tmp/bench_$t.txt | head -1)" [ "$rc" = 0 ]
+	done
+	;;
+esac
+
 # --- With tcp_diag loaded, ss and every source agree.
 for m in inet_diag tcp_diag; do
 	f=$(ls /lq/modules/$m.ko* 2>/dev/null | head -1)

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# listenq benchmarks: ratios measured within one run, never asserted.
+#
+#   bench/run.sh            full run on this machine -> bench/RESULTS.md
+#   bench/run.sh --smoke    tiny counts (CI): proves every benchmark runs -> build/bench-smoke.md
+#   bench/run.sh --vm       also the accept-path overhead per tier in the 6.1 and 6.12 guests
+#
+# Loads stay on loopback inside a private network namespace (unshare -n),
+# bounded in count. Needs root (BPF, namespaces).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SMOKE=0 VM=0
+for a in "$@"; do
+  case "$a" in
+    --smoke) SMOKE=1 ;;
+    --vm) VM=1 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "bench/run.sh: unknown argument $a (try --help)" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: needs root (BPF, network namespaces)" >&2; exit 3; }
+
+scripts/deps.sh
+if [ $SMOKE = 0 ] && ! command -v bpftrace >/dev/null; then
+  # the peer tool; its result (attach or not) goes in the table
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bpftrace >/dev/null 2>&1 ||
+    echo "bench: bpftrace could not be installed; the table says so"
+fi
+scripts/build.sh
+
+B=$PWD/build/listenq_bench LQ=$PWD/build/listenq
+if [ $SMOKE = 1 ]; then
+  OUT=build/bench-smoke.md
+  OV="--pairs 1 --conns 300" SN="--counts 100,300 --reps 1" SU="--listeners 100 --rss-listeners 300 --reps 1"
+  EV="--cycles 300 --conns 300 --max-seconds 5"
+else
+  OUT=bench/RESULTS.md
+  OV="--pairs 20 --conns 10000" SN="--counts 1000,10000,50000 --reps 7" SU="--listeners 1000 --rss-listeners 50000 --reps 9"
+  EV="--cycles 50000 --conns 50000 --max-seconds 30"
+fi
+
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+{
+  echo "# listenq benchmark results"
+  echo
+  echo "Produced by \`bench/run.sh$([ $SMOKE = 1 ] && echo ' --smoke')$([ $VM = 1 ] && echo ' --vm')\` (every figure from this one run)."
+  echo
+  echo "| | |"
+  echo "|---|---|"
+  echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
+  echo "| machine | $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) |"
+  echo "| kernel | $(uname -r) |"
+  echo "| listenq | $(git describe --always --dirty 2>/dev/null || echo '?') |"
+  echo "| TCP ehash buckets | $(sysctl -n net.ipv4.tcp_ehash_entries 2>/dev/null || echo '?') (iter/tcp and /proc walk them all) |"
+  echo
+} > "$tmp"
+
+run() {  # a private netns per benchmark: nothing else's sockets in the walk
+  unshare -n bash -c 'ip link set lo up && exec "$@"' _ "$B" --listenq "$LQ" "$@" >> "$tmp"
+}
+echo "bench: accept-path overhead"; run overhead $OV
+echo "bench: snapshot at scale"; run snapshot $SN
+echo "bench: start-up and memory"; run startup $SU
+echo "bench: event pressure"; run events $EV
+echo "bench: bpftrace peer"; run bpftrace
+
+if [ $VM = 1 ]; then
+  echo "bench: per-tier overhead in the guests"
+  log=$(mktemp)
+  LISTENQ_VM_TIMEOUT=900 scripts/vmtest.sh --only bench > "$log" 2>&1 || true
+  {
+    echo "### Accept path per tier in qemu guests (TCG; ratios within one boot)"
+    echo
+    echo '```'
+    grep -E '^(6\.[0-9]+ |kernel )' "$log" | grep -E 'bench_|kernel tier' || tail -20 "$log"
+    echo '```'
+    echo
+  } >> "$tmp"
+  rm -f "$log"
+fi
+
+mv "$tmp" "$OUT"
+trap - EXIT
+echo "bench: wrote $OUT"
+cat "$OUT"
