@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every test: unit (no root), privileged
-# integration tests (root; each in a private network namespace), then the
+# integration tests (root; each in a private network namespace), a smoke
+# run of the benchmarks (bench/run.sh --smoke), then the
 # kernel matrix in qemu guests (scripts/vmtest.sh; LISTENQ_SKIP_VM=1 skips
 # it outside CI).
 # Under CI=true the privileged tier must run: a skip there is a failure.
@@ -21,6 +22,14 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "SKIP: privileged tests need root (sudo scripts/test.sh)"
 else
   (cd build && ctest -L privileged --output-on-failure) || status=1
+fi
+
+echo "== benchmark smoke run (bench/run.sh --smoke: every benchmark runs; no time is asserted)"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: benchmarks need root (BPF, network namespaces)"
+else
+  bench/run.sh --smoke > build/bench-smoke.log 2>&1 || { status=1; cat build/bench-smoke.log; }
+  [ $status = 0 ] && echo "bench smoke: ok (build/bench-smoke.md)"
 fi
 
 echo "== kernel matrix (qemu: Debian 6.1 and 6.12 guests)"

@@ -166,6 +166,7 @@ Result<TraceSkel> open_skel(const TracerOptions &opts, bool fentry, bool kprobe,
 	trace_bpf *s = skel.get();
 	bpf_map__set_max_entries(s->maps.listeners, opts.max_listeners);
 	bpf_map__set_max_entries(s->maps.epochs, opts.max_listeners);
+	bpf_map__set_max_entries(s->maps.events, opts.ringbuf_bytes);
 	// ACK-path drops by reason exist from 6.15 (kfree_skb with rx_sk).
 	bpf_program__set_autoload(s->progs.on_kfree_skb, drop_reason);
 	for (const Fact &f : facts(s))

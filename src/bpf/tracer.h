@@ -20,6 +20,7 @@ struct TracerOptions {
 	std::string btf_path;
 	AttachMode attach = AttachMode::automatic;
 	std::uint32_t max_listeners = 65536;
+	std::uint32_t ringbuf_bytes = 4u << 20;  // power of 2, >= page size
 };
 
 struct TracerStats {

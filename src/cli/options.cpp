@@ -188,6 +188,10 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 		sub->add_option("--max-listeners", o.tracing.max_listeners,
 				"listener map capacity; more are counted as untracked (default 65536)")
 			->check(CLI::Range(16, 1 << 22));
+		sub->add_option("--ringbuf-kb", o.tracing.ringbuf_kb,
+				"event ring buffer size, KiB, a power of 2 (default 4096: ~40k events); losses are counted")
+			->check(CLI::IsMember({"64", "128", "256", "512", "1024", "2048", "4096", "8192", "16384", "32768",
+					       "65536", "131072", "262144"}));
 	};
 	auto *watch = app.add_subcommand("watch", "live per-listener queues, peaks, overflows and accept rate");
 	watch->add_option("interval", o.tracing.interval, "seconds per frame (default 1)")->check(CLI::Range(0.05, 3600.0));

@@ -53,6 +53,7 @@ Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn o
 	t.btf_path = o.common.btf;
 	t.attach = o.common.attach;
 	t.max_listeners = o.tracing.max_listeners;
+	t.ringbuf_bytes = o.tracing.ringbuf_kb * 1024u;
 	return Tracer::start(t, features.features(), std::move(on_event));
 }
 
@@ -96,7 +97,6 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 			out << trace_event_json(e).dump() << '\n';
 		else
 			render_trace_event_text(out, e, t0);
-		out.flush();
 	});
 	if (!tracer)
 		return fail(err, "trace", tracer.error());
@@ -109,7 +109,13 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 	out.flush();
 	t0 = monotonic_ns();
 	const std::uint64_t end = o.tracing.duration > 0 ? t0 + static_cast<std::uint64_t>(o.tracing.duration * 1e9) : 0;
-	auto r = run_loop(t, o.tracing.sample_ms, [&](std::uint64_t now) { return !end || now < end; });
+	// One flush per loop turn (<= 50 ms), not per event: a pipe write per
+	// event cannot keep up with a listener-churn storm.
+	auto r = run_loop(t, o.tracing.sample_ms, [&](std::uint64_t now) {
+		out.flush();
+		return !end || now < end;
+	});
+	out.flush();
 	if (!r)
 		return fail(err, "trace", r.error());
 	TracerStats s = t.stats();
