@@ -584,9 +584,12 @@ int bench_events(const Common &c, int listener_cycles, int conns, double max_sec
 int peers_bpftrace()
 {
 	std::printf("### Peer: bpftrace `tcpsynbl.bt`\n\n");
-	const char *script = "/usr/share/bpftrace/tools/tcpsynbl.bt";
-	if (access("/usr/bin/bpftrace", X_OK) != 0 || access(script, R_OK) != 0) {
-		std::printf("bpftrace or %s not installed: not run.\n\n", script);
+	const char *script = nullptr;
+	for (const char *p : {"/usr/sbin/tcpsynbl.bt", "/usr/share/bpftrace/tools/tcpsynbl.bt"})
+		if (access(p, R_OK) == 0 && !script)
+			script = p;
+	if (access("/usr/bin/bpftrace", X_OK) != 0 || !script) {
+		std::printf("bpftrace or tcpsynbl.bt not installed: not run.\n\n");
 		return 0;
 	}
 	Finished f = run_timed({"timeout", "5", "bpftrace", script});

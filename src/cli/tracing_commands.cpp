@@ -168,7 +168,7 @@ int run_watch(const Options &o, std::ostream &out, std::ostream &err)
 		if (tty)
 			out << "\x1b[H\x1b[2J";
 		if (o.tracing.json)
-			out << watch_frame_json(f).dump() << '\n';
+			write_watch_frame_json(out, f), out << '\n';
 		else
 			render_watch_text(out, f);
 		out.flush();

@@ -163,49 +163,52 @@ nlohmann::ordered_json listener_stat_identity_json(const ListenerStat &s)
 		{"comm", s.owner_comm}};
 }
 
-nlohmann::ordered_json watch_frame_json(const WatchFrame &f)
+namespace {
+
+// A count this tier cannot measure is null, never a made-up 0.
+nlohmann::ordered_json watch_listener_json(const WatchFrame &f, const WatchRow &r)
 {
 	const auto &um = f.header.unmeasured;
-	// A count this tier cannot measure is null, never a made-up 0.
 	auto count = [&](const char *field, std::uint64_t v) {
 		return std::find(um.begin(), um.end(), field) != um.end() ? nlohmann::ordered_json(nullptr)
 									  : nlohmann::ordered_json(v);
 	};
-	nlohmann::ordered_json ls = nlohmann::ordered_json::array();
-	for (const WatchRow &r : f.rows) {
-		const ListenerStat &s = r.now;
-		nlohmann::ordered_json x = listener_stat_identity_json(s);
-		x.update(nlohmann::ordered_json{
-			{"seeded", s.seeded},
-			      {"requested_backlog", opt_json(s.requested_backlog)},
-			      {"backlog", s.backlog},
-			      {"accept_queue", s.accept_queue},
-			      {"accept_queue_peak", s.accept_queue_peak},
-			      {"syn_queue", s.syn_queue},
-			      {"syn_queue_peak", s.syn_queue_peak},
-			      {"drops", s.drops},
-			      {"interval",
-			       {{"accepts", r.accepts},
-				{"accepts_per_s", r.accepts_per_s},
-				{"overflow_syn", r.overflow_syn},
-				{"overflow_ack", r.overflow_ack},
-				{"synack_retrans", r.synack_retrans},
-				{"synq_full_drops", count("synq_full_drops", r.synq_full_drops)},
-				{"synq_full_cookies", count("synq_full_cookies", r.synq_full_cookies)},
-				{"syncookies_sent", count("syncookies_sent", r.syncookies_sent)},
-				{"wait_p50_us", opt_json(r.wait_p50_us)},
-				{"wait_p99_us", opt_json(r.wait_p99_us)}}},
-			      {"total",
-			       {{"accepted", s.accepted},
-				{"enqueued", count("enqueued", s.enqueued)},
-				{"overflow_syn", s.overflow_syn},
-				{"overflow_ack", s.overflow_ack},
-				{"synack_retrans", s.synack_retrans},
-				{"synq_full_drops", count("synq_full_drops", s.synq_full_drops)},
-				{"synq_full_cookies", count("synq_full_cookies", s.synq_full_cookies)},
-				{"syncookies_sent", count("syncookies_sent", s.syncookies_sent)}}}});
-		ls.push_back(std::move(x));
-	}
+	const ListenerStat &s = r.now;
+	nlohmann::ordered_json x = listener_stat_identity_json(s);
+	x.update(nlohmann::ordered_json{
+		{"seeded", s.seeded},
+		      {"requested_backlog", opt_json(s.requested_backlog)},
+		      {"backlog", s.backlog},
+		      {"accept_queue", s.accept_queue},
+		      {"accept_queue_peak", s.accept_queue_peak},
+		      {"syn_queue", s.syn_queue},
+		      {"syn_queue_peak", s.syn_queue_peak},
+		      {"drops", s.drops},
+		      {"interval",
+		       {{"accepts", r.accepts},
+			{"accepts_per_s", r.accepts_per_s},
+			{"overflow_syn", r.overflow_syn},
+			{"overflow_ack", r.overflow_ack},
+			{"synack_retrans", r.synack_retrans},
+			{"synq_full_drops", count("synq_full_drops", r.synq_full_drops)},
+			{"synq_full_cookies", count("synq_full_cookies", r.synq_full_cookies)},
+			{"syncookies_sent", count("syncookies_sent", r.syncookies_sent)},
+			{"wait_p50_us", opt_json(r.wait_p50_us)},
+			{"wait_p99_us", opt_json(r.wait_p99_us)}}},
+		      {"total",
+		       {{"accepted", s.accepted},
+			{"enqueued", count("enqueued", s.enqueued)},
+			{"overflow_syn", s.overflow_syn},
+			{"overflow_ack", s.overflow_ack},
+			{"synack_retrans", s.synack_retrans},
+			{"synq_full_drops", count("synq_full_drops", s.synq_full_drops)},
+			{"synq_full_cookies", count("synq_full_cookies", s.synq_full_cookies)},
+			{"syncookies_sent", count("syncookies_sent", s.syncookies_sent)}}}});
+	return x;
+}
+
+nlohmann::ordered_json watch_frame_head(const WatchFrame &f, nlohmann::ordered_json ls)
+{
 	return {{"schema", "listenq.watch/1"},
 		{"tier", f.header.tier},
 		{"sampled", f.header.sampled},
@@ -215,7 +218,33 @@ nlohmann::ordered_json watch_frame_json(const WatchFrame &f)
 		{"seq", f.seq},
 		{"events_lost", f.events_lost},
 		{"untracked", f.untracked},
-		{"listeners", ls}};
+		{"listeners", std::move(ls)}};
+}
+
+
+}  // namespace
+
+nlohmann::ordered_json watch_frame_json(const WatchFrame &f)
+{
+	nlohmann::ordered_json ls = nlohmann::ordered_json::array();
+	for (const WatchRow &r : f.rows)
+		ls.push_back(watch_listener_json(f, r));
+	return watch_frame_head(f, std::move(ls));
+}
+
+void write_watch_frame_json(std::ostream &os, const WatchFrame &f)
+{
+	// Same bytes as watch_frame_json(f).dump(), one listener in memory at a
+	// time: a 50k-listener frame as one JSON tree is hundreds of MiB.
+	std::string head = watch_frame_head(f, nlohmann::ordered_json::array()).dump();
+	head.resize(head.size() - 2);  // "[]}" -> "["
+	os << head;
+	bool first = true;
+	for (const WatchRow &r : f.rows) {
+		os << (first ? "" : ",") << watch_listener_json(f, r).dump();
+		first = false;
+	}
+	os << "]}";
 }
 
 }  // namespace listenq

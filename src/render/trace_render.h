@@ -39,5 +39,7 @@ nlohmann::ordered_json listener_stat_identity_json(const ListenerStat &s);
 
 void render_watch_text(std::ostream &os, const WatchFrame &f);
 nlohmann::ordered_json watch_frame_json(const WatchFrame &f);
+// The same document written listener by listener (bounded memory).
+void write_watch_frame_json(std::ostream &os, const WatchFrame &f);
 
 }  // namespace listenq

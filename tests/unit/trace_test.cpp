@@ -225,6 +225,16 @@ TEST(TraceRender, WatchTextAndJson)
 	EXPECT_EQ(kj["listeners"][0]["interval"]["syncookies_sent"], 3);
 	EXPECT_EQ(kj["listeners"][0]["total"]["synq_full_cookies"], 0);
 	EXPECT_EQ(kj["tier"], "kprobe");
+
+	// watch writes the frame listener by listener: the same bytes.
+	std::ostringstream streamed;
+	write_watch_frame_json(streamed, f);
+	EXPECT_EQ(streamed.str(), watch_frame_json(f).dump());
+	WatchFrame empty = f;
+	empty.rows.clear();
+	std::ostringstream none;
+	write_watch_frame_json(none, empty);
+	EXPECT_EQ(none.str(), watch_frame_json(empty).dump());
 }
 
 }  // namespace
