@@ -458,8 +458,7 @@ int BPF_PROG(on_retransmit_synack, const struct sock *sk, const struct request_s
 }
 
 /* One listener's sample: queue depth, SYN queue and sk_drops; listeners
- * older than listenq are seeded here. A rise of sk_drops not explained by
- * the exact hooks goes to the path no exact hook covers. */
+ * older than listenq are seeded here. */
 static __always_inline void sample_one(struct sock *sk)
 {
 	struct lq_listener_key key = {};

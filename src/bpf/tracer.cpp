@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <ctime>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <vector>
@@ -14,6 +14,7 @@
 #include "bpf/trace_decode.h"
 #include "listenq/abi.h"
 #include "trace.skel.h"
+#include "util/clock.h"
 #include "util/unique_fd.h"
 
 namespace listenq {
@@ -106,6 +107,7 @@ struct FunctionHook {
 	const char *fentry_name;
 	bpf_program *kprobe;
 	bpf_program *kretprobe;  // nullptr: entry is enough
+	bool optional = false;   // absent from the kernel: nothing to watch (tcp_v6_* without IPv6)
 };
 
 // The facts and the functions each needs (all of them, or tier 3 keeps it).
@@ -134,7 +136,7 @@ std::vector<Fact> facts(trace_bpf *s)
 		{&TierCoverage::ack_overflow,
 		 {{"tcp_v4_syn_recv_sock", p.fn_syn_recv_v4, "fentry/tcp_v4_syn_recv_sock", p.kp_syn_recv_v4, nullptr},
 		  {"tcp_v6_syn_recv_sock", p.fn_syn_recv_v6, "fentry/tcp_v6_syn_recv_sock", p.kp_syn_recv_v6,
-		   nullptr}}},
+		   nullptr, true}}},
 	};
 }
 
@@ -142,19 +144,21 @@ std::vector<Fact> facts(trace_bpf *s)
 // ~20 MiB parsed, freed before libbpf parses its own copy at load).
 using FunctionSet = std::set<std::string, std::less<>>;
 
-FunctionSet functions_in_btf(const std::vector<std::string> &names)
+FunctionSet functions_in_btf(trace_bpf *s)
 {
 	FunctionSet out;
 	BtfPtr vmlinux(btf__load_vmlinux_btf());
-	for (const auto &n : names)
-		if (vmlinux && btf__find_by_name_kind(vmlinux.get(), n.c_str(), BTF_KIND_FUNC) >= 0)
-			out.insert(n);
+	for (const Fact &f : facts(s))
+		for (const FunctionHook &h : f.hooks)
+			if (vmlinux && btf__find_by_name_kind(vmlinux.get(), h.function, BTF_KIND_FUNC) >= 0)
+				out.insert(h.function);
 	return out;
 }
 
 bool in_btf(const FunctionSet &present, const char *fn) { return present.count(std::string_view(fn)) > 0; }
 
-Result<TraceSkel> open_skel(const TracerOptions &opts, bool fentry, bool kprobe, const FunctionSet &vmlinux,
+// vmlinux: the hooked functions this kernel has, looked up on the first open.
+Result<TraceSkel> open_skel(const TracerOptions &opts, bool fentry, bool kprobe, std::optional<FunctionSet> &vmlinux,
 			    bool drop_reason)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
@@ -164,6 +168,8 @@ Result<TraceSkel> open_skel(const TracerOptions &opts, bool fentry, bool kprobe,
 	if (!skel)
 		return Error::from_errno(errno, "open BPF object trace_bpf");
 	trace_bpf *s = skel.get();
+	if (!vmlinux)
+		vmlinux = functions_in_btf(s);
 	bpf_map__set_max_entries(s->maps.listeners, opts.max_listeners);
 	bpf_map__set_max_entries(s->maps.epochs, opts.max_listeners);
 	bpf_map__set_max_entries(s->maps.events, opts.ringbuf_bytes);
@@ -171,7 +177,7 @@ Result<TraceSkel> open_skel(const TracerOptions &opts, bool fentry, bool kprobe,
 	bpf_program__set_autoload(s->progs.on_kfree_skb, drop_reason);
 	for (const Fact &f : facts(s))
 		for (const FunctionHook &h : f.hooks) {
-			const bool exists = in_btf(vmlinux, h.function);
+			const bool exists = in_btf(*vmlinux, h.function);
 			bpf_program__set_autoload(h.fentry, fentry && exists);
 			bpf_program__set_autoload(h.kprobe, kprobe && exists);
 			if (h.kretprobe)
@@ -228,9 +234,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 	auto impl = std::make_unique<Impl>();
 	impl->on_event = std::move(on_event);
 	const bool drop_reason = features.kfree_skb_listen_overflow.ok;
-	const FunctionSet vmlinux = functions_in_btf(
-		{"inet_csk_listen_start", "inet_csk_listen_stop", "inet_csk_reqsk_queue_add", "inet_csk_complete_hashdance",
-		 "inet_csk_accept", "tcp_conn_request", "tcp_v4_syn_recv_sock", "tcp_v6_syn_recv_sock"});
+	std::optional<FunctionSet> vmlinux;
 	std::vector<std::string> attached;
 
 	// Tier 1 first; a kernel that refuses trampolines fails the whole load
@@ -274,9 +278,8 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 		std::set<Tier> used;
 		bool complete = true;
 		for (const FunctionHook &h : f.hooks) {
-			if (!in_btf(vmlinux, h.function)) {
-				// tcp_v6_syn_recv_sock without IPv6: nothing to watch there
-				if (std::string_view(h.function) == "tcp_v6_syn_recv_sock")
+			if (!in_btf(*vmlinux, h.function)) {
+				if (h.optional)
 					continue;
 				impl->skipped.push_back(std::string(h.function) + ": not in kernel BTF");
 				complete = false;
@@ -418,13 +421,6 @@ Result<void> run_iter(bpf_link *link, const char *what)
 	}
 }
 
-std::uint64_t now_ns()
-{
-	timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 }  // namespace
 
 Result<void> Tracer::sample()
@@ -433,7 +429,7 @@ Result<void> Tracer::sample()
 	// the number of sockets: at the first sample and every 5 s, to seed
 	// listeners no hook saw start. Otherwise only the tracked ones.
 	constexpr std::uint64_t kFullEveryNs = 5'000'000'000ULL;
-	const std::uint64_t now = now_ns();
+	const std::uint64_t now = monotonic_ns();
 	if (!impl_->last_full_ns || now - impl_->last_full_ns >= kFullEveryNs) {
 		if (auto r = run_iter(impl_->iter_link.get(), "iter/tcp sample_listeners"); !r)
 			return r;

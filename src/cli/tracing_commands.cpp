@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "render/hist_render.h"
 #include "render/trace_render.h"
+#include "util/clock.h"
 
 namespace listenq {
 
@@ -30,13 +31,6 @@ void install_stop_handlers()
 	sa.sa_handler = on_signal;  // no SA_RESTART: poll returns EINTR
 	for (int sig : {SIGINT, SIGTERM, SIGHUP})
 		sigaction(sig, &sa, nullptr);
-}
-
-std::uint64_t monotonic_ns()
-{
-	timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock of bpf_ktime_get_ns()
-	return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 bool wanted(const Options &o, const Listener &id, std::uint32_t pid)
