@@ -83,9 +83,14 @@ struct {
 	__type(value, __u8);
 } tracked SEC(".maps");
 
-static __always_inline void mark_tracked(struct sock *sk)
+/* The mark's value: LQ_TRK_UNTRACKED while the listener is not in the
+ * listeners map (map full), so that LQ_STAT_UNTRACKED counts listeners, once
+ * each, and goes down again when they get a slot or close. */
+#define LQ_TRK_UNTRACKED 1
+
+static __always_inline __u8 *mark_tracked(struct sock *sk)
 {
-	bpf_sk_storage_get(&tracked, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	return bpf_sk_storage_get(&tracked, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 }
 
 /* listen()/accept() arguments between sys_enter and sys_exit. */
@@ -102,12 +107,33 @@ struct {
 	__type(value, struct pending_call);
 } pending SEC(".maps");
 
-static __always_inline void stat_inc(__u32 idx)
+static __always_inline void stat_add(__u32 idx, __s64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
+	/* per-CPU: a -1 on another CPU than the +1 still sums right (mod 2^64) */
 	if (v)
-		__sync_fetch_and_add(v, 1);
+		__sync_fetch_and_add(v, n);
+}
+
+static __always_inline void stat_inc(__u32 idx) { stat_add(idx, 1); }
+
+/* The listener map is full for the listener marked m: counted once. */
+static __always_inline void mark_untracked(__u8 *m)
+{
+	if (m && !(*m & LQ_TRK_UNTRACKED)) {
+		*m |= LQ_TRK_UNTRACKED;
+		stat_add(LQ_STAT_UNTRACKED, 1);
+	}
+}
+
+/* It got a slot, or closes: no longer counted as untracked. */
+static __always_inline void unmark_untracked(__u8 *m)
+{
+	if (m && (*m & LQ_TRK_UNTRACKED)) {
+		*m &= ~LQ_TRK_UNTRACKED;
+		stat_add(LQ_STAT_UNTRACKED, -1);
+	}
 }
 
 static __always_inline __u32 log2_slot(__u64 v)
@@ -216,7 +242,9 @@ static __always_inline int key_of_raw(struct lq_listener_key *key, const struct 
 	return key->cookie != 0;
 }
 
-static __always_inline void start_listener(const struct sock *sk, const struct lq_listener_key *kp)
+/* Returns 0, or -1 when the listener map is full (the caller counts it
+ * untracked where it holds sk as a BTF pointer; else the sampler does). */
+static __always_inline int start_listener(const struct sock *sk, const struct lq_listener_key *kp)
 {
 	struct lq_listener_key key = *kp;
 	struct lq_listener_state init = {};
@@ -228,11 +256,10 @@ static __always_inline void start_listener(const struct sock *sk, const struct l
 	init.effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 	init.flags = LQ_F_FRESH;
 	init.listen_ts_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&listeners, &key, &init, BPF_ANY)) {
-		stat_inc(LQ_STAT_UNTRACKED);
-		return;
-	}
+	if (bpf_map_update_elem(&listeners, &key, &init, BPF_ANY))
+		return -1;
 	emit(LQ_EV_LISTEN, &key, &init, LQ_BACKLOG_UNKNOWN, 0, 0);
+	return 0;
 }
 
 /* The final counters leave with the CLOSE event. */
@@ -254,6 +281,7 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 {
 	struct lq_listener_key key = {};
+	__u8 *mark = NULL;
 
 	/* Hot: every TCP state change of every socket. States first (arguments,
 	 * no memory read), so nearly all calls end here. */
@@ -262,7 +290,9 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_LISTEN)
-		mark_tracked((struct sock *)sk);
+		mark = mark_tracked((struct sock *)sk);
+	else
+		unmark_untracked(bpf_sk_storage_get(&tracked, (struct sock *)sk, 0, 0));
 	if (exact_listen) {
 		/* Tier 2 keys listeners by skc_cookie (kprobes cannot call
 		 * bpf_get_socket_cookie): generate it here, before the
@@ -276,7 +306,8 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	 * LISTEN -> CLOSE is the listener itself going away. */
 	if (newstate == TCP_LISTEN) {
 		key_of(&key, sk);
-		start_listener(sk, &key);
+		if (start_listener(sk, &key))
+			mark_untracked(mark);
 	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
 		key_of(&key, sk);
 		stop_listener(sk, &key);
@@ -459,7 +490,7 @@ int BPF_PROG(on_retransmit_synack, const struct sock *sk, const struct request_s
 
 /* One listener's sample: queue depth, SYN queue and sk_drops; listeners
  * older than listenq are seeded here. */
-static __always_inline void sample_one(struct sock *sk)
+static __always_inline void sample_one(struct sock *sk, __u8 *mark)
 {
 	struct lq_listener_key key = {};
 	struct lq_listener_state *st;
@@ -478,12 +509,13 @@ static __always_inline void sample_one(struct sock *sk)
 		init.flags = LQ_F_SEEDED;
 		if (bpf_map_update_elem(&listeners, &key, &init, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&listeners, &key)) {
-			stat_inc(LQ_STAT_UNTRACKED);
+			mark_untracked(mark);
 			return;
 		}
 		st = bpf_map_lookup_elem(&listeners, &key);
 		if (!st)
 			return;
+		unmark_untracked(mark);
 	}
 	acceptq = BPF_CORE_READ(sk, sk_ack_backlog);
 	observe_queues(&key, st, acceptq,
@@ -529,8 +561,7 @@ int sample_listeners(struct bpf_iter__tcp *ctx)
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;
-	mark_tracked((struct sock *)tp);
-	sample_one((struct sock *)tp);
+	sample_one((struct sock *)tp, mark_tracked((struct sock *)tp));
 	return 0;
 }
 
@@ -543,7 +574,7 @@ int sample_tracked(struct bpf_iter__bpf_sk_storage_map *ctx)
 
 	if (!sk || sk->__sk_common.skc_state != TCP_LISTEN)
 		return 0;
-	sample_one(sk);
+	sample_one(sk, ctx->value);
 	return 0;
 }
 

@@ -13,6 +13,8 @@
 #include "bpf/libbpf_raii.h"
 #include "bpf/trace_decode.h"
 #include "listenq/abi.h"
+#include "sources/kernel_info.h"
+#include "sources/netns.h"
 #include "trace.skel.h"
 #include "util/clock.h"
 #include "util/unique_fd.h"
@@ -35,9 +37,10 @@ struct TierCoverage {
 struct Tracer::Impl {
 	TraceSkel skel;
 	std::vector<LinkPtr> links;
-	LinkPtr iter_link;     // iter/tcp: every listener of our netns (full pass)
+	LinkPtr iter_link;     // iter/tcp: every listener of one netns (full pass)
 	LinkPtr tracked_link;  // iter/bpf_sk_storage_map: the tracked listeners
 	std::uint64_t last_full_ns = 0;
+	std::uint64_t netns_seeded = 0, netns_unseeded = 0;
 	RingBufPtr rb;
 	EventFn on_event;
 	std::string event_error;
@@ -428,11 +431,27 @@ Result<void> Tracer::sample()
 	// The full iter/tcp pass costs a walk of every TCP hash bucket whatever
 	// the number of sockets: at the first sample and every 5 s, to seed
 	// listeners no hook saw start. Otherwise only the tracked ones.
+	// The first pass also seeds the other netns (containers): an iterator
+	// walks the netns of the thread that creates it. Later listeners there
+	// are caught starting by the hooks, which see every netns.
 	constexpr std::uint64_t kFullEveryNs = 5'000'000'000ULL;
 	const std::uint64_t now = monotonic_ns();
+	if (!impl_->last_full_ns) {
+		const std::uint32_t own = current_netns_inode();
+		for (const NetnsRef &ns : list_netns()) {
+			if (ns.inode == own)
+				continue;
+			auto r = in_netns(ns.path, [&] { return run_iter(impl_->iter_link.get(), "iter/tcp sample_listeners"); });
+			if (!r && r.error().err == ENOTRECOVERABLE)
+				return r;
+			(r ? impl_->netns_seeded : impl_->netns_unseeded)++;
+		}
+	}
 	if (!impl_->last_full_ns || now - impl_->last_full_ns >= kFullEveryNs) {
 		if (auto r = run_iter(impl_->iter_link.get(), "iter/tcp sample_listeners"); !r)
 			return r;
+		if (!impl_->last_full_ns)
+			impl_->netns_seeded++;
 		impl_->last_full_ns = now;
 		full_samples_++;
 	} else if (auto r = run_iter(impl_->tracked_link.get(), "iter/bpf_sk_storage_map sample_tracked"); !r) {
@@ -474,6 +493,8 @@ TracerStats Tracer::stats() const
 {
 	TracerStats s;
 	s.samples = samples_;
+	s.netns_seeded = impl_->netns_seeded;
+	s.netns_unseeded = impl_->netns_unseeded;
 	const int ncpu = libbpf_num_possible_cpus();
 	std::vector<std::uint64_t> vals(static_cast<std::size_t>(ncpu > 0 ? ncpu : 1));
 	int fd = bpf_map__fd(impl_->skel->maps.stats);

@@ -25,8 +25,11 @@ struct TracerOptions {
 
 struct TracerStats {
 	std::uint64_t events_lost = 0;  // ringbuf full
-	std::uint64_t untracked = 0;    // listener map full
+	std::uint64_t untracked = 0;    // listeners not in the map now (map full)
 	std::uint64_t samples = 0;      // iter/tcp passes run
+	// First full pass: network namespaces walked, and those that could not
+	// be entered (listeners there that started before listenq are missed).
+	std::uint64_t netns_seeded = 0, netns_unseeded = 0;
 };
 
 class Tracer {
@@ -57,7 +60,8 @@ public:
 	std::vector<std::string> unmeasured_fields() const;
 
 	// One sampling pass: the tracked listeners (iter/bpf_sk_storage_map), or
-	// every listener of this netns (iter/tcp) at the first call and every 5 s.
+	// every listener of this netns (iter/tcp) every 5 s; the first call walks
+	// every netns of the machine (iter/tcp in each, by setns).
 	Result<void> sample();
 	Result<int> poll(int timeout_ms);      // ringbuf; returns events handled
 	Result<std::vector<ListenerStat>> read_listeners() const;

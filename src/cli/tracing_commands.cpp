@@ -114,7 +114,10 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 		return fail(err, "trace", r.error());
 	TracerStats s = t.stats();
 	err << "listenq trace: " << count << " events, " << s.events_lost << " lost, " << s.untracked
-	    << " listeners untracked (map full)\n";
+	    << " listeners untracked (map full)";
+	if (s.netns_unseeded)
+		err << ", " << s.netns_unseeded << " netns not entered";
+	err << '\n';
 	return kExitOk;
 }
 
@@ -158,6 +161,7 @@ int run_watch(const Options &o, std::ostream &out, std::ostream &err)
 		TracerStats ts = t.stats();
 		f.events_lost = ts.events_lost;
 		f.untracked = ts.untracked;
+		f.netns_unseeded = ts.netns_unseeded;
 		f.rows = compute_interval(prev, shown, f.interval_s);
 		if (tty)
 			out << "\x1b[H\x1b[2J";

@@ -121,7 +121,10 @@ nlohmann::ordered_json trace_event_json(const TraceEvent &e)
 void render_watch_text(std::ostream &os, const WatchFrame &f)
 {
 	os << "listenq watch: tier " << f.header.tier << ", " << fixed(f.interval_s, 1) << "s #" << f.seq << ", "
-	   << f.rows.size() << " listeners, lost events " << f.events_lost << ", untracked " << f.untracked << '\n';
+	   << f.rows.size() << " listeners, lost events " << f.events_lost << ", untracked " << f.untracked;
+	if (f.netns_unseeded)
+		os << ", " << f.netns_unseeded << " netns not entered (older listeners there missed)";
+	os << '\n';
 	if (!f.header.sampled.empty())
 		print_folded(os, "sampled every " + std::to_string(f.header.sample_ms) + " ms:", join(f.header.sampled, ", "));
 	if (!f.header.unmeasured.empty())
@@ -218,6 +221,7 @@ nlohmann::ordered_json watch_frame_head(const WatchFrame &f, nlohmann::ordered_j
 		{"seq", f.seq},
 		{"events_lost", f.events_lost},
 		{"untracked", f.untracked},
+		{"netns_unseeded", f.netns_unseeded},
 		{"listeners", std::move(ls)}};
 }
 

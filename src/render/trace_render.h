@@ -25,6 +25,7 @@ struct WatchFrame {
 	double interval_s = 0;
 	std::uint64_t seq = 0;
 	std::uint64_t events_lost = 0, untracked = 0;
+	std::uint64_t netns_unseeded = 0;  // netns whose older listeners could not be seeded
 	std::vector<WatchRow> rows;
 };
 

@@ -58,6 +58,7 @@ public:
 	// collects the remaining stdout lines and stderr.
 	int wait(std::chrono::milliseconds timeout, std::vector<std::string> &rest, std::string &err);
 	void signal(int sig);
+	int pid() const { return pid_; }
 
 private:
 	int pid_ = -1, out_ = -1, err_ = -1;

@@ -1,0 +1,288 @@
+// Issue 7: nothing left behind, nothing lost silently. Real BPF on the host
+// kernel, real sockets in private network namespaces.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "privileged.h"
+#include "sources/netns.h"
+#include "sources/proc_net.h"
+
+using nlohmann::json;
+using namespace listenq;
+using namespace listenq::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+class Reliability : public ::testing::Test {
+protected:
+	void SetUp() override { LQ_REQUIRE_ROOT_NETNS(); }
+};
+
+// What listenq could leave behind: BPF objects (as bpftool lists them),
+// pinned files, and mounts of the pseudo filesystems it reads.
+struct SystemBpfState {
+	std::set<std::uint64_t> progs, maps, links;
+	std::set<std::string> pinned, mounts;
+};
+
+std::set<std::uint64_t> bpftool_ids(const std::string &kind)
+{
+	RunResult r = run_program({which("bpftool"), "-j", kind, "list"});
+	std::set<std::uint64_t> ids;
+	if (r.exit_code != 0)
+		return ids;
+	json j = json::parse(r.out.empty() ? "[]" : r.out, nullptr, false);
+	if (j.is_array())
+		for (const json &e : j)
+			ids.insert(e.value("id", std::uint64_t{0}));
+	return ids;
+}
+
+SystemBpfState read_state()
+{
+	SystemBpfState s{bpftool_ids("prog"), bpftool_ids("map"), bpftool_ids("link"), {}, {}};
+	std::error_code ec;
+	for (auto it = std::filesystem::recursive_directory_iterator("/sys/fs/bpf", ec);
+	     !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+		s.pinned.insert(it->path().string());
+	std::ifstream mi("/proc/self/mountinfo");
+	for (std::string line; std::getline(mi, line);)
+		if (line.find(" - bpf ") != std::string::npos || line.find(" - tracefs ") != std::string::npos ||
+		    line.find(" - securityfs ") != std::string::npos || line.find(" - debugfs ") != std::string::npos)
+			s.mounts.insert(line.substr(line.find(' ') + 1));  // without the mount id
+	return s;
+}
+
+// "3 progs, 4 maps, 2 links left" or "".
+std::string leftovers(const SystemBpfState &before, const SystemBpfState &after)
+{
+	auto added = [](const auto &b, const auto &a) {
+		std::size_t n = 0;
+		for (const auto &x : a)
+			n += !b.count(x);
+		return n;
+	};
+	std::size_t p = added(before.progs, after.progs), m = added(before.maps, after.maps),
+		    l = added(before.links, after.links), f = added(before.pinned, after.pinned),
+		    mo = added(before.mounts, after.mounts);
+	if (!(p | m | l | f | mo))
+		return "";
+	return std::to_string(p) + " progs, " + std::to_string(m) + " maps, " + std::to_string(l) + " links, " +
+	       std::to_string(f) + " pinned files, " + std::to_string(mo) + " mounts left";
+}
+
+std::vector<json> parse_lines(const std::vector<std::string> &lines)
+{
+	std::vector<json> out;
+	for (const auto &l : lines)
+		if (!l.empty())
+			out.push_back(json::parse(l));
+	return out;
+}
+
+// SIGINT, SIGTERM and SIGHUP end the loop (exit 0, final output written);
+// SIGKILL ends the process. Either way the kernel objects are gone after
+// exit: listenq pins nothing, so its fds were their only references.
+TEST_F(Reliability, EverySignalLeavesNoBpfObjectPinOrMount)
+{
+	ASSERT_FALSE(which("bpftool").empty()) << "bpftool is installed by scripts/deps.sh";
+	ASSERT_EQ(run_program({which("bpftool"), "-j", "prog", "list"}).exit_code, 0) << "bpftool cannot list";
+	const SystemBpfState base = read_state();
+	struct Cmd {
+		std::vector<std::string> argv;
+		bool prints_first;  // a line once attached
+	};
+	const std::vector<Cmd> cmds = {{{LISTENQ_BIN, "watch", "0.2"}, true},
+				       {{LISTENQ_BIN, "trace"}, true},
+				       {{LISTENQ_BIN, "hist", "600"}, false}};
+	for (const Cmd &c : cmds) {
+		for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGKILL}) {
+			SCOPED_TRACE(c.argv[1] + " + " + strsignal(sig));
+			Spawned p(c.argv);
+			if (c.prints_first) {
+				ASSERT_TRUE(p.read_line(10s)) << "no output";
+			} else {
+				ASSERT_TRUE(wait_until([&] { return read_state().links.size() > base.links.size(); }, 10s))
+					<< "no BPF link appeared";
+				std::this_thread::sleep_for(300ms);  // into the poll loop
+			}
+			const SystemBpfState during = read_state();
+			EXPECT_GT(during.progs.size(), base.progs.size()) << "listenq was running with its programs";
+			p.signal(sig);
+			std::vector<std::string> rest;
+			std::string err;
+			const int rc = p.wait(10s, rest, err);
+			if (sig == SIGKILL) {
+				EXPECT_EQ(rc, 128 + SIGKILL);
+			} else {
+				EXPECT_EQ(rc, 0) << err;
+				if (c.argv[1] == "trace")
+					EXPECT_NE(err.find("events, 0 lost"), std::string::npos) << err;
+			}
+			// Objects are freed after the last fd closes (RCU-deferred).
+			std::string left;
+			wait_until([&] { return (left = leftovers(base, read_state())).empty(); }, 5s);
+			EXPECT_EQ(left, "") << "after " << strsignal(sig);
+		}
+	}
+}
+
+// Listening sockets of every netns of the machine (/proc/net/tcp{,6} read
+// inside each), which is what listenq's map would hold without a limit.
+std::size_t listeners_everywhere()
+{
+	std::size_t n = 0;
+	for (const NetnsRef &ns : list_netns()) {
+		auto r = in_netns(ns.path, [&]() -> Result<void> {
+			auto l = read_proc_net_tcp(ListenerFilter{}, "/proc/thread-self");
+			if (!l)
+				return l.error();
+			n += l->size();
+			return {};
+		});
+		EXPECT_TRUE(r) << r.error().message;
+	}
+	return n;
+}
+
+// --max-listeners 16 with 40 listeners of ours: 16 rows, every other
+// listener of the machine counted as untracked (a gauge, one per listener);
+// as ours close, the rest get slots and the count goes back down.
+TEST_F(Reliability, FullListenerMapCountsEachUntrackedListenerOnce)
+{
+	std::vector<UniqueFd> ours;
+	for (int i = 0; i < 40; i++) {
+		auto l = make_listener("127.0.0.1", 0, 8);
+		ASSERT_TRUE(l);
+		ours.push_back(std::move(*l));
+	}
+	Spawned watch({LISTENQ_BIN, "watch", "0.3", "--json", "--max-listeners", "16"});
+	auto first = watch.read_line(10s);
+	ASSERT_TRUE(first);
+	const std::size_t total = listeners_everywhere();
+	ASSERT_GE(total, 40u);
+	// Frames are read until the count settles (a listener elsewhere may
+	// come or go meanwhile); each frame must hold exactly 16.
+	json f = json::parse(*first);
+	for (int i = 0; i < 3; i++) {
+		EXPECT_EQ(f["listeners"].size(), 16u);
+		if (f["untracked"] == total - 16)
+			break;
+		auto l = watch.read_line(5s);
+		ASSERT_TRUE(l);
+		f = json::parse(*l);
+	}
+	EXPECT_EQ(f["untracked"], total - 16) << "16 tracked of " << total;
+	std::cout << "[ measured ] map 16, listeners " << total << ", untracked " << f["untracked"] << '\n';
+
+	ours.resize(4);  // 36 closed: everything left fits
+	const std::size_t now_total = listeners_everywhere();
+	const std::size_t expect_untracked = now_total > 16 ? now_total - 16 : 0;
+	bool settled = false;
+	for (int i = 0; i < 10 && !settled; i++) {
+		auto l = watch.read_line(5s);
+		ASSERT_TRUE(l);
+		f = json::parse(*l);
+		settled = f["untracked"] == expect_untracked &&
+			  f["listeners"].size() == std::min<std::size_t>(now_total, 16);
+	}
+	EXPECT_TRUE(settled) << "after closing: " << now_total << " listeners, frame " << f.dump().substr(0, 300);
+	watch.signal(SIGINT);
+	std::vector<std::string> rest;
+	std::string err;
+	EXPECT_EQ(watch.wait(10s, rest, err), 0) << err;
+}
+
+std::uint32_t own_netns()
+{
+	struct stat st;
+	return ::stat("/proc/self/ns/net", &st) == 0 ? static_cast<std::uint32_t>(st.st_ino) : 0;
+}
+
+// A stopped consumer and a 64 KiB ring: the events that do not fit are
+// counted and reported, and seen + lost covers every event.
+TEST_F(Reliability, RingBufferLossesAreCountedAndReported)
+{
+	Spawned trace({LISTENQ_BIN, "trace", "--json", "--ringbuf-kb", "64", "--netns", std::to_string(own_netns())});
+	ASSERT_TRUE(trace.read_line(10s));
+	trace.signal(SIGSTOP);
+	constexpr int kCycles = 2000;  // listen + close: 4000 events, ~600 fit
+	for (int i = 0; i < kCycles; i++)
+		ASSERT_TRUE(make_listener("127.0.0.1", 0, 4));
+	trace.signal(SIGCONT);
+	std::this_thread::sleep_for(500ms);
+	trace.signal(SIGINT);
+	std::vector<std::string> rest;
+	std::string err;
+	ASSERT_EQ(trace.wait(10s, rest, err), 0) << err;
+	const std::size_t seen = parse_lines(rest).size();
+	std::uint64_t counted = 0, lost = 0;
+	ASSERT_EQ(std::sscanf(err.c_str(), "listenq trace: %lu events, %lu lost", &counted, &lost), 2) << err;
+	EXPECT_EQ(counted, seen);
+	EXPECT_GT(lost, 0u) << err;
+	EXPECT_LT(seen, 2u * kCycles);
+	EXPECT_GE(seen + lost, 2u * kCycles) << "every event is either shown or counted lost";
+	std::cout << "[ measured ] 64 KiB ring, consumer stopped: " << seen << " shown + " << lost
+		  << " lost for " << 2 * kCycles << " events\n";
+}
+
+std::uint64_t rss_kib(int pid)
+{
+	std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+	for (std::string line; std::getline(in, line);)
+		if (line.rfind("VmRSS:", 0) == 0)
+			return std::stoull(line.substr(6));
+	return 0;
+}
+
+// 100k listen/close cycles under watch: the listener map ends where it
+// started, and listenq's memory stays flat.
+TEST_F(Reliability, HundredThousandListenCloseCyclesLeaveMapAndRssFlat)
+{
+	Spawned watch({LISTENQ_BIN, "watch", "0.5", "--json"});
+	auto first = watch.read_line(10s);
+	ASSERT_TRUE(first);
+	auto l = watch.read_line(5s);  // a frame after the start-up allocations
+	ASSERT_TRUE(l);
+	const std::size_t rows_before = json::parse(*l)["listeners"].size();
+	const std::uint64_t rss_before = rss_kib(watch.pid());
+	constexpr int kCycles = 100000;
+	const auto t0 = std::chrono::steady_clock::now();
+	for (int i = 0; i < kCycles; i++) {
+		ASSERT_TRUE(make_listener("127.0.0.1", 0, 4)) << "cycle " << i;
+		ASSERT_LT(std::chrono::steady_clock::now() - t0, 60s) << "bounded in time; at cycle " << i;
+	}
+	const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+	json f;
+	for (int i = 0; i < 4; i++) {  // skip frames from during the churn
+		auto x = watch.read_line(5s);
+		ASSERT_TRUE(x);
+		f = json::parse(*x);
+	}
+	const std::uint64_t rss_after = rss_kib(watch.pid());
+	EXPECT_EQ(f["listeners"].size(), rows_before) << "listener map back at its baseline";
+	EXPECT_EQ(f["events_lost"], 0);
+	EXPECT_EQ(f["untracked"], 0);
+	EXPECT_LE(rss_after, rss_before + 1024) << "RSS " << rss_before << " -> " << rss_after << " KiB";
+	std::cout << "[ measured ] " << kCycles << " cycles in " << secs << " s; map rows " << rows_before << " -> "
+		  << f["listeners"].size() << "; RSS " << rss_before << " -> " << rss_after << " KiB\n";
+	watch.signal(SIGINT);
+	std::vector<std::string> rest;
+	std::string err;
+	EXPECT_EQ(watch.wait(10s, rest, err), 0) << err;
+}
+
+}  // namespace
