@@ -130,27 +130,30 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 	if (!f.header.unmeasured.empty())
 		print_folded(os, "not measured in this tier:", join(f.header.unmeasured, ", "));
 	using A = TextTable::Align;
-	TextTable t({{"ADDR:PORT", A::left},
-		     {"PID/COMM", A::left},
-		     {"RECVQ", A::right},
-		     {"PEAK", A::right},
-		     {"SENDQ", A::right},
-		     {"SYNQ", A::right},
-		     {"PEAK", A::right},
-		     {"OVF-S", A::right},
-		     {"OVF-A", A::right},
-		     {"ACC/s", A::right},
-		     {"P50us", A::right},
-		     {"P99us", A::right}});
+	// Listeners of several netns (containers): same address and port can
+	// repeat, so the netns inode leads each row.
+	const bool multi_netns = std::any_of(f.rows.begin(), f.rows.end(),
+					     [&](const WatchRow &r) { return r.now.id.netns != f.rows[0].now.id.netns; });
+	std::vector<TextTable::Column> cols = {{"ADDR:PORT", A::left}, {"PID/COMM", A::left}, {"RECVQ", A::right},
+					       {"PEAK", A::right},      {"SENDQ", A::right},    {"SYNQ", A::right},
+					       {"PEAK", A::right},      {"OVF-S", A::right},    {"OVF-A", A::right},
+					       {"ACC/s", A::right},     {"P50us", A::right},    {"P99us", A::right}};
+	if (multi_netns)
+		cols.insert(cols.begin(), {"NETNS", A::left});
+	TextTable t(std::move(cols));
 	for (const WatchRow &r : f.rows) {
 		const ListenerStat &s = r.now;
 		std::string who = owner(s.owner_pid, s.owner_comm);
 		if (who.size() > 16)
 			who.resize(16);
-		t.add_row({endpoint(s.id), who, std::to_string(s.accept_queue), std::to_string(s.accept_queue_peak),
-			   std::to_string(s.backlog), std::to_string(s.syn_queue), std::to_string(s.syn_queue_peak),
-			   std::to_string(r.overflow_syn), std::to_string(r.overflow_ack), fixed(r.accepts_per_s, 1),
-			   r.wait_p50_us ? fixed(*r.wait_p50_us, 0) : "-", r.wait_p99_us ? fixed(*r.wait_p99_us, 0) : "-"});
+		std::vector<std::string> cells = {
+			endpoint(s.id), who, std::to_string(s.accept_queue), std::to_string(s.accept_queue_peak),
+			std::to_string(s.backlog), std::to_string(s.syn_queue), std::to_string(s.syn_queue_peak),
+			std::to_string(r.overflow_syn), std::to_string(r.overflow_ack), fixed(r.accepts_per_s, 1),
+			r.wait_p50_us ? fixed(*r.wait_p50_us, 0) : "-", r.wait_p99_us ? fixed(*r.wait_p99_us, 0) : "-"};
+		if (multi_netns)
+			cells.insert(cells.begin(), std::to_string(s.id.netns));
+		t.add_row(std::move(cells));
 	}
 	t.print(os);
 }

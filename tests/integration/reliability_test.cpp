@@ -285,4 +285,155 @@ TEST_F(Reliability, HundredThousandListenCloseCyclesLeaveMapAndRssFlat)
 	EXPECT_EQ(watch.wait(10s, rest, err), 0) << err;
 }
 
+// A child process in a netns of its own, set up by `setup` there (its
+// sockets live as long as the child); it exits when this object goes.
+class NetnsChild {
+public:
+	explicit NetnsChild(const std::function<bool()> &setup)
+	{
+		int ready[2], hold[2];
+		if (::pipe(ready) != 0 || ::pipe(hold) != 0)
+			return;
+		pid_ = ::fork();
+		if (pid_ == 0) {
+			::close(ready[0]);
+			::close(hold[1]);
+			const char ok = enter_private_netns() && setup() ? '1' : '0';
+			(void)!::write(ready[1], &ok, 1);
+			char b;
+			(void)!::read(hold[0], &b, 1);  // EOF when the parent lets go
+			::_exit(0);
+		}
+		::close(ready[1]);
+		::close(hold[0]);
+		hold_ = hold[1];
+		char ok = '0';
+		ok_ = pid_ > 0 && ::read(ready[0], &ok, 1) == 1 && ok == '1';
+		::close(ready[0]);
+		struct stat st;
+		if (ok_ && ::stat(("/proc/" + std::to_string(pid_) + "/ns/net").c_str(), &st) == 0)
+			netns_ = static_cast<std::uint32_t>(st.st_ino);
+	}
+	~NetnsChild()
+	{
+		::close(hold_);
+		if (pid_ > 0)
+			::waitpid(pid_, nullptr, 0);
+	}
+	bool ready() const { return ok_ && netns_; }
+	std::uint32_t netns() const { return netns_; }
+
+private:
+	int pid_ = -1, hold_ = -1;
+	bool ok_ = false;
+	std::uint32_t netns_ = 0;
+};
+
+json watch_once(std::uint16_t port, const std::vector<std::string> &extra = {})
+{
+	std::vector<std::string> argv = {LISTENQ_BIN, "watch", "0.3", "1", "--json", "--port", std::to_string(port)};
+	argv.insert(argv.end(), extra.begin(), extra.end());
+	RunResult r = run_program(argv);
+	EXPECT_EQ(r.exit_code, 0) << r.err;
+	return json::parse(r.out.empty() ? "{}" : r.out);
+}
+
+// Containers: the same 127.0.0.1:port in another netns, listening since
+// before listenq started, is its own row with its netns, backlog and queue.
+TEST_F(Reliability, SamePortInAnotherNetnsIsItsOwnRow)
+{
+	constexpr std::uint16_t kPort = 47311;
+	std::vector<UniqueFd> held;  // the child's copy holds the child's sockets
+	NetnsChild other([&] {
+		auto l = make_listener("127.0.0.1", kPort, 7);
+		if (!l)
+			return false;
+		for (int i = 0; i < 2; i++) {
+			auto c = connect_to("127.0.0.1", kPort);
+			if (!c)
+				return false;
+			held.push_back(std::move(*c));
+		}
+		held.push_back(std::move(*l));
+		return true;
+	});
+	ASSERT_TRUE(other.ready());
+	auto mine = make_listener("127.0.0.1", kPort, 3);
+	ASSERT_TRUE(mine);
+	auto client = connect_to("127.0.0.1", kPort);
+	ASSERT_TRUE(client);
+	ASSERT_NE(other.netns(), own_netns());
+
+	json f = watch_once(kPort);
+	ASSERT_EQ(f["listeners"].size(), 2u) << f.dump();
+	std::map<std::uint32_t, json> by_netns;
+	for (const json &l : f["listeners"])
+		by_netns[l["netns"].get<std::uint32_t>()] = l;
+	ASSERT_EQ(by_netns.count(own_netns()), 1u) << f.dump();
+	ASSERT_EQ(by_netns.count(other.netns()), 1u) << f.dump();
+	EXPECT_EQ(by_netns[own_netns()]["backlog"], 3);
+	EXPECT_EQ(by_netns[own_netns()]["accept_queue"], 1);
+	EXPECT_EQ(by_netns[other.netns()]["backlog"], 7);
+	EXPECT_EQ(by_netns[other.netns()]["accept_queue"], 2);
+	EXPECT_TRUE(by_netns[other.netns()]["seeded"].get<bool>()) << "it listened before listenq started";
+
+	json only = watch_once(kPort, {"--netns", std::to_string(other.netns())});
+	ASSERT_EQ(only["listeners"].size(), 1u);
+	EXPECT_EQ(only["listeners"][0]["backlog"], 7);
+
+	// The text table leads with the netns when rows span several.
+	RunResult text = run_program({LISTENQ_BIN, "watch", "0.3", "1", "--port", std::to_string(kPort)});
+	ASSERT_EQ(text.exit_code, 0) << text.err;
+	EXPECT_NE(text.out.find("\n" + std::to_string(other.netns()) + " 127.0.0.1:" + std::to_string(kPort)),
+		  std::string::npos)
+		<< text.out;
+}
+
+// SO_REUSEPORT: four sockets on one port are four listeners, each with its
+// own backlog and accept queue (as TCP_INFO reports them), in watch and in
+// snapshot.
+TEST_F(Reliability, ReuseportGroupOfFourIsFourRowsWithTheirOwnQueues)
+{
+	std::vector<UniqueFd> group;
+	auto first = make_listener("127.0.0.1", 0, 4, true);
+	ASSERT_TRUE(first);
+	const std::uint16_t port = local_port(first->get());
+	group.push_back(std::move(*first));
+	for (int backlog : {5, 6, 7}) {
+		auto l = make_listener("127.0.0.1", port, backlog, true);
+		ASSERT_TRUE(l);
+		group.push_back(std::move(*l));
+	}
+	std::vector<UniqueFd> clients;
+	for (int i = 0; i < 12; i++) {
+		auto c = connect_to("127.0.0.1", port);
+		ASSERT_TRUE(c);
+		clients.push_back(std::move(*c));
+	}
+	std::map<int, std::uint32_t> queue_by_backlog;  // the kernel's own view, per socket
+	std::uint32_t queued = 0;
+	for (int i = 0; i < 4; i++) {
+		queue_by_backlog[4 + i] = accept_queue_by_tcp_info(group[i].get());
+		queued += queue_by_backlog[4 + i];
+	}
+	EXPECT_GT(queued, 0u);
+
+	auto check = [&](const json &rows, const char *what) {
+		ASSERT_EQ(rows.size(), 4u) << what << ": " << rows.dump();
+		std::set<std::uint64_t> cookies;
+		for (const json &l : rows) {
+			const int backlog = l["backlog"];
+			ASSERT_EQ(queue_by_backlog.count(backlog), 1u) << what << ": " << l.dump();
+			EXPECT_EQ(l["accept_queue"], queue_by_backlog[backlog]) << what << " backlog " << backlog;
+			cookies.insert(l["cookie"].get<std::uint64_t>());
+		}
+		EXPECT_EQ(cookies.size(), 4u) << what << ": one socket each";
+	};
+	check(watch_once(port)["listeners"], "watch");
+	RunResult snap = run_program({LISTENQ_BIN, "snapshot", "--json", "--port", std::to_string(port)});
+	ASSERT_EQ(snap.exit_code, 0) << snap.err;
+	check(json::parse(snap.out)["listeners"], "snapshot");
+}
+
 }  // namespace
+

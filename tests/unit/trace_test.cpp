@@ -264,4 +264,26 @@ TEST(HistRender, Log2LikeBcc)
 	EXPECT_TRUE(log2_hist_json(Log2Hist{}).empty());
 }
 
+// Same address and port in two netns (containers): a NETNS column leads,
+// and only then, so that one-netns output keeps its width.
+TEST(TraceRender, WatchTextNamesTheNetnsWhenRowsSpanSeveral)
+{
+	ListenerStat host = stat(1, 8080, 1, 3), container = stat(2, 8080, 2, 7);
+	container.id.netns = 4026532999;
+	WatchFrame f;
+	f.header = header();
+	f.interval_s = 1.0;
+	f.rows = compute_interval({}, {host, container}, 1.0);
+	std::ostringstream os;
+	render_watch_text(os, f);
+	const std::string text = os.str();
+	EXPECT_NE(text.find("\nNETNS      ADDR:PORT"), std::string::npos) << text;
+	EXPECT_NE(text.find("\n4026532999 127.0.0.1:8080"), std::string::npos) << text;
+	EXPECT_NE(text.find("\n1          127.0.0.1:8080"), std::string::npos) << text;
+	f.rows = compute_interval({}, {host}, 1.0);
+	std::ostringstream one;
+	render_watch_text(one, f);
+	EXPECT_EQ(one.str().find("NETNS"), std::string::npos);
+}
+
 }  // namespace
