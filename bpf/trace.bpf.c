@@ -527,16 +527,19 @@ static __always_inline void sample_one(struct sock *sk, __u8 *mark)
 	drops = lq_sk_drops(sk);
 	/* tcp_listendrop() bumps sk_drops for every listener drop: ACK-path and
 	 * SYN-path overflows, SYN-queue-full drops. What the exact hooks counted
-	 * is known; the rest of a rise goes to the path no exact hook covers. */
+	 * is known; the rest of a rise goes to the path no exact hook covers:
+	 * the ACK path when tcp_conn_request is hooked, else overflow_syn as a
+	 * raw "unexplained drops" count that user space splits with the netns
+	 * counters (model/syn_attribution.h); its event names no path (0). */
 	known = st->overflow_ack + st->overflow_syn + st->synq_full_drops;
 	if (drops > st->drops && !(exact_conn_request && exact_ack_overflow)) {
 		__u64 rise = drops - st->drops, seen = known - st->known_seen;
 
 		if (rise > seen) {
 			__u64 rest = rise - seen;
-			__u32 path = exact_conn_request ? 2 : 1;
+			__u32 path = exact_conn_request ? 2 : 0;
 
-			__sync_fetch_and_add(path == 1 ? &st->overflow_syn : &st->overflow_ack, rest);
+			__sync_fetch_and_add(path == 2 ? &st->overflow_ack : &st->overflow_syn, rest);
 			known += rest;
 			if (!(st->flags & LQ_F_OVERFLOWED)) {
 				st->flags |= LQ_F_OVERFLOWED;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "listenq/abi.h"
 #include "sources/kernel_info.h"
 #include "sources/netns.h"
+#include "sources/proc_net.h"
 #include "trace.skel.h"
 #include "util/clock.h"
 #include "util/unique_fd.h"
@@ -46,6 +48,8 @@ struct Tracer::Impl {
 	std::string event_error;
 	TierCoverage coverage;
 	std::vector<std::string> skipped;  // function hooks that did not attach, and why
+	std::optional<SynAttributor> synq;  // tier 3: tcp_conn_request not hooked
+	std::map<std::uint32_t, std::string> netns_paths;  // inode -> nsfs file, for TcpExt
 };
 
 namespace {
@@ -75,10 +79,8 @@ std::vector<std::string> Tracer::sampled_fields() const
 	if (!c.exact(c.enqueue))
 		out.push_back("accept_queue_peak");
 	out.push_back("syn_queue_peak");
-	if (!c.exact(c.conn_request))
-		out.push_back("overflow_syn");
-	if (!c.exact(c.ack_overflow) && !c.ack_by_drop_reason)
-		out.push_back("overflow_ack");
+	if (c.exact(c.conn_request) && !c.exact(c.ack_overflow) && !c.ack_by_drop_reason)
+		out.push_back("overflow_ack");  // the sk_drops rise the exact hooks do not explain
 	if (!c.exact(c.enqueue))
 		out.push_back("depth_hist");
 	return out;
@@ -92,12 +94,23 @@ std::vector<std::string> Tracer::unmeasured_fields() const
 		out.push_back("enqueued");
 	if (!measures_waits())
 		out.push_back("accept_wait");
-	if (!c.exact(c.conn_request)) {
-		out.push_back("synq_full_drops");
-		out.push_back("synq_full_cookies");
-		out.push_back("syncookies_sent");
-	}
+	// Without tcp_conn_request or an ACK-path hook, ListenOverflows cannot
+	// be split by path: overflow_syn then holds both.
+	if (!c.exact(c.conn_request) && !c.exact(c.ack_overflow) && !c.ack_by_drop_reason)
+		out.push_back("overflow_ack");
 	return out;
+}
+
+std::vector<std::string> Tracer::attributed_fields() const
+{
+	if (!impl_->synq)
+		return {};
+	return {"overflow_syn", "synq_full_drops", "synq_full_cookies", "syncookies_sent"};
+}
+
+std::vector<Unattributed> Tracer::unattributed() const
+{
+	return impl_->synq ? impl_->synq->unattributed() : std::vector<Unattributed>{};
 }
 
 namespace {
@@ -377,6 +390,8 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 	s->bss->exact_conn_request = c.exact(c.conn_request);
 	s->bss->exact_ack_overflow = c.exact(c.ack_overflow);
 	c.ack_by_drop_reason = drop_reason && !c.exact(c.ack_overflow);
+	if (!c.exact(c.conn_request))
+		impl->synq.emplace(c.exact(c.ack_overflow) || c.ack_by_drop_reason);
 
 	std::unique_ptr<Tracer> t(new Tracer(std::move(impl)));
 	t->attached_ = std::move(attached);
@@ -436,16 +451,30 @@ Result<void> Tracer::sample()
 	// are caught starting by the hooks, which see every netns.
 	constexpr std::uint64_t kFullEveryNs = 5'000'000'000ULL;
 	const std::uint64_t now = monotonic_ns();
+	// Tier 3 also takes each netns's TcpExt counters there: the baseline of
+	// its SYN-path attribution.
 	if (!impl_->last_full_ns) {
 		const std::uint32_t own = current_netns_inode();
+		std::map<std::uint32_t, ListenCounters> start;
+		auto counters_here = [&](std::uint32_t inode) {
+			if (impl_->synq)
+				if (auto c = read_listen_counters("/proc/thread-self"))
+					start[inode] = *c;
+		};
+		counters_here(own);
 		for (const NetnsRef &ns : list_netns()) {
 			if (ns.inode == own)
 				continue;
-			auto r = in_netns(ns.path, [&] { return run_iter(impl_->iter_link.get(), "iter/tcp sample_listeners"); });
+			auto r = in_netns(ns.path, [&]() -> Result<void> {
+				counters_here(ns.inode);
+				return run_iter(impl_->iter_link.get(), "iter/tcp sample_listeners");
+			});
 			if (!r && r.error().err == ENOTRECOVERABLE)
 				return r;
 			(r ? impl_->netns_seeded : impl_->netns_unseeded)++;
 		}
+		if (impl_->synq)
+			impl_->synq->set_start(start);
 	}
 	if (!impl_->last_full_ns || now - impl_->last_full_ns >= kFullEveryNs) {
 		if (auto r = run_iter(impl_->iter_link.get(), "iter/tcp sample_listeners"); !r)
@@ -457,7 +486,10 @@ Result<void> Tracer::sample()
 	} else if (auto r = run_iter(impl_->tracked_link.get(), "iter/bpf_sk_storage_map sample_tracked"); !r) {
 		return r;
 	}
-	samples_++;
+	// Raw counts of the first sample are the listeners' baselines.
+	if (samples_++ == 0 && impl_->synq)
+		if (auto r = read_listeners(); !r)
+			return r.error();
 	return {};
 }
 
@@ -471,7 +503,45 @@ Result<int> Tracer::poll(int timeout_ms)
 	return n < 0 ? 0 : n;
 }
 
-Result<std::vector<ListenerStat>> Tracer::read_listeners() const
+namespace {
+
+// TcpExt of the netns with this inode (nullopt: it cannot be read, e.g.
+// gone): our own directly, another by entering it through an nsfs file
+// (cached; listed again when one is missing or fails). An error only when
+// this thread could not come back to its own netns.
+Result<std::optional<ListenCounters>> netns_counters(std::uint32_t inode, std::map<std::uint32_t, std::string> &paths)
+{
+	auto read_here = []() { return read_listen_counters("/proc/thread-self"); };
+	if (inode == current_netns_inode()) {
+		auto c = read_here();
+		return c ? std::optional<ListenCounters>(*c) : std::nullopt;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (attempt || !paths.count(inode)) {
+			paths.clear();
+			for (const NetnsRef &ns : list_netns())
+				paths[ns.inode] = ns.path;
+		}
+		auto p = paths.find(inode);
+		if (p == paths.end())
+			return std::optional<ListenCounters>{};
+		std::optional<ListenCounters> out;
+		auto r = in_netns(p->second, [&]() -> Result<void> {
+			if (auto c = read_here())
+				out = *c;
+			return {};
+		});
+		if (!r && r.error().err == ENOTRECOVERABLE)
+			return r.error();
+		if (out)
+			return out;
+	}
+	return std::optional<ListenCounters>{};
+}
+
+}  // namespace
+
+Result<std::vector<ListenerStat>> Tracer::read_listeners()
 {
 	std::vector<ListenerStat> out;
 	int fd = bpf_map__fd(impl_->skel->maps.listeners);
@@ -483,6 +553,18 @@ Result<std::vector<ListenerStat>> Tracer::read_listeners() const
 			out.push_back(listener_stat_from(next, st));
 		key = next;
 		prev = &key;
+	}
+	if (impl_->synq) {
+		std::map<std::uint32_t, ListenCounters> mibs;
+		for (const ListenerStat &l : out)
+			if (!mibs.count(l.id.netns)) {
+				auto c = netns_counters(l.id.netns, impl_->netns_paths);
+				if (!c)
+					return c.error();
+				if (*c)
+					mibs[l.id.netns] = **c;
+			}
+		impl_->synq->apply(out, mibs);
 	}
 	return out;
 }

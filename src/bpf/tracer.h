@@ -11,6 +11,7 @@
 
 #include "bpf/features.h"
 #include "bpf/tiers.h"
+#include "model/syn_attribution.h"
 #include "model/trace_model.h"
 #include "util/result.h"
 
@@ -64,7 +65,14 @@ public:
 	// every netns of the machine (iter/tcp in each, by setns).
 	Result<void> sample();
 	Result<int> poll(int timeout_ms);      // ringbuf; returns events handled
-	Result<std::vector<ListenerStat>> read_listeners() const;
+	// The listeners now. In tier 3 the SYN-path counts (overflow_syn,
+	// synq_*) are attributed from each netns's TcpExt counters
+	// (model/syn_attribution.h), so call it once per interval.
+	Result<std::vector<ListenerStat>> read_listeners();
+	// Tier 3: SYN-path counts of a netns no single listener could be given.
+	std::vector<Unattributed> unattributed() const;
+	// Numbers derived from netns counters rather than measured per listener.
+	std::vector<std::string> attributed_fields() const;
 	void next_interval();                  // new epoch: peaks restart
 	TracerStats stats() const;
 

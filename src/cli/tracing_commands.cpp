@@ -53,7 +53,8 @@ Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn o
 
 TraceHeader header_of(const Tracer &t, const Options &o)
 {
-	return TraceHeader{t.tier(), t.attached(), t.sampled_fields(), t.unmeasured_fields(), o.tracing.sample_ms};
+	return TraceHeader{t.tier(),           t.attached(),          t.sampled_fields(), t.unmeasured_fields(),
+			   o.tracing.sample_ms, t.attributed_fields()};
 }
 
 // Polls events and samples every sample_ms until stop() or a signal.
@@ -96,10 +97,12 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 		return fail(err, "trace", tracer.error());
 	install_stop_handlers();
 	Tracer &t = **tracer;
+	TraceHeader h = header_of(t, o);
+	h.attributed.clear();  // events carry no attributed counts
 	if (o.tracing.json)
-		out << trace_header_json(header_of(t, o)).dump() << '\n';
+		out << trace_header_json(h).dump() << '\n';
 	else
-		render_trace_header_text(out, header_of(t, o));
+		render_trace_header_text(out, h);
 	out.flush();
 	t0 = monotonic_ns();
 	const std::uint64_t end = o.tracing.duration > 0 ? t0 + static_cast<std::uint64_t>(o.tracing.duration * 1e9) : 0;
@@ -162,6 +165,7 @@ int run_watch(const Options &o, std::ostream &out, std::ostream &err)
 		f.events_lost = ts.events_lost;
 		f.untracked = ts.untracked;
 		f.netns_unseeded = ts.netns_unseeded;
+		f.unattributed = t.unattributed();
 		f.rows = compute_interval(prev, shown, f.interval_s);
 		if (tty)
 			out << "\x1b[H\x1b[2J";

@@ -50,6 +50,8 @@ void render_trace_header_text(std::ostream &os, const TraceHeader &h)
 		print_folded(os, "sampled every " + std::to_string(h.sample_ms) + " ms:", join(h.sampled, ", "));
 	if (!h.unmeasured.empty())
 		print_folded(os, "not measured in this tier:", join(h.unmeasured, ", "));
+	if (!h.attributed.empty())
+		print_folded(os, "from netns counters:", join(h.attributed, ", "));
 	char line[160];
 	std::snprintf(line, sizeof(line), "%-9s %-16s %-10s %-21s %-8s %-9s %s\n", "TIME(s)", "PID/COMM", "NETNS",
 		      "ADDR:PORT", "EVENT", "Q/LIMIT", "DETAIL");
@@ -74,7 +76,8 @@ void render_trace_event_text(std::ostream &os, const TraceEvent &e, std::uint64_
 		detail = "accepted " + std::to_string(e.accepted) + ", overflows " + std::to_string(e.overflows);
 		break;
 	case EventType::overflow:
-		detail = "first overflow this interval" + (e.overflow_path.empty() ? "" : " (" + e.overflow_path + " path)");
+		detail = e.overflow_path.empty() ? "first listen drop this interval (path not measured in this tier)"
+						 : "first overflow this interval (" + e.overflow_path + " path)";
 		break;
 	case EventType::unknown: break;
 	}
@@ -95,6 +98,7 @@ nlohmann::ordered_json trace_header_json(const TraceHeader &h)
 		{"attached", h.attached},
 		{"sampled", h.sampled},
 		{"unmeasured", h.unmeasured},
+		{"attributed", h.attributed},
 		{"sample_ms", h.sample_ms}};
 }
 
@@ -129,6 +133,22 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 		print_folded(os, "sampled every " + std::to_string(f.header.sample_ms) + " ms:", join(f.header.sampled, ", "));
 	if (!f.header.unmeasured.empty())
 		print_folded(os, "not measured in this tier:", join(f.header.unmeasured, ", "));
+	if (!f.header.attributed.empty())
+		print_folded(os, "from netns counters:", join(f.header.attributed, ", "));
+	for (const Unattributed &u : f.unattributed) {
+		const SynCounts &c = u.counts;
+		print_folded(os,
+			     "netns " + std::to_string(u.netns) + " not attributed" +
+				     (u.listeners_under_pressure
+					      ? " (" + std::to_string(u.listeners_under_pressure) + " listeners under SYN pressure):"
+					      : " (yet):"),
+			     "overflow_syn " + std::to_string(c.overflow_syn) + ", synq_full_drops " +
+				     std::to_string(c.synq_full_drops) + ", synq_full_cookies " +
+				     std::to_string(c.synq_full_cookies) + ", syncookies_sent " +
+				     std::to_string(c.syncookies_sent));
+	}
+	const bool ack_measured = std::find(f.header.unmeasured.begin(), f.header.unmeasured.end(), "overflow_ack") ==
+				  f.header.unmeasured.end();
 	using A = TextTable::Align;
 	// Listeners of several netns (containers): same address and port can
 	// repeat, so the netns inode leads each row.
@@ -149,7 +169,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 		std::vector<std::string> cells = {
 			endpoint(s.id), who, std::to_string(s.accept_queue), std::to_string(s.accept_queue_peak),
 			std::to_string(s.backlog), std::to_string(s.syn_queue), std::to_string(s.syn_queue_peak),
-			std::to_string(r.overflow_syn), std::to_string(r.overflow_ack), fixed(r.accepts_per_s, 1),
+			std::to_string(r.overflow_syn), ack_measured ? std::to_string(r.overflow_ack) : "-",
+			fixed(r.accepts_per_s, 1),
 			r.wait_p50_us ? fixed(*r.wait_p50_us, 0) : "-", r.wait_p99_us ? fixed(*r.wait_p99_us, 0) : "-"};
 		if (multi_netns)
 			cells.insert(cells.begin(), std::to_string(s.id.netns));
@@ -194,7 +215,7 @@ nlohmann::ordered_json watch_listener_json(const WatchFrame &f, const WatchRow &
 		       {{"accepts", r.accepts},
 			{"accepts_per_s", r.accepts_per_s},
 			{"overflow_syn", r.overflow_syn},
-			{"overflow_ack", r.overflow_ack},
+			{"overflow_ack", count("overflow_ack", r.overflow_ack)},
 			{"synack_retrans", r.synack_retrans},
 			{"synq_full_drops", count("synq_full_drops", r.synq_full_drops)},
 			{"synq_full_cookies", count("synq_full_cookies", r.synq_full_cookies)},
@@ -205,12 +226,25 @@ nlohmann::ordered_json watch_listener_json(const WatchFrame &f, const WatchRow &
 		       {{"accepted", s.accepted},
 			{"enqueued", count("enqueued", s.enqueued)},
 			{"overflow_syn", s.overflow_syn},
-			{"overflow_ack", s.overflow_ack},
+			{"overflow_ack", count("overflow_ack", s.overflow_ack)},
 			{"synack_retrans", s.synack_retrans},
 			{"synq_full_drops", count("synq_full_drops", s.synq_full_drops)},
 			{"synq_full_cookies", count("synq_full_cookies", s.synq_full_cookies)},
 			{"syncookies_sent", count("syncookies_sent", s.syncookies_sent)}}}});
 	return x;
+}
+
+nlohmann::ordered_json unattributed_json(const std::vector<Unattributed> &us)
+{
+	nlohmann::ordered_json out = nlohmann::ordered_json::array();
+	for (const Unattributed &u : us)
+		out.push_back({{"netns", u.netns},
+			       {"listeners_under_pressure", u.listeners_under_pressure},
+			       {"overflow_syn", u.counts.overflow_syn},
+			       {"synq_full_drops", u.counts.synq_full_drops},
+			       {"synq_full_cookies", u.counts.synq_full_cookies},
+			       {"syncookies_sent", u.counts.syncookies_sent}});
+	return out;
 }
 
 nlohmann::ordered_json watch_frame_head(const WatchFrame &f, nlohmann::ordered_json ls)
@@ -225,6 +259,8 @@ nlohmann::ordered_json watch_frame_head(const WatchFrame &f, nlohmann::ordered_j
 		{"events_lost", f.events_lost},
 		{"untracked", f.untracked},
 		{"netns_unseeded", f.netns_unseeded},
+		{"attributed", f.header.attributed},
+		{"unattributed", unattributed_json(f.unattributed)},
 		{"listeners", std::move(ls)}};
 }
 

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/syn_attribution.h"
 #include "model/trace_model.h"
 
 namespace listenq {
@@ -18,6 +19,7 @@ struct TraceHeader {
 	std::vector<std::string> sampled;   // fields that come from iter/tcp samples
 	std::vector<std::string> unmeasured;  // fields this tier cannot measure (JSON null)
 	std::uint32_t sample_ms = 0;
+	std::vector<std::string> attributed;  // fields from netns counters (tier 3's SYN path)
 };
 
 struct WatchFrame {
@@ -26,6 +28,7 @@ struct WatchFrame {
 	std::uint64_t seq = 0;
 	std::uint64_t events_lost = 0, untracked = 0;
 	std::uint64_t netns_unseeded = 0;  // netns whose older listeners could not be seeded
+	std::vector<Unattributed> unattributed;  // tier 3: netns counts no single listener was given
 	std::vector<WatchRow> rows;
 };
 

@@ -161,13 +161,16 @@ TEST(WatchInterval, Percentiles)
 	EXPECT_EQ(hist_percentile(h, 0.99), 1024.0);
 }
 
+// Tier 3 on 6.18: the ACK path by kfree_skb reason, the SYN path from the
+// netns counters.
 TraceHeader header()
 {
 	return {"tracepoint",
 		{"tp_btf/inet_sock_set_state", "iter/tcp sample_listeners"},
 		{"accept_queue_peak", "depth_hist"},
-		{"enqueued", "accept_wait", "synq_full_drops", "synq_full_cookies", "syncookies_sent"},
-		100};
+		{"enqueued", "accept_wait"},
+		100,
+		{"overflow_syn", "synq_full_drops", "synq_full_cookies", "syncookies_sent"}};
 }
 
 TEST(TraceRender, TextLinesAndJson)
@@ -208,10 +211,25 @@ TEST(TraceRender, WatchTextAndJson)
 		EXPECT_LE(line.size(), 80u) << line;
 	expect_golden("watch.json", watch_frame_json(f).dump(2) + "\n");
 
-	// Tier 3 cannot see tcp_conn_request: its SYN-queue counts are null, not 0.
-	auto j = watch_frame_json(f);
-	EXPECT_TRUE(j["listeners"][0]["total"]["synq_full_drops"].is_null());
-	EXPECT_TRUE(j["listeners"][0]["interval"]["syncookies_sent"].is_null());
+	// A count the tier cannot measure is null, not 0 (tier 3 before 6.15:
+	// no kfree_skb reason, ListenOverflows cannot be split by path).
+	WatchFrame old = f;
+	old.header.unmeasured.push_back("overflow_ack");
+	auto j = watch_frame_json(old);
+	EXPECT_TRUE(j["listeners"][0]["total"]["overflow_ack"].is_null());
+	EXPECT_TRUE(j["listeners"][0]["interval"]["overflow_ack"].is_null());
+	EXPECT_EQ(j["listeners"][0]["total"]["synq_full_drops"], 0);
+	std::ostringstream old_text;
+	render_watch_text(old_text, old);
+	EXPECT_NE(old_text.str().find("    15     - "), std::string::npos) << old_text.str();
+	// Netns counts no single listener could be given are shown, never dropped.
+	f.unattributed = {{4026532177u, {1, 2, 3, 4}, 2}};
+	std::ostringstream un;
+	render_watch_text(un, f);
+	EXPECT_NE(un.str().find("netns 4026532177 not attributed (2 listeners under SYN pressure):"), std::string::npos)
+		<< un.str();
+	EXPECT_EQ(watch_frame_json(f)["unattributed"][0]["synq_full_cookies"], 3);
+	f.unattributed.clear();
 	// With an exact tcp_conn_request hook (tiers 1-2) they are counts.
 	WatchFrame k = f;
 	k.header.tier = "kprobe";
