@@ -8,7 +8,8 @@ PKGS=(
   clang llvm bpftool
   libbpf-dev libelf-dev zlib1g-dev
   libcli11-dev libgtest-dev libmnl-dev nlohmann-json3-dev libfmt-dev
-  iproute2 util-linux
+  iproute2 util-linux hping3
+  libclang-rt-14-dev
 )
 
 missing=()
