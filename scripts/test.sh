@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs, builds and runs every test: unit (no root), privileged
+# Installs, builds and runs every test: unit (no root), the same under
+# ASan/UBSan plus a bounded libFuzzer run (scripts/fuzz.sh), privileged
 # integration tests (root; each in a private network namespace), a smoke
 # run of the benchmarks (bench/run.sh --smoke), then the
 # kernel matrix in qemu guests (scripts/vmtest.sh; LISTENQ_SKIP_VM=1 skips
@@ -13,6 +14,9 @@ scripts/build.sh
 status=0
 echo "== unit tests"
 (cd build && ctest -L unit --output-on-failure) || status=1
+
+echo "== sanitizers and fuzzing (scripts/fuzz.sh: ASan/UBSan unit tests, ${FUZZ_SECONDS:-60} s per libFuzzer target)"
+scripts/fuzz.sh || status=1
 
 echo "== privileged integration tests (host kernel $(uname -r))"
 if [ "$(id -u)" -ne 0 ]; then

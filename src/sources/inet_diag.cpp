@@ -40,6 +40,19 @@ Listener listener_from_diag(const inet_diag_msg &m)
 
 }  // namespace
 
+namespace {
+
+// A kernel errno travels negated (-4095..-1); anything below is no errno
+// (and negating INT_MIN is undefined: found by tests/fuzz/fuzz_inet_diag).
+int errno_of(int negated)
+{
+	if (negated >= 0)
+		return 0;
+	return negated >= -4095 ? -negated : EPROTO;
+}
+
+}  // namespace
+
 Result<DiagBatch> decode_diag_batch(std::span<const std::uint8_t> buf)
 {
 	DiagBatch out;
@@ -47,7 +60,10 @@ Result<DiagBatch> decode_diag_batch(std::span<const std::uint8_t> buf)
 	int left = static_cast<int>(buf.size());
 	while (left > 0) {
 		const std::size_t off = buf.size() - static_cast<std::size_t>(left);
-		if (!mnl_nlmsg_ok(nlh, left))
+		// mnl_nlmsg_ok() compares (int)nlmsg_len: a length >= 2^31 passes
+		// as negative (found by tests/fuzz/fuzz_inet_diag), so check it
+		// unsigned as well.
+		if (!mnl_nlmsg_ok(nlh, left) || nlh->nlmsg_len > static_cast<std::uint32_t>(left))
 			return Error{EBADMSG, "inet_diag: truncated netlink message at byte " + std::to_string(off)};
 		if (nlh->nlmsg_type == NLMSG_DONE) {
 			out.done = true;
@@ -55,7 +71,7 @@ Result<DiagBatch> decode_diag_batch(std::span<const std::uint8_t> buf)
 			if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
 				int e;
 				std::memcpy(&e, mnl_nlmsg_get_payload(nlh), sizeof(e));
-				out.error = e < 0 ? -e : 0;
+				out.error = errno_of(e);
 			}
 			return out;
 		}
@@ -64,7 +80,7 @@ Result<DiagBatch> decode_diag_batch(std::span<const std::uint8_t> buf)
 				return Error{EBADMSG, "inet_diag: short NLMSG_ERROR at byte " + std::to_string(off)};
 			nlmsgerr e;
 			std::memcpy(&e, mnl_nlmsg_get_payload(nlh), sizeof(e));
-			out.error = -e.error;
+			out.error = errno_of(e.error);
 			out.done = true;
 			return out;
 		}

@@ -106,7 +106,8 @@ TEST(Compare, ProcZeroIsExplainedWithTheSsSentence)
 	SourceData d;
 	d.bpf = {{L(80, 2, 17, 11, 101)}};
 	d.proc = {{P(80, 2, 101)}};
-	const FieldResult &b = field(compare_sources(d).listeners[0], Field::backlog);
+	const Comparison cmp = compare_sources(d);  // b refers into it
+	const FieldResult &b = field(cmp.listeners[0], Field::backlog);
 	EXPECT_EQ(b.values[0], 17u);
 	EXPECT_FALSE(b.values[1]);
 	EXPECT_EQ(b.values[2], 0u);

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include <climits>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <sys/socket.h>
@@ -84,6 +86,19 @@ TEST(InetDiagDecode, TruncatedMessageIsAClearError)
 	}
 }
 
+// Found by tests/fuzz/fuzz_inet_diag: nlmsg_len 0xf70000ac passed
+// mnl_nlmsg_ok() (a signed compare) and the decoder read past the buffer.
+TEST(InetDiagDecode, LengthOver2GiBIsTruncationNotAnOverread)
+{
+	const std::vector<std::uint8_t> b = {0xac, 0x00, 0x00, 0xf7, 0x14, 0x00, 0x02, 0x00, 0x3e, 0xa6,
+					     0x04, 0x6b, 0x24, 0x1a, 0x00, 0x00, 0x0a, 0x0a, 0x00, 0x00,
+					     0x1b, 0x5a, 0x00, 0x00, 0x00, 0xac, 0x00, 0x00, 0x00, 0x38};
+	auto r = decode_diag_batch(b);
+	ASSERT_FALSE(r);
+	EXPECT_EQ(r.error().err, EBADMSG);
+	EXPECT_NE(r.error().message.find("truncated netlink message at byte 0"), std::string::npos);
+}
+
 TEST(InetDiagDecode, HeaderOnlyMessageIsRejected)
 {
 	std::vector<std::uint8_t> b(NLMSG_HDRLEN + 8, 0);
@@ -112,6 +127,23 @@ TEST(InetDiagDecode, EnoentMeansNoTcpDiag)
 	EXPECT_TRUE(r->done);
 	EXPECT_EQ(r->error, ENOENT);
 	EXPECT_TRUE(r->listeners.empty());
+}
+
+// Found by tests/fuzz/fuzz_inet_diag (UBSan): DONE carrying INT_MIN, which
+// is no errno and cannot be negated.
+TEST(InetDiagDecode, ImplausibleErrnoIsAProtocolError)
+{
+	std::vector<std::uint8_t> b(NLMSG_HDRLEN + sizeof(int), 0);
+	nlmsghdr h{};
+	h.nlmsg_len = static_cast<__u32>(b.size());
+	h.nlmsg_type = NLMSG_DONE;
+	const int e = INT_MIN;
+	std::memcpy(b.data(), &h, sizeof(h));
+	std::memcpy(b.data() + NLMSG_HDRLEN, &e, sizeof(e));
+	auto r = decode_diag_batch(b);
+	ASSERT_TRUE(r);
+	EXPECT_TRUE(r->done);
+	EXPECT_EQ(r->error, EPROTO);
 }
 
 }  // namespace
