@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -160,13 +161,32 @@ std::vector<Fact> facts(trace_bpf *s)
 // ~20 MiB parsed, freed before libbpf parses its own copy at load).
 using FunctionSet = std::set<std::string, std::less<>>;
 
+// LISTENQ_SKIP_FUNCTIONS=fn,fn: kernel functions to treat as absent (their
+// facts fall back to tier 3 exactly as on a kernel without them): for a
+// kernel where hooking one is unwanted, and for the tests of that fallback.
+FunctionSet functions_skipped_by_user()
+{
+	FunctionSet out;
+	const char *env = std::getenv("LISTENQ_SKIP_FUNCTIONS");
+	std::string_view list = env ? env : "";
+	while (!list.empty()) {
+		const auto comma = list.find(',');
+		if (auto fn = list.substr(0, comma); !fn.empty())
+			out.emplace(fn);
+		list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+	}
+	return out;
+}
+
 FunctionSet functions_in_btf(trace_bpf *s)
 {
 	FunctionSet out;
+	const FunctionSet skip = functions_skipped_by_user();
 	BtfPtr vmlinux(btf__load_vmlinux_btf());
 	for (const Fact &f : facts(s))
 		for (const FunctionHook &h : f.hooks)
-			if (vmlinux && btf__find_by_name_kind(vmlinux.get(), h.function, BTF_KIND_FUNC) >= 0)
+			if (vmlinux && !skip.count(std::string_view(h.function)) &&
+			    btf__find_by_name_kind(vmlinux.get(), h.function, BTF_KIND_FUNC) >= 0)
 				out.insert(h.function);
 	return out;
 }
@@ -297,7 +317,10 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 			if (!in_btf(*vmlinux, h.function)) {
 				if (h.optional)
 					continue;
-				impl->skipped.push_back(std::string(h.function) + ": not in kernel BTF");
+				impl->skipped.push_back(std::string(h.function) +
+							(functions_skipped_by_user().count(std::string_view(h.function))
+								 ? ": skipped (LISTENQ_SKIP_FUNCTIONS)"
+								 : ": not in kernel BTF"));
 				complete = false;
 				break;
 			}

@@ -54,7 +54,7 @@ Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn o
 TraceHeader header_of(const Tracer &t, const Options &o)
 {
 	return TraceHeader{t.tier(),           t.attached(),          t.sampled_fields(), t.unmeasured_fields(),
-			   o.tracing.sample_ms, t.attributed_fields()};
+			   o.tracing.sample_ms, t.attributed_fields(), t.skipped()};
 }
 
 // Polls events and samples every sample_ms until stop() or a signal.

@@ -52,6 +52,8 @@ void render_trace_header_text(std::ostream &os, const TraceHeader &h)
 		print_folded(os, "not measured in this tier:", join(h.unmeasured, ", "));
 	if (!h.attributed.empty())
 		print_folded(os, "from netns counters:", join(h.attributed, ", "));
+	if (!h.not_used.empty())
+		print_folded(os, "hooks not in use:", join(h.not_used, "; "));
 	char line[160];
 	std::snprintf(line, sizeof(line), "%-9s %-16s %-10s %-21s %-8s %-9s %s\n", "TIME(s)", "PID/COMM", "NETNS",
 		      "ADDR:PORT", "EVENT", "Q/LIMIT", "DETAIL");
@@ -99,6 +101,7 @@ nlohmann::ordered_json trace_header_json(const TraceHeader &h)
 		{"sampled", h.sampled},
 		{"unmeasured", h.unmeasured},
 		{"attributed", h.attributed},
+		{"hooks_not_used", h.not_used},
 		{"sample_ms", h.sample_ms}};
 }
 
@@ -135,6 +138,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 		print_folded(os, "not measured in this tier:", join(f.header.unmeasured, ", "));
 	if (!f.header.attributed.empty())
 		print_folded(os, "from netns counters:", join(f.header.attributed, ", "));
+	if (!f.header.not_used.empty())
+		print_folded(os, "hooks not in use:", join(f.header.not_used, "; "));
 	for (const Unattributed &u : f.unattributed) {
 		const SynCounts &c = u.counts;
 		print_folded(os,
@@ -260,6 +265,7 @@ nlohmann::ordered_json watch_frame_head(const WatchFrame &f, nlohmann::ordered_j
 		{"untracked", f.untracked},
 		{"netns_unseeded", f.netns_unseeded},
 		{"attributed", f.header.attributed},
+		{"hooks_not_used", f.header.not_used},
 		{"unattributed", unattributed_json(f.unattributed)},
 		{"listeners", std::move(ls)}};
 }

@@ -20,6 +20,7 @@ struct TraceHeader {
 	std::vector<std::string> unmeasured;  // fields this tier cannot measure (JSON null)
 	std::uint32_t sample_ms = 0;
 	std::vector<std::string> attributed;  // fields from netns counters (tier 3's SYN path)
+	std::vector<std::string> not_used;    // function hooks not in use, and why
 };
 
 struct WatchFrame {

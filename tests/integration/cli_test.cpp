@@ -16,27 +16,46 @@ protected:
 
 TEST_F(Cli, UnprivilegedUserGetsExit3AndCapabilityHint)
 {
-	RunResult r = run_program({"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-				   LISTENQ_BIN, "snapshot"});
-	EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
-	EXPECT_NE(r.err.find("CAP_BPF"), std::string::npos) << r.err;
-	EXPECT_NE(r.err.find("CAP_PERFMON"), std::string::npos) << r.err;
+	for (const char *cmd : {"snapshot", "watch", "trace", "hist", "verify"}) {
+		RunResult r = run_program({"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+					   LISTENQ_BIN, cmd});
+		EXPECT_EQ(r.exit_code, 3) << cmd << ": " << r.out << r.err;
+		EXPECT_NE(r.err.find("CAP_BPF"), std::string::npos) << cmd << ": " << r.err;
+		EXPECT_NE(r.err.find("CAP_PERFMON"), std::string::npos) << cmd << ": " << r.err;
+	}
 }
 
 TEST_F(Cli, MissingBtfFileGetsExit3AndHint)
 {
-	RunResult r = run_program({LISTENQ_BIN, "snapshot", "--btf", "/nonexistent/vmlinux.btf"});
-	EXPECT_EQ(r.exit_code, 3);
-	EXPECT_NE(r.err.find("--btf PATH"), std::string::npos) << r.err;
+	for (const char *cmd : {"snapshot", "watch"}) {
+		RunResult r = run_program({LISTENQ_BIN, cmd, "--btf", "/nonexistent/vmlinux.btf"});
+		EXPECT_EQ(r.exit_code, 3) << cmd;
+		EXPECT_NE(r.err.find("--btf PATH"), std::string::npos) << cmd << ": " << r.err;
+	}
+}
+
+// A kernel without BTF, as listenq sees it: /sys/kernel/btf hidden by an
+// empty tmpfs in a private mount namespace.
+TEST_F(Cli, KernelWithoutBtfGetsExit3AndHint)
+{
+	for (const char *cmd : {"snapshot", "watch"}) {
+		RunResult r = run_program({which("unshare"), "-m", "sh", "-c",
+					   std::string("mount -t tmpfs none /sys/kernel/btf && exec ") + LISTENQ_BIN + " " + cmd});
+		EXPECT_EQ(r.exit_code, 3) << cmd << ": " << r.err;
+		EXPECT_NE(r.err.find("/sys/kernel/btf/vmlinux missing"), std::string::npos) << cmd << ": " << r.err;
+		EXPECT_NE(r.err.find("hint: pass --btf PATH"), std::string::npos) << cmd << ": " << r.err;
+	}
 }
 
 TEST_F(Cli, CorruptBtfFileGetsExit3)
 {
 	const std::string path = ::testing::TempDir() + "/corrupt.btf";
 	std::ofstream(path) << "this is not BTF";
-	RunResult r = run_program({LISTENQ_BIN, "snapshot", "--btf", path});
-	EXPECT_EQ(r.exit_code, 3);
-	EXPECT_NE(r.err.find("not valid BTF"), std::string::npos) << r.err;
+	for (const char *cmd : {"snapshot", "trace"}) {
+		RunResult r = run_program({LISTENQ_BIN, cmd, "--btf", path});
+		EXPECT_EQ(r.exit_code, 3) << cmd;
+		EXPECT_NE(r.err.find("not valid BTF"), std::string::npos) << cmd << ": " << r.err;
+	}
 }
 
 TEST_F(Cli, ValidCustomBtfIsUsedForCoRe)
@@ -52,6 +71,14 @@ TEST_F(Cli, BadArgumentsExit2WithUsage)
 							       {"snapshot", "--bogus"},
 							       {"snapshot", "-4", "-6"},
 							       {"--attach=sideways", "probe"},
+							       {"watch", "--ringbuf-kb", "100"},
+							       {"watch", "--max-listeners", "5"},
+							       {"watch", "0"},
+							       {"watch", "1", "-3"},
+							       {"trace", "--duration", "-1"},
+							       {"trace", "--pid", "x"},
+							       {"hist", "--sample-ms", "1"},
+							       {"nosuchcommand"},
 							       {}}) {
 		args.insert(args.begin(), LISTENQ_BIN);
 		RunResult r = run_program(args);

@@ -360,4 +360,34 @@ TEST_F(Tracing, SynQueueFullDropsAndCookiesMatchTheNetnsCounters)
 	EXPECT_EQ(last["listeners"][0]["syn_queue"], 5);
 }
 
+// A kernel without one of the hooked functions: LISTENQ_SKIP_FUNCTIONS makes
+// listenq treat tcp_conn_request as absent from BTF (the same code path).
+// That fact falls back to tier 3 (netns counters) and is reported; every
+// other fact keeps its tier, and the listener is still shown right.
+TEST_F(Tracing, MissingHookFunctionFallsBackAndIsReported)
+{
+	auto l = make_listener("127.0.0.1", 0, 9);
+	ASSERT_TRUE(l);
+	const std::uint16_t port = local_port(l->get());
+	auto c = connect_to("127.0.0.1", port);
+	ASSERT_TRUE(c);
+	const std::vector<std::string> argv = {LISTENQ_BIN, "watch", "0.3", "1", "--json", "--port", std::to_string(port)};
+	RunResult full = run_program(argv);
+	ASSERT_EQ(full.exit_code, 0) << full.err;
+	RunResult r = run_program(argv, {"LISTENQ_SKIP_FUNCTIONS=tcp_conn_request"});
+	ASSERT_EQ(r.exit_code, 0) << r.err;
+	json f = json::parse(r.out), all = json::parse(full.out);
+	const std::string not_used = f["hooks_not_used"].dump();
+	EXPECT_NE(not_used.find("tcp_conn_request: skipped (LISTENQ_SKIP_FUNCTIONS)"), std::string::npos) << not_used;
+	const auto &attr = f["attributed"];
+	EXPECT_NE(std::find(attr.begin(), attr.end(), "synq_full_drops"), attr.end()) << "tier 3 took it over";
+	EXPECT_EQ(f["unmeasured"], all["unmeasured"]) << "the other facts keep their tier";
+	ASSERT_EQ(f["listeners"].size(), 1u);
+	EXPECT_EQ(f["listeners"][0]["backlog"], 9);
+	EXPECT_EQ(f["listeners"][0]["accept_queue"], 1);
+	if (all["tier"] != "tracepoint")  // the guests: a function-hook tier stays in use
+		EXPECT_NE(f["tier"].get<std::string>().find("+tracepoint"), std::string::npos) << f["tier"];
+}
+
 }  // namespace
+
