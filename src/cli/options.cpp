@@ -23,6 +23,10 @@ uses only that function-hook tier and leaves what it cannot attach to
 tracepoints (an error if nothing attaches). tracepoint uses no function
 hooks. Every output header names the tiers in use.
 
+ENVIRONMENT: LISTENQ_ATTACH sets the default --attach.
+LISTENQ_SKIP_FUNCTIONS=fn,fn treats those kernel functions as absent:
+their facts fall back to tracepoints (reported as hooks not in use).
+
 JSON schemas: docs/json.md. Exit codes: 0 ok, 1 failure or unexplained
 mismatch, 2 usage, 3 no privilege / unsupported kernel.
 )";
