@@ -87,6 +87,9 @@ struct {
  * listeners map (map full), so that LQ_STAT_UNTRACKED counts listeners, once
  * each, and goes down again when they get a slot or close. */
 #define LQ_TRK_UNTRACKED 1
+/* Set when the listener closes (before its entry is deleted): a sampler that
+ * raced with the close and seeded it again deletes its own insert. */
+#define LQ_TRK_CLOSED 2
 
 static __always_inline __u8 *mark_tracked(struct sock *sk)
 {
@@ -134,6 +137,18 @@ static __always_inline void unmark_untracked(__u8 *m)
 		*m &= ~LQ_TRK_UNTRACKED;
 		stat_add(LQ_STAT_UNTRACKED, -1);
 	}
+}
+
+/* The listener sk (a BTF pointer) is closing: called before its entry goes.
+ * Creates the mark if no sample has yet, so that a first sample racing with
+ * this close sees it. */
+static __always_inline void mark_closed(struct sock *sk)
+{
+	__u8 *m = bpf_sk_storage_get(&tracked, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+
+	unmark_untracked(m);
+	if (m)
+		*m |= LQ_TRK_CLOSED;
 }
 
 static __always_inline __u32 log2_slot(__u64 v)
@@ -292,7 +307,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	if (newstate == TCP_LISTEN)
 		mark = mark_tracked((struct sock *)sk);
 	else
-		unmark_untracked(bpf_sk_storage_get(&tracked, (struct sock *)sk, 0, 0));
+		mark_closed((struct sock *)sk);
 	if (exact_listen) {
 		/* Tier 2 keys listeners by skc_cookie (kprobes cannot call
 		 * bpf_get_socket_cookie): generate it here, before the
@@ -512,6 +527,13 @@ static __always_inline void sample_one(struct sock *sk, __u8 *mark)
 			mark_untracked(mark);
 			return;
 		}
+		/* A close that ran meanwhile deleted before this insert: undo
+		 * it. The close marks first, and it sets the state to CLOSE
+		 * before listen_stop (fentry tier), so one of the two shows. */
+		if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN || !mark || (*mark & LQ_TRK_CLOSED)) {
+			bpf_map_delete_elem(&listeners, &key);
+			return;
+		}
 		st = bpf_map_lookup_elem(&listeners, &key);
 		if (!st)
 			return;
@@ -575,9 +597,11 @@ int sample_tracked(struct bpf_iter__bpf_sk_storage_map *ctx)
 {
 	struct sock *sk = ctx->sk;
 
-	if (!sk || sk->__sk_common.skc_state != TCP_LISTEN)
+	__u8 *mark = ctx->value;
+
+	if (!sk || !mark || sk->__sk_common.skc_state != TCP_LISTEN || (*mark & LQ_TRK_CLOSED))
 		return 0;
-	sample_one(sk, ctx->value);
+	sample_one(sk, mark);
 	return 0;
 }
 

@@ -33,6 +33,7 @@ int BPF_PROG(fn_listen_stop, struct sock *sk)
 
 	if (!exact_listen)
 		return 0;
+	mark_closed(sk);  /* tp_btf/inet_sock_set_state is not attached in this tier */
 	key_of(&key, sk);
 	stop_listener(sk, &key);
 	return 0;

@@ -381,7 +381,14 @@ TEST_F(Tracing, MissingHookFunctionFallsBackAndIsReported)
 	EXPECT_NE(not_used.find("tcp_conn_request: skipped (LISTENQ_SKIP_FUNCTIONS)"), std::string::npos) << not_used;
 	const auto &attr = f["attributed"];
 	EXPECT_NE(std::find(attr.begin(), attr.end(), "synq_full_drops"), attr.end()) << "tier 3 took it over";
-	EXPECT_EQ(f["unmeasured"], all["unmeasured"]) << "the other facts keep their tier";
+	// The other facts keep their tier (overflow_ack may become unmeasured:
+	// without tcp_conn_request ListenOverflows cannot be split by path).
+	for (const char *field : {"enqueued", "accept_wait"}) {
+		auto has = [&](const json &j) {
+			return std::find(j["unmeasured"].begin(), j["unmeasured"].end(), field) != j["unmeasured"].end();
+		};
+		EXPECT_EQ(has(f), has(all)) << field << ": " << f["unmeasured"] << " vs " << all["unmeasured"];
+	}
 	ASSERT_EQ(f["listeners"].size(), 1u);
 	EXPECT_EQ(f["listeners"][0]["backlog"], 9);
 	EXPECT_EQ(f["listeners"][0]["accept_queue"], 1);

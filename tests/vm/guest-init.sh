@@ -87,10 +87,14 @@ for t in fentry kprobe tracepoint; do
 	else
 		# The same scenarios with the function-hook tier forced: fentry (6.1:
 		# tier 3 keeps the ACK path, whose trampoline cannot attach), kprobe.
-		LISTENQ_ATTACH=$t CI=true "$INTEG" --gtest_brief=1 --gtest_filter="Tracing.*" > /tmp/trace_$t.txt 2>&1
+		# kprobe also runs the map, churn and container tests (the auto run
+		# of the whole suite below covers them with fentry).
+		f="Tracing.*"
+		[ $t = kprobe ] && f="$f:Reliability.Full*:Reliability.Hundred*:Reliability.Same*:Reliability.Reuse*:Reliability.Ring*"
+		LISTENQ_ATTACH=$t CI=true "$INTEG" --gtest_brief=1 --gtest_filter="$f" > /tmp/trace_$t.txt 2>&1
 		rc=$?
 		section trace_$t /tmp/trace_$t.txt
-		check $t trace_$t "integration Tracing.* under --attach=$t" [ "$rc" = 0 ]
+		check $t trace_$t "integration $f under --attach=$t" [ "$rc" = 0 ]
 	fi
 done
 
@@ -147,7 +151,9 @@ check - listenq_ss_equals_ss "listenq ss -lnt byte-identical to ss -lnt" cmp -s 
 
 # --- The host's privileged integration suite, unchanged, on this kernel.
 if want integration; then
-	CI=true "$INTEG" --gtest_brief=1 ${GTEST:+--gtest_filter=$GTEST} > /tmp/integ.txt 2>&1
+	# Two host-only tests need bpftool and hping3, which this busybox guest
+	# lacks; the host tier runs them.
+	CI=true "$INTEG" --gtest_brief=1 --gtest_filter="${GTEST:--Reliability.EverySignal*:Reliability.SynFlood*}" > /tmp/integ.txt 2>&1
 	rc=$?
 	section integration /tmp/integ.txt
 	check - integration "$(grep -E 'tests? ran|PASSED|FAILED' /tmp/integ.txt | tr '\n' ' ')" [ "$rc" = 0 ]
