@@ -83,12 +83,9 @@ struct {
 	__type(value, __u8);
 } tracked SEC(".maps");
 
-/* The mark's value: LQ_TRK_UNTRACKED while the listener is not in the
- * listeners map (map full), so that LQ_STAT_UNTRACKED counts listeners, once
- * each, and goes down again when they get a slot or close. */
-#define LQ_TRK_UNTRACKED 1
-/* Set when the listener closes (before its entry is deleted): a sampler that
- * raced with the close and seeded it again deletes its own insert. */
+/* The mark's value: LQ_TRK_CLOSED once the listener closes (set before its
+ * entry is deleted), so that a sample that raced with the close and seeded
+ * it again deletes its own insert. */
 #define LQ_TRK_CLOSED 2
 
 static __always_inline __u8 *mark_tracked(struct sock *sk)
@@ -121,24 +118,6 @@ static __always_inline void stat_add(__u32 idx, __s64 n)
 
 static __always_inline void stat_inc(__u32 idx) { stat_add(idx, 1); }
 
-/* The listener map is full for the listener marked m: counted once. */
-static __always_inline void mark_untracked(__u8 *m)
-{
-	if (m && !(*m & LQ_TRK_UNTRACKED)) {
-		*m |= LQ_TRK_UNTRACKED;
-		stat_add(LQ_STAT_UNTRACKED, 1);
-	}
-}
-
-/* It got a slot, or closes: no longer counted as untracked. */
-static __always_inline void unmark_untracked(__u8 *m)
-{
-	if (m && (*m & LQ_TRK_UNTRACKED)) {
-		*m &= ~LQ_TRK_UNTRACKED;
-		stat_add(LQ_STAT_UNTRACKED, -1);
-	}
-}
-
 /* The listener sk (a BTF pointer) is closing: called before its entry goes.
  * Creates the mark if no sample has yet, so that a first sample racing with
  * this close sees it. */
@@ -146,7 +125,6 @@ static __always_inline void mark_closed(struct sock *sk)
 {
 	__u8 *m = bpf_sk_storage_get(&tracked, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
-	unmark_untracked(m);
 	if (m)
 		*m |= LQ_TRK_CLOSED;
 }
@@ -257,9 +235,8 @@ static __always_inline int key_of_raw(struct lq_listener_key *key, const struct 
 	return key->cookie != 0;
 }
 
-/* Returns 0, or -1 when the listener map is full (the caller counts it
- * untracked where it holds sk as a BTF pointer; else the sampler does). */
-static __always_inline int start_listener(const struct sock *sk, const struct lq_listener_key *kp)
+/* A listener the map has no room for is counted by the next sample. */
+static __always_inline void start_listener(const struct sock *sk, const struct lq_listener_key *kp)
 {
 	struct lq_listener_key key = *kp;
 	struct lq_listener_state init = {};
@@ -272,9 +249,8 @@ static __always_inline int start_listener(const struct sock *sk, const struct lq
 	init.flags = LQ_F_FRESH;
 	init.listen_ts_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&listeners, &key, &init, BPF_ANY))
-		return -1;
+		return;
 	emit(LQ_EV_LISTEN, &key, &init, LQ_BACKLOG_UNKNOWN, 0, 0);
-	return 0;
 }
 
 /* The final counters leave with the CLOSE event. */
@@ -296,7 +272,6 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 {
 	struct lq_listener_key key = {};
-	__u8 *mark = NULL;
 
 	/* Hot: every TCP state change of every socket. States first (arguments,
 	 * no memory read), so nearly all calls end here. */
@@ -305,7 +280,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_LISTEN)
-		mark = mark_tracked((struct sock *)sk);
+		mark_tracked((struct sock *)sk);
 	else
 		mark_closed((struct sock *)sk);
 	if (exact_listen) {
@@ -321,8 +296,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	 * LISTEN -> CLOSE is the listener itself going away. */
 	if (newstate == TCP_LISTEN) {
 		key_of(&key, sk);
-		if (start_listener(sk, &key))
-			mark_untracked(mark);
+		start_listener(sk, &key);
 	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
 		key_of(&key, sk);
 		stop_listener(sk, &key);
@@ -524,7 +498,8 @@ static __always_inline void sample_one(struct sock *sk, __u8 *mark)
 		init.flags = LQ_F_SEEDED;
 		if (bpf_map_update_elem(&listeners, &key, &init, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&listeners, &key)) {
-			mark_untracked(mark);
+			/* map full: user space zeroes this before each pass */
+			stat_inc(LQ_STAT_UNTRACKED);
 			return;
 		}
 		/* A close that ran meanwhile deleted before this insert: undo
@@ -537,7 +512,6 @@ static __always_inline void sample_one(struct sock *sk, __u8 *mark)
 		st = bpf_map_lookup_elem(&listeners, &key);
 		if (!st)
 			return;
-		unmark_untracked(mark);
 	}
 	acceptq = BPF_CORE_READ(sk, sk_ack_backlog);
 	observe_queues(&key, st, acceptq,

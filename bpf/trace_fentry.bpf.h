@@ -18,11 +18,9 @@ int fx_listen_start(__u64 *ctx)
 
 	if (!exact_listen || bpf_get_func_ret(ctx, &ret) || (int)ret)
 		return 0;
+	mark_tracked(sk);
 	key_of(&key, sk);
-	if (start_listener(sk, &key))
-		mark_untracked(mark_tracked(sk));
-	else
-		mark_tracked(sk);
+	start_listener(sk, &key);
 	return 0;
 }
 

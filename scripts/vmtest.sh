@@ -18,7 +18,7 @@ ROOT=$PWD
 KERNELS=(6.1 6.12)
 ONLY=""
 GTEST=""
-BOOT_TIMEOUT=${LISTENQ_VM_TIMEOUT:-300}
+BOOT_TIMEOUT=${LISTENQ_VM_TIMEOUT:-420}
 CACHE=${LISTENQ_VM_CACHE:-/var/cache/listenq-vm}
 while (($#)); do
   case "$1" in
@@ -113,14 +113,27 @@ for series in "${KERNELS[@]}"; do
   initrd=$CACHE/initrd-$kver.gz
   build_initramfs "$kdir" "$initrd"
   log=$CACHE/console-$kver.log
-  start=$(date +%s)
-  set +e
-  timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 1G \
-    -nographic -no-reboot -kernel "$vmlinuz" -initrd "$initrd" \
-    -append "console=ttyS0 quiet panic=-1 rdinit=/init ${ONLY:+lq.only=$ONLY} ${GTEST:+lq.gtest=$GTEST}" > "$log" 2>&1
-  rc=$?
-  set -e
-  secs=$(( $(date +%s) - start ))
+  for attempt in 1 2; do
+    start=$(date +%s)
+    set +e
+    timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 1G \
+      -nographic -no-reboot -kernel "$vmlinuz" -initrd "$initrd" \
+      -append "console=ttyS0 quiet panic=-1 rdinit=/init ${ONLY:+lq.only=$ONLY} ${GTEST:+lq.gtest=$GTEST}" > "$log" 2>&1
+    rc=$?
+    set -e
+    secs=$(( $(date +%s) - start ))
+    # Multi-threaded TCG can miss the guest's int3-based code patching
+    # (static keys, kprobes) and the guest kernel oopses on a stray int3:
+    # seen once in syscall_exit_to_user_mode_prepare on 6.12. An emulator
+    # fault, not a test result: said loudly, the log kept, one retry.
+    if [ $attempt = 1 ] && grep -q "Oops: int3" "$log" && ! tr -d '\r' < "$log" | grep -q "^LQ-DONE|"; then
+      cp "$log" "$log.oops"
+      echo "vmtest: $kver guest oopsed on an int3 during code patching under TCG after ${secs}s" \
+        "(console log kept: $log.oops); running the guest again"
+      continue
+    fi
+    break
+  done
   echo "   boot+run: ${secs}s, console log: $log"
   tr -d '\r' < "$log" | awk -F'|' '/^LQ-OUT-BEGIN\|/{name=$2; print "   --- " name; next} /^LQ-OUT-END\|/{name=""; next} name!=""{print "   | " $0}'
   if grep -q "Kernel panic" "$log"; then

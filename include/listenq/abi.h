@@ -120,7 +120,7 @@ struct lq_event {
 
 enum lq_stat {
 	LQ_STAT_EVENTS_LOST = 0,	/* ringbuf full */
-	LQ_STAT_UNTRACKED = 1,		/* listeners not in the map now (map full); a gauge */
+	LQ_STAT_UNTRACKED = 1,		/* listeners a sample pass found no room for (zeroed per pass) */
 	LQ_STAT_MAX = 2,
 };
 

@@ -44,6 +44,8 @@ struct Tracer::Impl {
 	LinkPtr tracked_link;  // iter/bpf_sk_storage_map: the tracked listeners
 	std::uint64_t last_full_ns = 0;
 	std::uint64_t netns_seeded = 0, netns_unseeded = 0;
+	std::uint64_t untracked = 0, stale_removed = 0;
+	std::map<std::uint64_t, std::uint64_t> samples_at_prune;  // cookie -> samples at the last full pass
 	RingBufPtr rb;
 	EventFn on_event;
 	std::string event_error;
@@ -464,51 +466,111 @@ Result<void> run_iter(bpf_link *link, const char *what)
 
 }  // namespace
 
+namespace {
+
+// Sum over CPUs of one slot of the per-CPU stats array; zero: reset it.
+std::uint64_t stat_sum(int fd, std::uint32_t idx, bool zero)
+{
+	const int ncpu = libbpf_num_possible_cpus();
+	std::vector<std::uint64_t> vals(static_cast<std::size_t>(ncpu > 0 ? ncpu : 1));
+	std::uint64_t sum = 0;
+	if (bpf_map_lookup_elem(fd, &idx, vals.data()) == 0)
+		for (auto v : vals)
+			sum += v;
+	if (zero) {
+		std::fill(vals.begin(), vals.end(), 0);
+		bpf_map_update_elem(fd, &idx, vals.data(), BPF_ANY);
+	}
+	return sum;
+}
+
+}  // namespace
+
+// The first pass: every netns of the machine (containers), since an
+// iterator walks the netns of the thread that creates it; later listeners
+// there are caught starting by the hooks, which see every netns. Tier 3
+// takes each netns's TcpExt counters there too: its attribution baseline.
+Result<void> Tracer::first_pass()
+{
+	const std::uint32_t own = current_netns_inode();
+	std::map<std::uint32_t, ListenCounters> start;
+	auto pass_here = [&](std::uint32_t inode) -> Result<void> {
+		if (impl_->synq)
+			if (auto c = read_listen_counters("/proc/thread-self"))
+				start[inode] = *c;
+		return run_iter(impl_->iter_link.get(), "iter/tcp sample_listeners");
+	};
+	if (auto r = pass_here(own); !r)
+		return r;
+	impl_->netns_seeded++;
+	for (const NetnsRef &ns : list_netns()) {
+		if (ns.inode == own)
+			continue;
+		auto r = in_netns(ns.path, [&] { return pass_here(ns.inode); });
+		if (!r && r.error().err == ENOTRECOVERABLE)
+			return r;
+		(r ? impl_->netns_seeded : impl_->netns_unseeded)++;
+	}
+	if (impl_->synq)
+		impl_->synq->set_start(start);
+	return {};
+}
+
+// Entries whose listener no pass has visited for a full-pass period are
+// ghosts (a close that no hook saw, e.g. a missed kprobe): removed, counted.
+void Tracer::prune_stale()
+{
+	int fd = bpf_map__fd(impl_->skel->maps.listeners);
+	int epochs = bpf_map__fd(impl_->skel->maps.epochs);
+	std::map<std::uint64_t, std::uint64_t> seen;  // cookie -> samples
+	std::vector<lq_listener_key> stale;
+	lq_listener_key key{}, next{};
+	lq_listener_key *prev = nullptr;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		lq_listener_state st;
+		if (bpf_map_lookup_elem(fd, &next, &st) == 0) {
+			auto it = impl_->samples_at_prune.find(next.cookie);
+			if (it != impl_->samples_at_prune.end() && it->second == st.samples)
+				stale.push_back(next);
+			else
+				seen[next.cookie] = st.samples;
+		}
+		key = next;
+		prev = &key;
+	}
+	for (const lq_listener_key &k : stale) {
+		if (bpf_map_delete_elem(fd, &k) == 0)
+			impl_->stale_removed++;
+		bpf_map_delete_elem(epochs, &k);
+	}
+	impl_->samples_at_prune = std::move(seen);
+}
+
 Result<void> Tracer::sample()
 {
 	// The full iter/tcp pass costs a walk of every TCP hash bucket whatever
 	// the number of sockets: at the first sample and every 5 s, to seed
 	// listeners no hook saw start. Otherwise only the tracked ones.
-	// The first pass also seeds the other netns (containers): an iterator
-	// walks the netns of the thread that creates it. Later listeners there
-	// are caught starting by the hooks, which see every netns.
 	constexpr std::uint64_t kFullEveryNs = 5'000'000'000ULL;
 	const std::uint64_t now = monotonic_ns();
-	// Tier 3 also takes each netns's TcpExt counters there: the baseline of
-	// its SYN-path attribution.
-	if (!impl_->last_full_ns) {
-		const std::uint32_t own = current_netns_inode();
-		std::map<std::uint32_t, ListenCounters> start;
-		auto counters_here = [&](std::uint32_t inode) {
-			if (impl_->synq)
-				if (auto c = read_listen_counters("/proc/thread-self"))
-					start[inode] = *c;
-		};
-		counters_here(own);
-		for (const NetnsRef &ns : list_netns()) {
-			if (ns.inode == own)
-				continue;
-			auto r = in_netns(ns.path, [&]() -> Result<void> {
-				counters_here(ns.inode);
-				return run_iter(impl_->iter_link.get(), "iter/tcp sample_listeners");
-			});
-			if (!r && r.error().err == ENOTRECOVERABLE)
-				return r;
-			(r ? impl_->netns_seeded : impl_->netns_unseeded)++;
-		}
-		if (impl_->synq)
-			impl_->synq->set_start(start);
-	}
-	if (!impl_->last_full_ns || now - impl_->last_full_ns >= kFullEveryNs) {
-		if (auto r = run_iter(impl_->iter_link.get(), "iter/tcp sample_listeners"); !r)
+	const int stats_fd = bpf_map__fd(impl_->skel->maps.stats);
+	stat_sum(stats_fd, LQ_STAT_UNTRACKED, /*zero=*/true);
+	const bool first = !impl_->last_full_ns;
+	const bool full = first || now - impl_->last_full_ns >= kFullEveryNs;
+	if (full) {
+		if (auto r = first ? first_pass() : run_iter(impl_->iter_link.get(), "iter/tcp sample_listeners"); !r)
 			return r;
-		if (!impl_->last_full_ns)
-			impl_->netns_seeded++;
+		if (!first)
+			prune_stale();
 		impl_->last_full_ns = now;
 		full_samples_++;
 	} else if (auto r = run_iter(impl_->tracked_link.get(), "iter/bpf_sk_storage_map sample_tracked"); !r) {
 		return r;
 	}
+	// Listeners the map had no room for, as this pass found them; a later
+	// full pass walks only our netns, so only the others count them all.
+	if (first || !full)
+		impl_->untracked = stat_sum(stats_fd, LQ_STAT_UNTRACKED, false);
 	// Raw counts of the first sample are the listeners' baselines.
 	if (samples_++ == 0 && impl_->synq)
 		if (auto r = read_listeners(); !r)
@@ -600,16 +662,9 @@ TracerStats Tracer::stats() const
 	s.samples = samples_;
 	s.netns_seeded = impl_->netns_seeded;
 	s.netns_unseeded = impl_->netns_unseeded;
-	const int ncpu = libbpf_num_possible_cpus();
-	std::vector<std::uint64_t> vals(static_cast<std::size_t>(ncpu > 0 ? ncpu : 1));
-	int fd = bpf_map__fd(impl_->skel->maps.stats);
-	for (std::uint32_t idx : {std::uint32_t{LQ_STAT_EVENTS_LOST}, std::uint32_t{LQ_STAT_UNTRACKED}}) {
-		std::uint64_t sum = 0;
-		if (bpf_map_lookup_elem(fd, &idx, vals.data()) == 0)
-			for (auto v : vals)
-				sum += v;
-		(idx == LQ_STAT_EVENTS_LOST ? s.events_lost : s.untracked) = sum;
-	}
+	s.untracked = impl_->untracked;
+	s.stale_removed = impl_->stale_removed;
+	s.events_lost = stat_sum(bpf_map__fd(impl_->skel->maps.stats), LQ_STAT_EVENTS_LOST, false);
 	return s;
 }
 

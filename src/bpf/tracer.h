@@ -26,11 +26,14 @@ struct TracerOptions {
 
 struct TracerStats {
 	std::uint64_t events_lost = 0;  // ringbuf full
-	std::uint64_t untracked = 0;    // listeners not in the map now (map full)
+	std::uint64_t untracked = 0;    // listeners the last sample found no room for (map full)
 	std::uint64_t samples = 0;      // iter/tcp passes run
 	// First full pass: network namespaces walked, and those that could not
 	// be entered (listeners there that started before listenq are missed).
 	std::uint64_t netns_seeded = 0, netns_unseeded = 0;
+	// Map entries of listeners that had gone without a close being seen
+	// (a missed hook), removed when no pass visited them for 5 s.
+	std::uint64_t stale_removed = 0;
 };
 
 class Tracer {
@@ -80,6 +83,8 @@ public:
 
 private:
 	explicit Tracer(std::unique_ptr<Impl> impl);
+	Result<void> first_pass();
+	void prune_stale();
 	std::unique_ptr<Impl> impl_;
 	std::vector<std::string> attached_;
 	std::uint64_t samples_ = 0, full_samples_ = 0;

@@ -120,6 +120,8 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 	    << " listeners untracked (map full)";
 	if (s.netns_unseeded)
 		err << ", " << s.netns_unseeded << " netns not entered";
+	if (s.stale_removed)
+		err << ", " << s.stale_removed << " stale entries removed";
 	err << '\n';
 	return kExitOk;
 }
@@ -165,6 +167,7 @@ int run_watch(const Options &o, std::ostream &out, std::ostream &err)
 		f.events_lost = ts.events_lost;
 		f.untracked = ts.untracked;
 		f.netns_unseeded = ts.netns_unseeded;
+		f.stale_removed = ts.stale_removed;
 		f.unattributed = t.unattributed();
 		f.rows = compute_interval(prev, shown, f.interval_s);
 		if (tty)

@@ -131,6 +131,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 	   << f.rows.size() << " listeners, lost events " << f.events_lost << ", untracked " << f.untracked;
 	if (f.netns_unseeded)
 		os << ", " << f.netns_unseeded << " netns not entered (older listeners there missed)";
+	if (f.stale_removed)
+		os << ", " << f.stale_removed << " stale entries removed";
 	os << '\n';
 	if (!f.header.sampled.empty())
 		print_folded(os, "sampled every " + std::to_string(f.header.sample_ms) + " ms:", join(f.header.sampled, ", "));
@@ -264,6 +266,7 @@ nlohmann::ordered_json watch_frame_head(const WatchFrame &f, nlohmann::ordered_j
 		{"events_lost", f.events_lost},
 		{"untracked", f.untracked},
 		{"netns_unseeded", f.netns_unseeded},
+		{"stale_removed", f.stale_removed},
 		{"attributed", f.header.attributed},
 		{"hooks_not_used", f.header.not_used},
 		{"unattributed", unattributed_json(f.unattributed)},

@@ -29,6 +29,7 @@ struct WatchFrame {
 	std::uint64_t seq = 0;
 	std::uint64_t events_lost = 0, untracked = 0;
 	std::uint64_t netns_unseeded = 0;  // netns whose older listeners could not be seeded
+	std::uint64_t stale_removed = 0;   // entries of listeners gone without a close seen
 	std::vector<Unattributed> unattributed;  // tier 3: netns counts no single listener was given
 	std::vector<WatchRow> rows;
 };

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -324,16 +325,31 @@ std::optional<std::string> Spawned::read_line(std::chrono::milliseconds timeout)
 			return std::nullopt;
 		char b[4096];
 		ssize_t n = ::read(out_, b, sizeof(b));
-		if (n <= 0)
+		if (n <= 0) {
+			eof_ = n == 0;
 			return std::nullopt;
+		}
 		buf_.append(b, static_cast<std::size_t>(n));
 	}
 }
 
 int Spawned::wait(std::chrono::milliseconds timeout, std::vector<std::string> &rest, std::string &err)
 {
-	while (auto l = read_line(timeout))
-		rest.push_back(*l);
+	// Everything it writes until EOF; at the deadline it is killed and what
+	// it wrote so far is still drained (never a line cut by a timeout).
+	const auto deadline = std::chrono::steady_clock::now() + timeout;
+	bool killed = false;
+	for (;;) {
+		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+		if (auto l = read_line(killed ? std::chrono::milliseconds(5000) : std::max(left, std::chrono::milliseconds(0)))) {
+			rest.push_back(*l);
+			continue;
+		}
+		if (eof_ || killed)
+			break;
+		::kill(pid_, SIGKILL);
+		killed = true;
+	}
 	if (!buf_.empty())
 		rest.push_back(buf_);
 	char b[4096];
@@ -353,6 +369,15 @@ void Spawned::signal(int sig)
 {
 	if (pid_ > 0)
 		::kill(pid_, sig);
+}
+
+std::vector<nlohmann::json> parse_json_lines(const std::vector<std::string> &lines)
+{
+	std::vector<nlohmann::json> out;
+	for (const auto &l : lines)
+		if (!l.empty())
+			out.push_back(nlohmann::json::parse(l));
+	return out;
 }
 
 std::uint64_t netstat_counter(const std::string &name)

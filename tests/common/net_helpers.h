@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "util/result.h"
 #include "util/unique_fd.h"
 
@@ -62,8 +64,12 @@ public:
 
 private:
 	int pid_ = -1, out_ = -1, err_ = -1;
+	bool eof_ = false;
 	std::string buf_;
 };
+
+// One JSON document per non-empty line (watch --json, trace --json).
+std::vector<nlohmann::json> parse_json_lines(const std::vector<std::string> &lines);
 
 // TcpExt counter of this netns (/proc/net/netstat), or UINT64_MAX.
 std::uint64_t netstat_counter(const std::string &name);

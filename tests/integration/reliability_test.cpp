@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -15,7 +16,9 @@
 #include <set>
 #include <thread>
 
+#include "listenq/abi.h"
 #include "privileged.h"
+#include "sources/kernel_info.h"
 #include "sources/netns.h"
 #include "sources/proc_net.h"
 #include "util/files.h"
@@ -83,15 +86,6 @@ std::string leftovers(const SystemBpfState &before, const SystemBpfState &after)
 		return "";
 	return std::to_string(p) + " progs, " + std::to_string(m) + " maps, " + std::to_string(l) + " links, " +
 	       std::to_string(f) + " pinned files, " + std::to_string(mo) + " mounts left";
-}
-
-std::vector<json> parse_lines(const std::vector<std::string> &lines)
-{
-	std::vector<json> out;
-	for (const auto &l : lines)
-		if (!l.empty())
-			out.push_back(json::parse(l));
-	return out;
 }
 
 // SIGINT, SIGTERM and SIGHUP end the loop (exit 0, final output written);
@@ -207,17 +201,11 @@ TEST_F(Reliability, FullListenerMapCountsEachUntrackedListenerOnce)
 	EXPECT_EQ(watch.wait(10s, rest, err), 0) << err;
 }
 
-std::uint32_t own_netns()
-{
-	struct stat st;
-	return ::stat("/proc/self/ns/net", &st) == 0 ? static_cast<std::uint32_t>(st.st_ino) : 0;
-}
-
 // A stopped consumer and a 64 KiB ring: the events that do not fit are
 // counted and reported, and seen + lost covers every event.
 TEST_F(Reliability, RingBufferLossesAreCountedAndReported)
 {
-	Spawned trace({LISTENQ_BIN, "trace", "--json", "--ringbuf-kb", "64", "--netns", std::to_string(own_netns())});
+	Spawned trace({LISTENQ_BIN, "trace", "--json", "--ringbuf-kb", "64", "--netns", std::to_string(current_netns_inode())});
 	ASSERT_TRUE(trace.read_line(10s));
 	trace.signal(SIGSTOP);
 	constexpr int kCycles = 2000;  // listen + close: 4000 events, ~600 fit
@@ -229,7 +217,7 @@ TEST_F(Reliability, RingBufferLossesAreCountedAndReported)
 	std::vector<std::string> rest;
 	std::string err;
 	ASSERT_EQ(trace.wait(10s, rest, err), 0) << err;
-	const std::size_t seen = parse_lines(rest).size();
+	const std::size_t seen = parse_json_lines(rest).size();
 	std::uint64_t counted = 0, lost = 0;
 	ASSERT_EQ(std::sscanf(err.c_str(), "listenq trace: %lu events, %lu lost", &counted, &lost), 2) << err;
 	EXPECT_EQ(counted, seen);
@@ -260,18 +248,25 @@ TEST_F(Reliability, HundredThousandListenCloseCyclesLeaveMapAndRssFlat)
 	ASSERT_TRUE(l);
 	const std::size_t rows_before = json::parse(*l)["listeners"].size();
 	const std::uint64_t rss_before = rss_kib(watch.pid());
-	constexpr int kCycles = 100000;
+	// 100k on the host; the emulated guests ask for fewer (time).
+	const char *env = std::getenv("LISTENQ_TEST_CHURN_CYCLES");
+	const int kCycles = env ? std::atoi(env) : 100000;
 	const auto t0 = std::chrono::steady_clock::now();
 	for (int i = 0; i < kCycles; i++) {
 		ASSERT_TRUE(make_listener("127.0.0.1", 0, 4)) << "cycle " << i;
 		ASSERT_LT(std::chrono::steady_clock::now() - t0, 60s) << "bounded in time; at cycle " << i;
 	}
 	const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+	// Frames from during the churn are skipped. A close no hook saw (a
+	// missed kprobe under emulation) leaves a ghost entry, which the 5 s
+	// pruning removes and counts: so up to 12 s.
 	json f;
-	for (int i = 0; i < 4; i++) {  // skip frames from during the churn
+	for (int i = 0; i < 24; i++) {
 		auto x = watch.read_line(5s);
 		ASSERT_TRUE(x);
 		f = json::parse(*x);
+		if (i >= 3 && f["listeners"].size() == rows_before)
+			break;
 	}
 	const std::uint64_t rss_after = rss_kib(watch.pid());
 	EXPECT_EQ(f["listeners"].size(), rows_before) << "listener map back at its baseline";
@@ -279,7 +274,8 @@ TEST_F(Reliability, HundredThousandListenCloseCyclesLeaveMapAndRssFlat)
 	EXPECT_EQ(f["untracked"], 0);
 	EXPECT_LE(rss_after, rss_before + 1024) << "RSS " << rss_before << " -> " << rss_after << " KiB";
 	std::cout << "[ measured ] " << kCycles << " cycles in " << secs << " s; map rows " << rows_before << " -> "
-		  << f["listeners"].size() << "; RSS " << rss_before << " -> " << rss_after << " KiB\n";
+		  << f["listeners"].size() << " (stale entries removed: " << f["stale_removed"] << "); RSS " << rss_before
+		  << " -> " << rss_after << " KiB\n";
 	watch.signal(SIGINT);
 	std::vector<std::string> rest;
 	std::string err;
@@ -363,17 +359,17 @@ TEST_F(Reliability, SamePortInAnotherNetnsIsItsOwnRow)
 	ASSERT_TRUE(mine);
 	auto client = connect_to("127.0.0.1", kPort);
 	ASSERT_TRUE(client);
-	ASSERT_NE(other.netns(), own_netns());
+	ASSERT_NE(other.netns(), current_netns_inode());
 
 	json f = watch_once(kPort);
 	ASSERT_EQ(f["listeners"].size(), 2u) << f.dump();
 	std::map<std::uint32_t, json> by_netns;
 	for (const json &l : f["listeners"])
 		by_netns[l["netns"].get<std::uint32_t>()] = l;
-	ASSERT_EQ(by_netns.count(own_netns()), 1u) << f.dump();
+	ASSERT_EQ(by_netns.count(current_netns_inode()), 1u) << f.dump();
 	ASSERT_EQ(by_netns.count(other.netns()), 1u) << f.dump();
-	EXPECT_EQ(by_netns[own_netns()]["backlog"], 3);
-	EXPECT_EQ(by_netns[own_netns()]["accept_queue"], 1);
+	EXPECT_EQ(by_netns[current_netns_inode()]["backlog"], 3);
+	EXPECT_EQ(by_netns[current_netns_inode()]["accept_queue"], 1);
 	EXPECT_EQ(by_netns[other.netns()]["backlog"], 7);
 	EXPECT_EQ(by_netns[other.netns()]["accept_queue"], 2);
 	EXPECT_TRUE(by_netns[other.netns()]["seeded"].get<bool>()) << "it listened before listenq started";
@@ -576,7 +572,7 @@ TEST_F(Reliability, SynFloodPerListenerCountsMatchTheNetnsCountersExactly)
 	std::vector<std::string> rest;
 	std::string err;
 	ASSERT_EQ(watch.wait(10s, rest, err), 0) << err;
-	const std::vector<json> frames = parse_lines(rest);
+	const std::vector<json> frames = parse_json_lines(rest);
 	ASSERT_GE(frames.size(), 4u);
 
 	std::cout << "[ measured ] flood of 10000 SYNs: TCPReqQFullDrop " << d.qdrop << ", TCPReqQFullDoCookies "
@@ -627,6 +623,49 @@ TEST_F(Reliability, SynFloodPerListenerCountsMatchTheNetnsCountersExactly)
 		EXPECT_FALSE(u.empty()) << "two listeners under SYN pressure in one netns: tier 3 cannot split";
 	std::cout << "[ measured ] both flooded: TCPReqQFullDoCookies " << d_both.qcookies << " = " << t2.qcookies
 		  << " + " << i2.qcookies << " + " << u_cookies << " not attributed\n";
+}
+
+// A ghost: an entry whose listener closed without any hook seeing it (what
+// a missed kprobe leaves). Written into the live map with bpftool; no
+// sample visits it, so the 5 s pruning removes and counts it.
+TEST_F(Reliability, GhostEntryOfAListenerGoneUnseenIsPrunedAndCounted)
+{
+	Spawned watch({LISTENQ_BIN, "watch", "0.5", "--json"});
+	auto first = watch.read_line(10s);
+	ASSERT_TRUE(first);
+	const std::size_t rows = json::parse(*first)["listeners"].size();
+	RunResult maps = run_program({which("bpftool"), "-j", "map", "show"});
+	ASSERT_EQ(maps.exit_code, 0) << maps.err;
+	std::uint64_t id = 0;
+	for (const json &m : json::parse(maps.out))
+		if (m.value("name", "") == "listeners")
+			id = m["id"];
+	ASSERT_NE(id, 0u) << "listenq's listeners map not found";
+	std::vector<std::string> argv = {which("bpftool"), "map", "update", "id", std::to_string(id), "key", "hex"};
+	for (int i = 0; i < 16; i++)  // cookie 0x...ee, netns 0
+		argv.push_back(i == 0 ? "ee" : i == 7 ? "7f" : "00");
+	argv.push_back("value");
+	argv.push_back("hex");
+	for (std::size_t i = 0; i < sizeof(lq_listener_state); i++)
+		argv.push_back("00");
+	RunResult up = run_program(argv);
+	ASSERT_EQ(up.exit_code, 0) << up.err;
+
+	bool pruned = false, ghost_seen = false;
+	json f;
+	for (int i = 0; i < 30 && !pruned; i++) {  // 15 s
+		auto l = watch.read_line(5s);
+		ASSERT_TRUE(l);
+		f = json::parse(*l);
+		ghost_seen |= f["listeners"].size() == rows + 1;
+		pruned = ghost_seen && f["listeners"].size() == rows && f["stale_removed"] == 1;
+	}
+	EXPECT_TRUE(ghost_seen) << "the ghost was in the map";
+	EXPECT_TRUE(pruned) << f.dump().substr(0, 400);
+	watch.signal(SIGINT);
+	std::vector<std::string> rest;
+	std::string err;
+	EXPECT_EQ(watch.wait(10s, rest, err), 0) << err;
 }
 
 }  // namespace

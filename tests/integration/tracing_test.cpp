@@ -27,15 +27,6 @@ protected:
 	void SetUp() override { LQ_REQUIRE_ROOT_NETNS(); }
 };
 
-std::vector<json> parse_lines(const std::vector<std::string> &lines)
-{
-	std::vector<json> out;
-	for (const auto &l : lines)
-		if (!l.empty())
-			out.push_back(json::parse(l));
-	return out;
-}
-
 TEST_F(Tracing, ListenRelistenAndClampAreTracedWithRequestedAndEffective)
 {
 	Spawned trace({LISTENQ_BIN, "trace", "--json", "--duration", "3"});
@@ -59,7 +50,7 @@ TEST_F(Tracing, ListenRelistenAndClampAreTracedWithRequestedAndEffective)
 	EXPECT_NE(err.find("0 lost"), std::string::npos) << err;
 
 	std::vector<json> ev;
-	for (auto &e : parse_lines(rest))
+	for (auto &e : parse_json_lines(rest))
 		if (e["port"] == port)
 			ev.push_back(e);
 	ASSERT_EQ(ev.size(), 5u) << json(ev).dump(2);
@@ -132,7 +123,7 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 	bool seen = false, gone_after = false, wait_measured = false, exact_enqueue = false, exact_synq = false;
 	const char *synq_keys[] = {"synq_full_drops", "synq_full_cookies", "syncookies_sent"};
 	std::string tier;
-	for (const json &f : parse_lines(rest)) {
+	for (const json &f : parse_json_lines(rest)) {
 		tier = f["tier"];
 		EXPECT_EQ(f["schema"], "listenq.watch/1");
 		EXPECT_EQ(f["events_lost"], 0);
@@ -341,7 +332,7 @@ TEST_F(Tracing, SynQueueFullDropsAndCookiesMatchTheNetnsCounters)
 	std::vector<std::string> rest;
 	std::string err;
 	ASSERT_EQ(watch.wait(15s, rest, err), 0) << err;
-	auto frames = parse_lines(rest);
+	auto frames = parse_json_lines(rest);
 	ASSERT_FALSE(frames.empty());
 	const json &last = frames.back();
 	ASSERT_EQ(last["listeners"].size(), 1u) << last.dump();

@@ -15,6 +15,8 @@ mount -t devtmpfs dev /dev 2>/dev/null
 mkdir -p /sys/fs/bpf /tmp /run && mount -t bpf bpf /sys/fs/bpf
 mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 ip link set lo up
+# 100k listen/close cycles take ~20 s per run under emulation: 20k here.
+export LISTENQ_TEST_CHURN_CYCLES=20000
 
 K=$(uname -r)
 LQ=$(cat /lq/listenq.path)
@@ -151,9 +153,10 @@ check - listenq_ss_equals_ss "listenq ss -lnt byte-identical to ss -lnt" cmp -s 
 
 # --- The host's privileged integration suite, unchanged, on this kernel.
 if want integration; then
-	# Two host-only tests need bpftool and hping3, which this busybox guest
+	# Three host-only tests need bpftool or hping3, which this busybox guest
 	# lacks; the host tier runs them.
-	CI=true "$INTEG" --gtest_brief=1 --gtest_filter="${GTEST:--Reliability.EverySignal*:Reliability.SynFlood*}" > /tmp/integ.txt 2>&1
+	CI=true "$INTEG" --gtest_brief=1 \
+		--gtest_filter="${GTEST:--Reliability.EverySignal*:Reliability.SynFlood*:Reliability.Ghost*}" > /tmp/integ.txt 2>&1
 	rc=$?
 	section integration /tmp/integ.txt
 	check - integration "$(grep -E 'tests? ran|PASSED|FAILED' /tmp/integ.txt | tr '\n' ' ')" [ "$rc" = 0 ]
