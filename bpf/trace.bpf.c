@@ -86,7 +86,7 @@ struct {
 /* The mark's value: LQ_TRK_CLOSED once the listener closes (set before its
  * entry is deleted), so that a sample that raced with the close and seeded
  * it again deletes its own insert. */
-#define LQ_TRK_CLOSED 2
+#define LQ_TRK_CLOSED 1
 
 static __always_inline __u8 *mark_tracked(struct sock *sk)
 {
@@ -107,16 +107,13 @@ struct {
 	__type(value, struct pending_call);
 } pending SEC(".maps");
 
-static __always_inline void stat_add(__u32 idx, __s64 n)
+static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
-	/* per-CPU: a -1 on another CPU than the +1 still sums right (mod 2^64) */
 	if (v)
-		__sync_fetch_and_add(v, n);
+		__sync_fetch_and_add(v, 1);
 }
-
-static __always_inline void stat_inc(__u32 idx) { stat_add(idx, 1); }
 
 /* The listener sk (a BTF pointer) is closing: called before its entry goes.
  * Creates the mark if no sample has yet, so that a first sample racing with
@@ -570,7 +567,6 @@ SEC("iter/bpf_sk_storage_map")
 int sample_tracked(struct bpf_iter__bpf_sk_storage_map *ctx)
 {
 	struct sock *sk = ctx->sk;
-
 	__u8 *mark = ctx->value;
 
 	if (!sk || !mark || sk->__sk_common.skc_state != TCP_LISTEN || (*mark & LQ_TRK_CLOSED))
