@@ -24,11 +24,15 @@ std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop = true; }
 
 // SIGINT/SIGTERM/SIGHUP end the loop; the Tracer's destructor detaches.
+// SA_RESTART: a write to a full stdout pipe must not fail with EINTR (the
+// stream would drop the rest of its buffer: seen in the guests, where the
+// reader is slow). epoll_wait is never restarted, so the loop still wakes.
 void install_stop_handlers()
 {
 	g_stop = false;
 	struct sigaction sa {};
-	sa.sa_handler = on_signal;  // no SA_RESTART: poll returns EINTR
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
 	for (int sig : {SIGINT, SIGTERM, SIGHUP})
 		sigaction(sig, &sa, nullptr);
 }

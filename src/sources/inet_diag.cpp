@@ -98,7 +98,10 @@ Result<DiagBatch> decode_diag_batch(std::span<const std::uint8_t> buf)
 		Listener l = listener_from_diag(m);
 		bool meminfo = false;
 		// Attributes follow the fixed header; walk them with bounds checks.
-		const char *tail = static_cast<const char *>(mnl_nlmsg_get_payload_tail(nlh));
+		// The end is nlmsg_len itself: mnl_nlmsg_get_payload_tail() rounds
+		// it up to 4, past the buffer for an unaligned last message (found
+		// by tests/fuzz/fuzz_inet_diag).
+		const char *tail = reinterpret_cast<const char *>(nlh) + nlh->nlmsg_len;
 		for (auto *attr = static_cast<const nlattr *>(mnl_nlmsg_get_payload_offset(nlh, sizeof(inet_diag_msg)));
 		     mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char *>(attr)));
 		     attr = mnl_attr_next(attr)) {

@@ -170,7 +170,8 @@ TraceHeader header()
 		{"accept_queue_peak", "depth_hist"},
 		{"enqueued", "accept_wait"},
 		100,
-		{"overflow_syn", "synq_full_drops", "synq_full_cookies", "syncookies_sent"}};
+		{"overflow_syn", "synq_full_drops", "synq_full_cookies", "syncookies_sent"},
+		{}};
 }
 
 TEST(TraceRender, TextLinesAndJson)
