@@ -468,6 +468,20 @@ Result<void> run_iter(bpf_link *link, const char *what)
 
 namespace {
 
+// Every entry of the listeners map, in the kernel's order.
+void each_listener(int fd, const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn)
+{
+	lq_listener_key key{}, next{};
+	lq_listener_key *prev = nullptr;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		lq_listener_state st;
+		if (bpf_map_lookup_elem(fd, &next, &st) == 0)
+			fn(next, st);
+		key = next;
+		prev = &key;
+	}
+}
+
 // Sum over CPUs of one slot of the per-CPU stats array; zero: reset it.
 std::uint64_t stat_sum(int fd, std::uint32_t idx, bool zero)
 {
@@ -524,20 +538,13 @@ void Tracer::prune_stale()
 	int epochs = bpf_map__fd(impl_->skel->maps.epochs);
 	std::map<std::uint64_t, std::uint64_t> seen;  // cookie -> samples
 	std::vector<lq_listener_key> stale;
-	lq_listener_key key{}, next{};
-	lq_listener_key *prev = nullptr;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		lq_listener_state st;
-		if (bpf_map_lookup_elem(fd, &next, &st) == 0) {
-			auto it = impl_->samples_at_prune.find(next.cookie);
-			if (it != impl_->samples_at_prune.end() && it->second == st.samples)
-				stale.push_back(next);
-			else
-				seen[next.cookie] = st.samples;
-		}
-		key = next;
-		prev = &key;
-	}
+	each_listener(fd, [&](const lq_listener_key &k, const lq_listener_state &st) {
+		auto it = impl_->samples_at_prune.find(k.cookie);
+		if (it != impl_->samples_at_prune.end() && it->second == st.samples)
+			stale.push_back(k);
+		else
+			seen[k.cookie] = st.samples;
+	});
 	for (const lq_listener_key &k : stale) {
 		if (bpf_map_delete_elem(fd, &k) == 0)
 			impl_->stale_removed++;
@@ -629,16 +636,8 @@ Result<std::optional<ListenCounters>> netns_counters(std::uint32_t inode, std::m
 Result<std::vector<ListenerStat>> Tracer::read_listeners()
 {
 	std::vector<ListenerStat> out;
-	int fd = bpf_map__fd(impl_->skel->maps.listeners);
-	lq_listener_key key{}, next{};
-	lq_listener_key *prev = nullptr;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		lq_listener_state st;
-		if (bpf_map_lookup_elem(fd, &next, &st) == 0)
-			out.push_back(listener_stat_from(next, st));
-		key = next;
-		prev = &key;
-	}
+	each_listener(bpf_map__fd(impl_->skel->maps.listeners),
+		      [&](const lq_listener_key &k, const lq_listener_state &st) { out.push_back(listener_stat_from(k, st)); });
 	if (impl_->synq) {
 		std::map<std::uint32_t, ListenCounters> mibs;
 		for (const ListenerStat &l : out)
