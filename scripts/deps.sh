@@ -10,6 +10,7 @@ PKGS=(
   libcli11-dev libgtest-dev libmnl-dev nlohmann-json3-dev libfmt-dev
   iproute2 util-linux hping3
   libclang-rt-14-dev
+  libcpp-httplib-dev prometheus curl groff-base
 )
 
 missing=()

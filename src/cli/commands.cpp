@@ -253,6 +253,10 @@ int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::os
 		return run_trace(o, out, err);
 	if (o.command == "hist")
 		return run_hist(o, out, err);
+	if (o.command == "export")
+		return run_export(o, out, err);
+	if (o.command == "demo")
+		return run_demo(o, out, err);
 	err << "listenq: unknown command " << o.command << '\n';
 	return kExitUsage;
 }

@@ -16,6 +16,9 @@ constexpr const char *kMainExamples = R"(EXAMPLES:
   sudo listenq ss -lnt                ss's output, with the true backlog as Send-Q
   sudo listenq verify                 do iter/tcp, inet_diag and /proc agree?
   sudo listenq probe                  what this kernel allows, and the tier per hook
+  sudo listenq watch                  live: queues, peaks, overflows, accept rate
+  sudo listenq export                 Prometheus metrics on 127.0.0.1:9464
+  sudo listenq demo                   see it work, in a private network namespace
 
 TIERS (--attach): auto takes, per kernel function, fentry/fexit, else
 kprobe/kretprobe, else tracepoints + iter/tcp sampling. fentry or kprobe
@@ -102,6 +105,35 @@ is sampled every --sample-ms; with fentry/kprobe it is recorded at every
 enqueue, and the accept wait (queued -> accept()) is measured too.
 )";
 
+constexpr const char *kExportExamples = R"(EXAMPLES:
+  sudo listenq export                          serve http://127.0.0.1:9464/metrics
+  sudo listenq export --listen [::1]:9464 --port 443
+  sudo listenq export --once > /var/lib/node_exporter/listenq.prom.$$ && mv ...
+
+Series per listener, labelled netns, family, addr, port, comm and cookie
+(a reuseport group is one row per socket): listenq_accept_queue,
+listenq_accept_queue_peak (since the previous scrape), listenq_listen_backlog,
+listenq_listen_backlog_requested, listenq_syn_queue, listenq_overflows_total
+{path="syn"|"ack"; "all" where the tier cannot split them},
+listenq_accepts_total, listenq_accept_wait_seconds (histogram, tiers 1-2),
+and listenq's own health: listenq_attach_tier_info, listenq_events_lost_total,
+listenq_untracked_listeners, listenq_scrape_duration_seconds. A closed
+listener's series disappear. Every scrape samples first, so the numbers are
+those of the scrape time. The full list: docs/metrics.md.
+)";
+
+constexpr const char *kDemoExamples = R"(EXAMPLES:
+  sudo listenq demo                    backlog 8, 64 connections, 4 s of watch
+  sudo listenq demo --backlog 4 --burst 200 --seconds 8
+
+Creates a private network namespace (nothing outside it is touched), starts
+a server that listens with a small backlog and accepts slowly, and a client
+that opens a burst of connections. Shows `listenq watch` live, then
+`listenq verify --emulate-no-tcp-diag`: the three sources compared, and what
+`ss -lnt` prints where tcp_diag is missing. The namespace and both processes
+are gone when it exits, however it exits (they die with listenq).
+)";
+
 void add_filter_options(CLI::App *app, FilterOptions &f, int &port)
 {
 	app->add_flag("-4,--ipv4", f.ipv4_only, "IPv4 only");
@@ -122,23 +154,31 @@ ListenerFilter FilterOptions::to_filter() const
 	return f;
 }
 
-ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
-{
+namespace {
+
+// The parser and the variables it writes into. CLI::App keeps pointers to
+// the members: build it in place, never move it.
+struct Cli {
 	Options o;
+	std::string attach;
+	int port = 0;
+	bool listening = false, tcp = false;
+	double hist_secs = 5;
 	CLI::App app{"listenq: TCP listen queues, backlogs and overflows, read from the kernel with BPF"};
+
+	explicit Cli(std::string attach_default);
+	Cli(const Cli &) = delete;
+	Cli &operator=(const Cli &) = delete;
+};
+
+Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
+{
 	app.name("listenq");
 	app.set_version_flag("--version", std::string("listenq ") + LISTENQ_VERSION);
 	app.require_subcommand(1);
 	app.fallthrough();
 	app.footer(kMainExamples);
 
-	// LISTENQ_ATTACH sets the default tier (scripts, the guests' tier-3 run).
-	const char *attach_env = std::getenv("LISTENQ_ATTACH");
-	std::string attach = attach_env && *attach_env ? attach_env : "auto";
-	if (!parse_attach_mode(attach)) {
-		err << "listenq: LISTENQ_ATTACH=" << attach << ": choose auto, fentry, kprobe or tracepoint\n";
-		return {std::nullopt, 2};
-	}
 	app.add_option("--btf", o.common.btf, "BTF file for CO-RE when the kernel has none in /sys/kernel/btf")
 		->type_name("PATH");
 	app.add_option("--attach", attach, "attach tier: auto, fentry, kprobe or tracepoint (default $LISTENQ_ATTACH or auto; see TIERS)")
@@ -150,7 +190,6 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	probe->add_flag("--json", o.probe.json, "JSON output");
 	probe->footer(kProbeExamples);
 
-	int port = 0;
 	auto *snap = app.add_subcommand("snapshot", "list listening sockets with queue, backlog and SYN queue");
 	add_filter_options(snap, o.filter, port);
 	snap->add_flag("--json", o.snapshot.json, "JSON output");
@@ -170,7 +209,6 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	verify->footer(kVerifyExamples);
 
 	auto *ss = app.add_subcommand("ss", "ss -lnt compatible output with the true backlog as Send-Q");
-	bool listening = false, tcp = false;
 	ss->add_flag("-l,--listening", listening, "listening sockets (always on)");
 	ss->add_flag("-t,--tcp", tcp, "TCP (always on)");
 	ss->add_flag("-n,--numeric", o.ss.numeric, "do not resolve service names");
@@ -186,7 +224,8 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 		add_filter_options(sub, o.filter, port);
 		sub->add_option("--pid", o.tracing.pid, "only listeners created by this pid");
 		sub->add_option("--netns", o.tracing.netns, "only listeners of this netns inode");
-		sub->add_flag("--json", o.tracing.json, "JSON output (watch: a document per frame; trace: NDJSON)");
+		if (sub->get_name() != "export")
+			sub->add_flag("--json", o.tracing.json, "JSON output (watch: a document per frame; trace: NDJSON)");
 		sub->add_option("--sample-ms", o.tracing.sample_ms, "iter/tcp sampling period in tier 3 (default 100)")
 			->check(CLI::Range(10, 60000));
 		sub->add_option("--max-listeners", o.tracing.max_listeners,
@@ -209,12 +248,42 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	trace->footer(kTraceExamples);
 
 	auto *hist = app.add_subcommand("hist", "per-listener log2 histograms: queue depth, accept wait");
-	o.tracing.duration = 0;
-	double hist_secs = 5;
 	hist->add_option("duration", hist_secs, "seconds to collect (default 5)")->check(CLI::Range(0.1, 86400.0));
 	tracing_opts(hist);
 	hist->footer(kHistExamples);
 
+	auto *exp = app.add_subcommand("export", "Prometheus /metrics: per-listener queues, overflows, accept waits");
+	exp->add_option("--listen", o.exporter.listen, "address to serve /metrics on (default 127.0.0.1:9464)")
+		->type_name("ADDR:PORT");
+	exp->add_flag("--once", o.exporter.once,
+		      "write one exposition to stdout and exit (node_exporter's textfile collector)");
+	tracing_opts(exp);
+	exp->footer(kExportExamples);
+
+	auto *demo = app.add_subcommand("demo", "a private netns, a slow server, a burst that overflows it: watch, verify");
+	demo->add_option("--seconds", o.demo.seconds, "seconds of live watch (default 4)")->check(CLI::Range(1.0, 60.0));
+	demo->add_option("--backlog", o.demo.backlog, "the server's listen() backlog (default 8)")->check(CLI::Range(1, 4096));
+	demo->add_option("--burst", o.demo.burst, "connections opened at once (default 64)")->check(CLI::Range(1, 4096));
+	demo->add_option("--accept-ms", o.demo.accept_ms, "the server accepts one connection per this many ms (default 250)")
+		->check(CLI::Range(1, 10000));
+	demo->footer(kDemoExamples);
+
+}
+
+}  // namespace
+
+ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
+{
+	// LISTENQ_ATTACH sets the default tier (scripts, the guests' tier-3 run).
+	const char *attach_env = std::getenv("LISTENQ_ATTACH");
+	std::string attach_default = attach_env && *attach_env ? attach_env : "auto";
+	if (!parse_attach_mode(attach_default)) {
+		err << "listenq: LISTENQ_ATTACH=" << attach_default << ": choose auto, fentry, kprobe or tracepoint\n";
+		return {std::nullopt, 2};
+	}
+	Cli cli(attach_default);
+	CLI::App &app = cli.app;
+	Options &o = cli.o;
 	std::vector<std::string> argv_store = {"listenq"};
 	argv_store.insert(argv_store.end(), args.begin(), args.end());
 	std::vector<char *> argv;
@@ -246,13 +315,59 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 		return usage_error("-4 and -6 exclude each other");
 	if (o.verify.sources.empty())
 		return usage_error("--sources needs at least one of bpf, diag, proc");
-	o.common.attach = *parse_attach_mode(attach);
-	if (port)
-		o.filter.port = static_cast<std::uint16_t>(port);
+	if (!parse_listen_address(o.exporter.listen))
+		return usage_error("--listen " + o.exporter.listen + ": expected ADDR:PORT, [V6ADDR]:PORT or :PORT");
+	o.common.attach = *parse_attach_mode(cli.attach);
+	if (cli.port)
+		o.filter.port = static_cast<std::uint16_t>(cli.port);
 	o.command = app.get_subcommands().front()->get_name();
 	if (o.command == "hist")
-		o.tracing.duration = hist_secs;
+		o.tracing.duration = cli.hist_secs;
 	return {o, 0};
+}
+
+std::vector<CliCommandSpec> describe_cli()
+{
+	Cli cli("auto");
+	auto flags_of = [](const CLI::App &a) {
+		std::vector<std::string> v;
+		for (const CLI::Option *opt : a.get_options()) {
+			for (const std::string &n : opt->get_snames())
+				v.push_back("-" + n);
+			for (const std::string &n : opt->get_lnames())
+				v.push_back("--" + n);
+		}
+		return v;
+	};
+	std::vector<CliCommandSpec> out{{"", flags_of(cli.app), cli.app.get_footer()}};
+	for (const CLI::App *sub : cli.app.get_subcommands({}))
+		out.push_back({sub->get_name(), flags_of(*sub), sub->get_footer()});
+	return out;
+}
+
+std::optional<ListenAddress> parse_listen_address(const std::string &s)
+{
+	const std::size_t colon = s.rfind(':');
+	if (colon == std::string::npos || colon + 1 == s.size() || colon + 6 < s.size())
+		return std::nullopt;
+	ListenAddress a;
+	a.host = s.substr(0, colon);
+	if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']')
+		a.host = a.host.substr(1, a.host.size() - 2);
+	else if (a.host.find(':') != std::string::npos)
+		return std::nullopt;  // an IPv6 address needs brackets
+	if (a.host.empty())
+		a.host = "0.0.0.0";
+	unsigned port = 0;
+	for (std::size_t i = colon + 1; i < s.size(); i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return std::nullopt;
+		port = port * 10 + static_cast<unsigned>(s[i] - '0');
+	}
+	if (port == 0 || port > 65535)
+		return std::nullopt;
+	a.port = static_cast<std::uint16_t>(port);
+	return a;
 }
 
 }  // namespace listenq

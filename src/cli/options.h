@@ -64,8 +64,22 @@ struct TracingOptions {
 	std::uint32_t count = 0;             // watch: frames, 0 = until interrupted
 };
 
+// export: Prometheus /metrics.
+struct ExportOptions {
+	std::string listen = "127.0.0.1:9464";  // --listen ADDR:PORT
+	bool once = false;                      // one exposition to stdout (textfile collectors)
+};
+
+// demo: a private netns, a slow server, a burst that overflows it.
+struct DemoOptions {
+	double seconds = 4;             // watch frames (one per second)
+	int backlog = 8;                // the server's listen() backlog
+	int burst = 64;                 // connections the client opens at once
+	std::uint32_t accept_ms = 250;  // the server accepts one connection per accept_ms
+};
+
 struct Options {
-	std::string command;  // "probe", "snapshot", "verify", "ss", "watch", "trace"
+	std::string command;  // "probe", "snapshot", "verify", "ss", "watch", "trace", "hist", "export", "demo"
 	CommonOptions common;
 	FilterOptions filter;
 	SnapshotOptions snapshot;
@@ -73,6 +87,8 @@ struct Options {
 	VerifyOptions verify;
 	SsOptions ss;
 	TracingOptions tracing;
+	ExportOptions exporter;
+	DemoOptions demo;
 };
 
 struct ParseOutcome {
@@ -81,5 +97,21 @@ struct ParseOutcome {
 };
 
 ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, std::ostream &err);
+
+// The command line as data, from the same parser: what the man page and the
+// bash completion must cover (tests/unit/docs_test.cpp).
+struct CliCommandSpec {
+	std::string name;                 // "" for the global options
+	std::vector<std::string> flags;   // "--port", "-4", ...
+	std::string examples;             // the help footer
+};
+std::vector<CliCommandSpec> describe_cli();
+
+// "ADDR:PORT", "[V6ADDR]:PORT" or ":PORT" (all addresses): host and port.
+struct ListenAddress {
+	std::string host;
+	std::uint16_t port = 0;
+};
+std::optional<ListenAddress> parse_listen_address(const std::string &s);
 
 }  // namespace listenq

@@ -11,6 +11,7 @@
 #include "bpf/features.h"
 #include "bpf/tracer.h"
 #include "cli/commands.h"
+#include "cli/tracing_loop.h"
 #include "render/hist_render.h"
 #include "render/trace_render.h"
 #include "util/clock.h"
@@ -22,6 +23,10 @@ namespace {
 std::atomic<bool> g_stop{false};
 
 void on_signal(int) { g_stop = true; }
+
+}  // namespace
+
+bool stop_requested() { return g_stop; }
 
 // SIGINT/SIGTERM/SIGHUP end the loop; the Tracer's destructor detaches.
 // SA_RESTART: a write to a full stdout pipe must not fail with EINTR (the
@@ -81,8 +86,6 @@ Result<void> run_loop(Tracer &t, std::uint32_t sample_ms, const std::function<bo
 	return t.poll(0).ok() ? Result<void>{} : Result<void>{Error{EIO, "final ring buffer poll failed"}};
 }
 
-}  // namespace
-
 int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 {
 	if (int rc = preflight(o, err))
@@ -130,16 +133,10 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 	return kExitOk;
 }
 
-int run_watch(const Options &o, std::ostream &out, std::ostream &err)
+Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
+			const std::function<void(std::uint64_t seq)> &after_frame)
 {
-	if (int rc = preflight(o, err))
-		return rc;
-	auto tracer = start_tracer(o, nullptr);
-	if (!tracer)
-		return fail(err, "watch", tracer.error());
-	install_stop_handlers();
-	Tracer &t = **tracer;
-	const bool tty = !o.tracing.json && ::isatty(STDOUT_FILENO);
+	const bool tty = !o.tracing.json && ::isatty(STDOUT_FILENO) && o.command == "watch";
 	const std::uint64_t period = static_cast<std::uint64_t>(o.tracing.interval * 1e9);
 	std::uint64_t last = monotonic_ns(), seq = 0;
 	std::map<std::uint64_t, ListenerStat> prev;
@@ -184,11 +181,24 @@ int run_watch(const Options &o, std::ostream &out, std::ostream &err)
 		t.next_interval();
 		prev = std::move(next);
 		last = now;
+		if (after_frame)
+			after_frame(seq);
 		return !o.tracing.count || seq < o.tracing.count;
 	});
 	if (!frame_error)
-		return fail(err, "watch", frame_error.error());
-	if (!r)
+		return frame_error.error();
+	return r;
+}
+
+int run_watch(const Options &o, std::ostream &out, std::ostream &err)
+{
+	if (int rc = preflight(o, err))
+		return rc;
+	auto tracer = start_tracer(o, nullptr);
+	if (!tracer)
+		return fail(err, "watch", tracer.error());
+	install_stop_handlers();
+	if (auto r = watch_loop(o, **tracer, out); !r)
 		return fail(err, "watch", r.error());
 	return kExitOk;
 }

@@ -1,0 +1,35 @@
+// `listenq export`: the Prometheus text exposition format (version 0.0.4).
+// Pure: a scrape's data in, the /metrics body out. The metric names are a
+// stable interface (docs/metrics.md, contrib/grafana/listenq.json).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/syn_attribution.h"
+#include "model/trace_model.h"
+
+namespace listenq {
+
+struct ExportScrape {
+	std::string version;                  // listenq_build_info
+	std::string tier;                     // listenq_attach_tier_info
+	std::vector<std::string> unmeasured;  // Tracer::unmeasured_fields(): their series are left out
+	std::vector<ListenerStat> listeners;  // the ones exported (after the filters)
+	std::uint64_t listeners_tracked = 0;  // every listener in the map
+	std::uint64_t untracked = 0, events_lost = 0, stale_removed = 0, netns_unseeded = 0, samples = 0;
+	std::vector<Unattributed> unattributed;
+	double scrape_seconds = 0;  // sampling + reading + this rendering, so far
+};
+
+std::string render_prometheus(const ExportScrape &s);
+
+// Every metric family render_prometheus can write (with _bucket/_sum/_count
+// for the histogram): what a dashboard may use.
+std::vector<std::string> prometheus_series_names();
+
+// A label value escaped per the exposition format (\\, \", \n).
+std::string prometheus_label_escape(const std::string &v);
+
+}  // namespace listenq
