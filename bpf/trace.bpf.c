@@ -172,6 +172,7 @@ static __always_inline void fill_identity(struct lq_listener_state *st, const st
 	st->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	st->port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	st->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	st->sock_ino = lq_sock_ino(sk);
 	if (st->family == AF_INET6)
 		BPF_CORE_READ_INTO(&st->addr, sk, __sk_common.skc_v6_rcv_saddr);
 	else

@@ -87,6 +87,7 @@ struct lq_listener_state {
 	__u64 syncookies_sent;	 /* SYN-ACK carried a syncookie (SyncookiesSent; tiers 1-2) */
 	__u32 depth_hist[LQ_HIST_SLOTS]; /* log2 accept-queue depth at enqueue/sample */
 	__u32 wait_hist[LQ_HIST_SLOTS];	 /* log2 accept wait in us (tiers 1-2) */
+	__u64 sock_ino;		/* socket inode: finds the owners of seeded listeners in /proc */
 };
 
 enum lq_event_type {

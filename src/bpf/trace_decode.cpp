@@ -16,7 +16,8 @@ static_assert(offsetof(lq_event, accepted) == 88);
 static_assert(offsetof(lq_listener_state, requested_backlog) == 44);
 static_assert(offsetof(lq_listener_state, listen_ts_ns) == 80);
 static_assert(offsetof(lq_listener_state, depth_hist) == 176);
-static_assert(sizeof(lq_listener_state) == 432);
+static_assert(offsetof(lq_listener_state, sock_ino) == 432);
+static_assert(sizeof(lq_listener_state) == 440);
 
 namespace {
 
@@ -45,6 +46,7 @@ ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_st
 	s.syn_queue_peak = std::max(st.syn_queue_peak, st.syn_queue);
 	s.drops = st.drops;
 	s.seeded = st.flags & LQ_F_SEEDED;
+	s.id.inode = st.sock_ino;
 	s.enqueued = st.enqueued;
 	s.accepted = st.accepted;
 	s.overflow_syn = st.overflow_syn;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "bpf/libbpf_raii.h"
@@ -18,6 +19,7 @@
 #include "sources/kernel_info.h"
 #include "sources/netns.h"
 #include "sources/proc_net.h"
+#include "sources/proc_owners.h"
 #include "trace.skel.h"
 #include "util/clock.h"
 #include "util/unique_fd.h"
@@ -53,6 +55,9 @@ struct Tracer::Impl {
 	std::vector<std::string> skipped;  // function hooks that did not attach, and why
 	std::optional<SynAttributor> synq;  // tier 3: tcp_conn_request not hooked
 	std::map<std::uint32_t, std::string> netns_paths;  // inode -> nsfs file, for TcpExt
+	// Owners of seeded listeners (listen() not seen), found once in /proc
+	// by socket inode; pid 0 when no process holds it.
+	std::map<std::uint64_t, ProcessRef> seeded_owners;  // by cookie
 };
 
 namespace {
@@ -633,11 +638,54 @@ Result<std::optional<ListenCounters>> netns_counters(std::uint32_t inode, std::m
 
 }  // namespace
 
+namespace {
+
+// A seeded listener's owner is the lowest pid holding its socket (a
+// pre-forking server's parent), looked up once per listener: the /proc
+// scan runs only when listeners without an owner appear.
+void fill_seeded_owners(std::vector<ListenerStat> &stats, std::map<std::uint64_t, ProcessRef> &cache)
+{
+	std::map<std::uint64_t, ProcessRef> kept;
+	std::unordered_set<std::uint64_t> wanted;
+	for (const ListenerStat &s : stats) {
+		if (s.owner_pid || !s.id.inode)
+			continue;
+		if (auto it = cache.find(s.id.cookie); it != cache.end())
+			kept.insert(*it);
+		else
+			wanted.insert(s.id.inode);
+	}
+	if (!wanted.empty()) {
+		auto found = scan_socket_owners(wanted);
+		for (const ListenerStat &s : stats) {
+			if (s.owner_pid || !wanted.count(s.id.inode))
+				continue;
+			ProcessRef owner;
+			if (auto it = found.find(s.id.inode); it != found.end() && !it->second.empty())
+				owner = *std::min_element(it->second.begin(), it->second.end(),
+							  [](const ProcessRef &a, const ProcessRef &b) { return a.pid < b.pid; });
+			kept[s.id.cookie] = owner;
+		}
+	}
+	cache = std::move(kept);
+	for (ListenerStat &s : stats) {
+		if (s.owner_pid)
+			continue;
+		if (auto it = cache.find(s.id.cookie); it != cache.end()) {
+			s.owner_pid = static_cast<std::uint32_t>(it->second.pid);
+			s.owner_comm = it->second.comm;
+		}
+	}
+}
+
+}  // namespace
+
 Result<std::vector<ListenerStat>> Tracer::read_listeners()
 {
 	std::vector<ListenerStat> out;
 	each_listener(bpf_map__fd(impl_->skel->maps.listeners),
 		      [&](const lq_listener_key &k, const lq_listener_state &st) { out.push_back(listener_stat_from(k, st)); });
+	fill_seeded_owners(out, impl_->seeded_owners);
 	if (impl_->synq) {
 		std::map<std::uint32_t, ListenCounters> mibs;
 		for (const ListenerStat &l : out)

@@ -10,12 +10,14 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -396,6 +398,45 @@ std::uint64_t netstat_counter(const std::string &name)
 				return std::stoull(val);
 	}
 	return UINT64_MAX;
+}
+
+std::uint64_t socket_cookie(int fd)
+{
+	std::uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	::getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len);
+	return cookie;
+}
+
+ProcessTraces process_traces()
+{
+	ProcessTraces t;
+	std::error_code ec;
+	for (const auto &e : std::filesystem::directory_iterator("/proc", ec)) {
+		const std::string name = e.path().filename().string();
+		if (name.find_first_not_of("0123456789") != std::string::npos)
+			continue;
+		struct stat st {};
+		if (::stat((e.path() / "ns/net").c_str(), &st) == 0)
+			t.netns.insert(st.st_ino);
+		std::ifstream f(e.path() / "comm");
+		std::string comm;
+		if (std::getline(f, comm) && (comm == "slow-server" || comm == "burst-client"))
+			t.demo_pids.insert(std::stoi(name));
+	}
+	return t;
+}
+
+std::string process_leftovers(const ProcessTraces &before, const ProcessTraces &after)
+{
+	std::size_t netns = 0, procs = 0;
+	for (std::uint64_t n : after.netns)
+		netns += !before.netns.count(n);
+	for (int p : after.demo_pids)
+		procs += !before.demo_pids.count(p);
+	if (!netns && !procs)
+		return "";
+	return std::to_string(netns) + " netns, " + std::to_string(procs) + " slow-server/burst-client processes left";
 }
 
 }  // namespace listenq::testing

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,20 @@ private:
 
 // One JSON document per non-empty line (watch --json, trace --json).
 std::vector<nlohmann::json> parse_json_lines(const std::vector<std::string> &lines);
+
+// SO_COOKIE of a socket.
+std::uint64_t socket_cookie(int fd);
+
+// What a command that makes processes and namespaces (listenq demo) could
+// leave behind: the netns inodes in use (/proc/*/ns/net), and processes
+// named slow-server or burst-client.
+struct ProcessTraces {
+	std::set<std::uint64_t> netns;
+	std::set<int> demo_pids;
+};
+ProcessTraces process_traces();
+// "2 netns, 1 process (slow-server) left" or "" when after adds nothing.
+std::string process_leftovers(const ProcessTraces &before, const ProcessTraces &after);
 
 // TcpExt counter of this netns (/proc/net/netstat), or UINT64_MAX.
 std::uint64_t netstat_counter(const std::string &name);

@@ -89,7 +89,7 @@ std::string leftovers(const SystemBpfState &before, const SystemBpfState &after)
 }
 
 // SIGINT, SIGTERM and SIGHUP end the loop (exit 0, final output written);
-// SIGKILL ends the process. Either way the kernel objects are gone after
+// SIGKILL ends the process. demo's namespace and processes go too. Either way the kernel objects are gone after
 // exit: listenq pins nothing, so its fds were their only references.
 TEST_F(Reliability, EverySignalLeavesNoBpfObjectPinOrMount)
 {
@@ -102,7 +102,10 @@ TEST_F(Reliability, EverySignalLeavesNoBpfObjectPinOrMount)
 	};
 	const std::vector<Cmd> cmds = {{{LISTENQ_BIN, "watch", "0.2"}, true},
 				       {{LISTENQ_BIN, "trace"}, true},
-				       {{LISTENQ_BIN, "hist", "600"}, false}};
+				       {{LISTENQ_BIN, "hist", "600"}, false},
+				       {{LISTENQ_BIN, "export", "--listen", "127.0.0.1:19464"}, false},
+				       {{LISTENQ_BIN, "demo", "--seconds", "60"}, true}};
+	const ProcessTraces procs_base = process_traces();
 	for (const Cmd &c : cmds) {
 		for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGKILL}) {
 			SCOPED_TRACE(c.argv[1] + " + " + strsignal(sig));
@@ -130,6 +133,9 @@ TEST_F(Reliability, EverySignalLeavesNoBpfObjectPinOrMount)
 			// Objects are freed after the last fd closes (RCU-deferred).
 			std::string left;
 			wait_until([&] { return (left = leftovers(base, read_state())).empty(); }, 5s);
+			EXPECT_EQ(left, "") << "after " << strsignal(sig);
+			// demo: its namespace and its two processes
+			wait_until([&] { return (left = process_leftovers(procs_base, process_traces())).empty(); }, 5s);
 			EXPECT_EQ(left, "") << "after " << strsignal(sig);
 		}
 	}

@@ -1,0 +1,302 @@
+// Issue 8: `listenq export` scraped by Debian's real Prometheus, and read
+// directly; `listenq demo`. Real BPF, real sockets in a private netns.
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "privileged.h"
+#include "sources/kernel_info.h"
+
+using nlohmann::json;
+using namespace listenq;
+using namespace listenq::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+class Export : public ::testing::Test {
+protected:
+	void SetUp() override { LQ_REQUIRE_ROOT_NETNS(); }
+};
+using Demo = Export;
+
+constexpr int kExportPort = 19464;
+constexpr int kPromPort = 19090;
+
+// One scrape of /metrics, or "" when nothing answers.
+std::string scrape(int port = kExportPort)
+{
+	httplib::Client c("127.0.0.1", port);
+	c.set_connection_timeout(2);
+	c.set_read_timeout(10);
+	auto r = c.Get("/metrics");
+	return r && r->status == 200 ? r->body : "";
+}
+
+// "listenq export" running on kExportPort, answering.
+std::unique_ptr<Spawned> start_export(const std::vector<std::string> &extra = {})
+{
+	std::vector<std::string> argv = {LISTENQ_BIN, "export", "--listen", "127.0.0.1:" + std::to_string(kExportPort)};
+	argv.insert(argv.end(), extra.begin(), extra.end());
+	auto p = std::make_unique<Spawned>(argv);
+	if (!wait_until([] { return !scrape().empty(); }, 15s))
+		return nullptr;
+	return p;
+}
+
+// Samples of the exposition: "name{labels}" -> value.
+std::map<std::string, double> samples_of(const std::string &text, const std::string &must_contain = "")
+{
+	std::map<std::string, double> m;
+	std::istringstream is(text);
+	for (std::string line; std::getline(is, line);) {
+		if (line.empty() || line[0] == '#' || line.find(must_contain) == std::string::npos)
+			continue;
+		const std::size_t sp = line.rfind(' ');
+		m[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
+	}
+	return m;
+}
+
+UniqueFd nonblocking_connect(std::uint16_t port)
+{
+	UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+	sockaddr_in sa{};
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	(void)::connect(fd.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa));
+	return fd;
+}
+
+// Debian's prometheus on loopback, scraping the exporter every second.
+TEST_F(Export, PrometheusScrapesTheBacklogAndQueueOfAListener)
+{
+	const std::string prom = which("prometheus");
+	if (prom.empty()) {
+		if (in_ci())
+			FAIL() << "prometheus is installed by scripts/deps.sh";
+		GTEST_SKIP() << "prometheus not installed (scripts/deps.sh installs it)";
+	}
+	auto listener = make_listener("127.0.0.1", 0, 7);
+	ASSERT_TRUE(listener);
+	const std::uint16_t port = local_port(listener->get());
+	std::vector<UniqueFd> clients;
+	for (int i = 0; i < 3; i++) {
+		auto c = connect_to("127.0.0.1", port);
+		ASSERT_TRUE(c);
+		clients.push_back(std::move(*c));
+	}
+	auto exporter = start_export();
+	ASSERT_TRUE(exporter) << "listenq export did not answer";
+
+	char tmpl[] = "/tmp/listenq-prom-XXXXXX";
+	ASSERT_TRUE(::mkdtemp(tmpl));
+	const std::filesystem::path dir = tmpl;
+	std::ofstream(dir / "prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+					       << "scrape_configs:\n  - job_name: listenq\n    static_configs:\n"
+					       << "      - targets: ['127.0.0.1:" << kExportPort << "']\n";
+	{
+		Spawned p({prom, "--config.file=" + (dir / "prometheus.yml").string(),
+			   "--storage.tsdb.path=" + (dir / "data").string(),
+			   "--web.listen-address=127.0.0.1:" + std::to_string(kPromPort), "--log.level=warn"});
+		httplib::Client api("127.0.0.1", kPromPort);
+		api.set_connection_timeout(1);
+		auto query = [&](const std::string &q) -> json {
+			auto r = api.Get("/api/v1/query", httplib::Params{{"query", q}}, httplib::Headers{});
+			if (!r || r->status != 200)
+				return json();
+			json j = json::parse(r->body, nullptr, false);
+			return j.is_discarded() ? json() : j;
+		};
+		const std::string backlog_q = "listenq_listen_backlog{port=\"" + std::to_string(port) + "\"}";
+		json result;
+		ASSERT_TRUE(wait_until(
+			[&] {
+				result = query(backlog_q);
+				return result.is_object() && result["data"]["result"].size() == 1;
+			},
+			40s))
+			<< "Prometheus never had " << backlog_q << ": " << result.dump();
+		std::cout << "[ measured ] GET /api/v1/query?query=" << backlog_q << "\n" << result.dump() << std::endl;
+		const json &series = result["data"]["result"][0];
+		EXPECT_EQ(series["value"][1], "7");
+		EXPECT_EQ(series["metric"]["job"], "listenq");
+		EXPECT_EQ(series["metric"]["addr"], "127.0.0.1");
+		EXPECT_EQ(series["metric"]["family"], "ipv4");
+		EXPECT_EQ(series["metric"]["comm"], "listenq_integra");  // older than listenq: owner from /proc
+
+		json queue = query("listenq_accept_queue{port=\"" + std::to_string(port) + "\"}");
+		std::cout << "[ measured ] listenq_accept_queue{port=\"" << port << "\"} -> " << queue["data"]["result"].dump()
+			  << std::endl;
+		ASSERT_EQ(queue["data"]["result"].size(), 1u);
+		EXPECT_EQ(queue["data"]["result"][0]["value"][1], "3");
+		json up = query("up{job=\"listenq\"}");
+		ASSERT_EQ(up["data"]["result"].size(), 1u);
+		EXPECT_EQ(up["data"]["result"][0]["value"][1], "1") << "Prometheus could not parse a scrape";
+	}
+	std::filesystem::remove_all(dir);
+}
+
+// Counters of a live listener never go back between scrapes; the series of
+// a closed listener disappear; the text passes promtool.
+TEST_F(Export, CountersNeverGoBackAndAClosedListenersSeriesDisappear)
+{
+	auto listener = make_listener("127.0.0.1", 0, 2);
+	ASSERT_TRUE(listener);
+	const std::uint16_t port = local_port(listener->get());
+	const std::string mine = "port=\"" + std::to_string(port) + "\"";
+	auto exporter = start_export();
+	ASSERT_TRUE(exporter) << "listenq export did not answer";
+
+	std::vector<UniqueFd> clients;
+	for (int i = 0; i < 12; i++)
+		clients.push_back(nonblocking_connect(port));
+	std::map<std::string, double> last;
+	std::string text;
+	for (int round = 0; round < 8; round++) {
+		std::this_thread::sleep_for(300ms);
+		if (round % 2)  // the queue moves: accepts count up, SYN retries come in
+			if (int c = ::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC); c >= 0)
+				::close(c);
+		text = scrape();
+		ASSERT_FALSE(text.empty());
+		auto now = samples_of(text, mine);
+		for (const auto &[series, value] : now) {
+			if (series.find("_total{") != std::string::npos && last.count(series)) {
+				EXPECT_GE(value, last[series]) << series << " went back";
+			}
+		}
+		last = std::move(now);
+	}
+	double overflows = 0, accepts = 0;
+	for (const auto &[series, value] : last) {
+		overflows += series.rfind("listenq_overflows_total{", 0) == 0 ? value : 0;
+		accepts += series.rfind("listenq_accepts_total{", 0) == 0 ? value : 0;
+	}
+	std::cout << "[ measured ] backlog 2, 12 connects, 4 accepts: overflows_total " << overflows
+		  << ", accepts_total " << accepts << std::endl;
+	EXPECT_GT(overflows, 0);
+	EXPECT_EQ(accepts, 4);
+	EXPECT_EQ(last["listenq_listen_backlog{netns=\"" + std::to_string(current_netns_inode()) +
+		       "\",family=\"ipv4\",addr=\"127.0.0.1\"," + mine + ",comm=\"listenq_integra\",cookie=\"" +
+		       std::to_string(socket_cookie(listener->get())) + "\"}"],
+		  2);
+
+	if (const std::string promtool = which("promtool"); !promtool.empty()) {
+		const std::string f = "/tmp/listenq-scrape.prom";
+		std::ofstream(f) << text;
+		RunResult r = run_program({"/bin/sh", "-c", promtool + " check metrics < " + f});
+		EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+		std::filesystem::remove(f);
+	} else if (in_ci()) {
+		FAIL() << "promtool is installed by scripts/deps.sh";
+	}
+
+	clients.clear();
+	listener->reset();
+	EXPECT_TRUE(wait_until([&] { return samples_of(scrape(), mine).empty(); }, 5s))
+		<< "series of the closed listener are still exported";
+	EXPECT_FALSE(samples_of(scrape(), "listenq_build_info").empty());
+}
+
+TEST_F(Export, OnceWritesOneExpositionThatPromtoolAccepts)
+{
+	auto listener = make_listener("::1", 0, 5);
+	ASSERT_TRUE(listener);
+	RunResult r = run_program({LISTENQ_BIN, "export", "--once", "-6"});
+	ASSERT_EQ(r.exit_code, 0) << r.err;
+	const auto mine = samples_of(r.out, "port=\"" + std::to_string(local_port(listener->get())) + "\"");
+	ASSERT_FALSE(mine.empty()) << r.out;
+	for (const auto &[series, value] : mine)
+		EXPECT_NE(series.find("family=\"ipv6\",addr=\"::1\""), std::string::npos) << series;
+	EXPECT_TRUE(samples_of(r.out, "family=\"ipv4\"").empty()) << "-6 exports IPv6 listeners only";
+	const std::string promtool = which("promtool");
+	if (promtool.empty()) {
+		if (in_ci())
+			FAIL() << "promtool is installed by scripts/deps.sh";
+		GTEST_SKIP() << "promtool not installed";
+	}
+	std::ofstream("/tmp/listenq-once.prom") << r.out;
+	RunResult check = run_program({"/bin/sh", "-c", promtool + " check metrics < /tmp/listenq-once.prom"});
+	EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+	std::filesystem::remove("/tmp/listenq-once.prom");
+}
+
+TEST_F(Export, ABusyPortIsAClearError)
+{
+	auto taken = make_listener("127.0.0.1", kExportPort, 4);
+	ASSERT_TRUE(taken);
+	RunResult r = run_program({LISTENQ_BIN, "export", "--listen", "127.0.0.1:" + std::to_string(kExportPort)});
+	EXPECT_EQ(r.exit_code, 1);
+	EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:19464: Address already in use"), std::string::npos) << r.err;
+}
+
+// Columns of the watch table rows of 127.0.0.1:8080, by header name.
+std::vector<std::map<std::string, std::string>> demo_rows(const std::string &out)
+{
+	std::vector<std::map<std::string, std::string>> rows;
+	std::vector<std::string> header;
+	std::istringstream is(out);
+	for (std::string line; std::getline(is, line);) {
+		std::istringstream ls(line);
+		std::vector<std::string> cols{std::istream_iterator<std::string>(ls), {}};
+		if (!cols.empty() && cols[0] == "ADDR:PORT")
+			header = cols;
+		else if (!header.empty() && cols.size() == header.size() && cols[0] == "127.0.0.1:8080") {
+			std::map<std::string, std::string> row;
+			for (std::size_t i = 0; i < cols.size(); i++)  // the second PEAK is the SYN queue's
+				row[row.count(header[i]) ? header[i] + "2" : header[i]] = cols[i];
+			rows.push_back(row);
+		}
+	}
+	return rows;
+}
+
+TEST_F(Demo, OverflowsTheSlowServerVerifiesAndLeavesNothingBehind)
+{
+	const ProcessTraces before = process_traces();
+	RunResult r = run_program({LISTENQ_BIN, "demo", "--seconds", "3"});
+	std::cout << r.out << std::endl;
+	ASSERT_EQ(r.exit_code, 0) << r.err;
+	const auto rows = demo_rows(r.out);
+	ASSERT_EQ(rows.size(), 3u) << "three frames";
+	EXPECT_EQ(rows[0].at("SENDQ"), "8");
+	EXPECT_NE(rows[0].at("PID/COMM").find("/slow-serve"), std::string::npos);
+	std::uint64_t overflows = 0;
+	for (const auto &row : rows)
+		for (const char *c : {"OVF-S", "OVF-A"})
+			if (row.at(c) != "-")
+				overflows += std::stoull(row.at(c));
+	EXPECT_GT(overflows, 0u) << "64 connections on a backlog of 8 overflow it";
+	std::uint64_t peak = 0;  // sampled every 100 ms in tier 3: may miss the top
+	for (const auto &row : rows)
+		peak = std::max<std::uint64_t>(peak, std::stoull(row.at("PEAK")));
+	EXPECT_GE(peak, 5u);
+	EXPECT_LE(peak, 9u) << "at most backlog + 1 connections fit in the accept queue";
+	EXPECT_NE(r.out.find("What `ss -lnt` prints without tcp_diag"), std::string::npos);
+	EXPECT_TRUE(std::regex_search(r.out, std::regex("LISTEN +[0-9]+ +0 +127\\.0\\.0\\.1:8080")))
+		<< "ss from /proc: Send-Q 0";
+	EXPECT_TRUE(std::regex_search(r.out, std::regex("LISTEN +[0-9]+ +8 +127\\.0\\.0\\.1:8080")))
+		<< "listenq ss: Send-Q is the backlog";
+	EXPECT_NE(r.out.find("0 mismatch"), std::string::npos);
+	std::string left;
+	EXPECT_TRUE(wait_until([&] { return (left = process_leftovers(before, process_traces())).empty(); }, 5s)) << left;
+}
+
+}  // namespace
