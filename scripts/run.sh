@@ -7,11 +7,7 @@ scripts/deps.sh
 scripts/build.sh
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo
-echo "== listenq probe: what this kernel allows, and the attach tier per hook"
-$SUDO build/listenq probe
-echo
-echo "== listenq snapshot -p: every TCP listener of this network namespace"
-$SUDO build/listenq snapshot -p
-echo
-echo "== listenq verify --emulate-no-tcp-diag: what ss shows where tcp_diag is missing"
-$SUDO build/listenq verify --emulate-no-tcp-diag || true
+# The demo: a private network namespace, a slow server with a small
+# backlog, a burst that overflows it; watch live, then verify and what ss
+# prints without tcp_diag. Everything it creates goes when it exits.
+$SUDO build/listenq demo

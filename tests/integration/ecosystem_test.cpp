@@ -146,6 +146,21 @@ TEST_F(Export, PrometheusScrapesTheBacklogAndQueueOfAListener)
 			  << std::endl;
 		ASSERT_EQ(queue["data"]["result"].size(), 1u);
 		EXPECT_EQ(queue["data"]["result"][0]["value"][1], "3");
+		// Every query of the Grafana dashboard parses and runs (Grafana's
+		// variables replaced the way Grafana does: "All" is ".*").
+		std::ifstream df(std::string(LQ_SOURCE_DIR) + "/contrib/grafana/listenq.json");
+		const json dash = json::parse(df);
+		int exprs = 0;
+		for (const json &panel : dash["panels"])
+			for (const json &t : panel.value("targets", json::array())) {
+				std::string e = t["expr"];
+				e = std::regex_replace(e, std::regex(R"(\$(instance|port))"), ".*");
+				e = std::regex_replace(e, std::regex(R"(\$__rate_interval)"), "1m");
+				json q = query(e);
+				EXPECT_EQ(q.value("status", ""), "success") << panel["title"] << ": " << e << " -> " << q.dump();
+				exprs++;
+			}
+		EXPECT_GE(exprs, 6);
 		json up = query("up{job=\"listenq\"}");
 		ASSERT_EQ(up["data"]["result"].size(), 1u);
 		EXPECT_EQ(up["data"]["result"][0]["value"][1], "1") << "Prometheus could not parse a scrape";
@@ -154,7 +169,7 @@ TEST_F(Export, PrometheusScrapesTheBacklogAndQueueOfAListener)
 }
 
 // Counters of a live listener never go back between scrapes; the series of
-// a closed listener disappear; the text passes promtool.
+// a closed listener disappear.
 TEST_F(Export, CountersNeverGoBackAndAClosedListenersSeriesDisappear)
 {
 	auto listener = make_listener("127.0.0.1", 0, 2);
@@ -197,16 +212,6 @@ TEST_F(Export, CountersNeverGoBackAndAClosedListenersSeriesDisappear)
 		       "\",family=\"ipv4\",addr=\"127.0.0.1\"," + mine + ",comm=\"listenq_integra\",cookie=\"" +
 		       std::to_string(socket_cookie(listener->get())) + "\"}"],
 		  2);
-
-	if (const std::string promtool = which("promtool"); !promtool.empty()) {
-		const std::string f = "/tmp/listenq-scrape.prom";
-		std::ofstream(f) << text;
-		RunResult r = run_program({"/bin/sh", "-c", promtool + " check metrics < " + f});
-		EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-		std::filesystem::remove(f);
-	} else if (in_ci()) {
-		FAIL() << "promtool is installed by scripts/deps.sh";
-	}
 
 	clients.clear();
 	listener->reset();

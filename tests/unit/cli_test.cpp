@@ -155,6 +155,47 @@ TEST(Cli, WatchPositionalIntervalAndCount)
 	EXPECT_EQ(parse({"watch", "1", "--sample-ms", "1"}).p.exit_code, 2);
 }
 
+TEST(Cli, ExportOptions)
+{
+	auto r = parse({"export", "--listen", "[::1]:9000", "--port", "443", "--sample-ms", "50"});
+	ASSERT_TRUE(r.p.options) << r.err;
+	EXPECT_EQ(r.p.options->command, "export");
+	EXPECT_EQ(r.p.options->exporter.listen, "[::1]:9000");
+	EXPECT_FALSE(r.p.options->exporter.once);
+	EXPECT_EQ(r.p.options->filter.port, 443);
+	EXPECT_EQ(r.p.options->tracing.sample_ms, 50u);
+	r = parse({"export", "--once"});
+	ASSERT_TRUE(r.p.options) << r.err;
+	EXPECT_EQ(r.p.options->exporter.listen, "127.0.0.1:9464");
+	EXPECT_TRUE(r.p.options->exporter.once);
+	for (auto bad : std::vector<std::vector<std::string>>{
+		     {"export", "--listen", "9464"}, {"export", "--listen", "::1:9464"}, {"export", "--json"}}) {
+		r = parse(bad);
+		EXPECT_FALSE(r.p.options) << bad.back();
+		EXPECT_EQ(r.p.exit_code, 2);
+		EXPECT_NE(r.err.find("Usage:"), std::string::npos) << r.err;
+	}
+}
+
+TEST(Cli, DemoOptions)
+{
+	auto r = parse({"demo"});
+	ASSERT_TRUE(r.p.options) << r.err;
+	EXPECT_EQ(r.p.options->demo.backlog, 8);
+	EXPECT_EQ(r.p.options->demo.burst, 64);
+	r = parse({"demo", "--seconds", "2", "--backlog", "4", "--burst", "100", "--accept-ms", "10"});
+	ASSERT_TRUE(r.p.options) << r.err;
+	EXPECT_EQ(r.p.options->demo.seconds, 2);
+	EXPECT_EQ(r.p.options->demo.backlog, 4);
+	EXPECT_EQ(r.p.options->demo.burst, 100);
+	EXPECT_EQ(r.p.options->demo.accept_ms, 10u);
+	for (auto bad : std::vector<std::vector<std::string>>{{"demo", "--seconds", "0"}, {"demo", "--backlog", "0"},
+							      {"demo", "--burst", "5000"}}) {
+		r = parse(bad);
+		EXPECT_EQ(r.p.exit_code, 2) << bad[1];
+	}
+}
+
 TEST(Cli, TraceOptions)
 {
 	auto r = parse({"--attach=tracepoint", "trace", "--duration", "3", "--netns", "4026531840", "-6"});

@@ -1,0 +1,188 @@
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "cli/options.h"
+#include "golden.h"
+#include "render/prom_render.h"
+
+using namespace listenq;
+using namespace listenq::testing;
+
+namespace {
+
+ListenerStat listener(int family, const char *addr, std::uint16_t port, std::uint64_t cookie, const char *comm)
+{
+	ListenerStat s;
+	s.id.family = family;
+	inet_pton(family, addr, s.id.addr.data());
+	s.id.port = port;
+	s.id.cookie = cookie;
+	s.id.netns = 4026531840;
+	s.owner_pid = 100;
+	s.owner_comm = comm;
+	return s;
+}
+
+ExportScrape sample_scrape()
+{
+	ExportScrape s;
+	s.version = "0.1.0";
+	s.tier = "fentry+tracepoint";
+	s.listeners_tracked = 3;
+	s.untracked = 1;
+	s.events_lost = 2;
+	s.stale_removed = 0;
+	s.netns_unseeded = 0;
+	s.samples = 50;
+	s.scrape_seconds = 0.00125;
+
+	ListenerStat web = listener(AF_INET, "0.0.0.0", 8080, 11, "nginx");
+	web.requested_backlog = 4096;
+	web.backlog = 4096;
+	web.accept_queue = 3;
+	web.accept_queue_peak = 17;
+	web.syn_queue = 1;
+	web.syn_queue_peak = 5;
+	web.overflow_syn = 7;
+	web.overflow_ack = 2;
+	web.accepted = 1000;
+	web.enqueued = 1003;
+	web.synack_retrans = 4;
+	web.drops = 9;
+	web.wait_hist[0] = 1;    // < 2 µs
+	web.wait_hist[4] = 10;   // 16..31 µs
+	web.wait_hist[12] = 3;   // 4..8 ms
+	web.wait_hist[30] = 1;   // beyond the last bound
+	web.wait_sum_ns = 12345678;
+	s.listeners.push_back(web);
+
+	ListenerStat db = listener(AF_INET6, "::1", 5432, 12, "post\"gr\\es\n");  // escaped
+	db.backlog = 200;  // seeded: no requested backlog
+	db.seeded = true;
+	db.synq_full_drops = 3;
+	db.synq_full_cookies = 4;
+	db.syncookies_sent = 5;
+	s.listeners.push_back(db);
+
+	Unattributed u;
+	u.netns = 4026532000;
+	u.counts.overflow_syn = 6;
+	u.counts.syncookies_sent = 1;
+	s.unattributed.push_back(u);
+	return s;
+}
+
+TEST(PromRender, GoldenExposition)
+{
+	expect_golden("prom_fentry.txt", render_prometheus(sample_scrape()));
+}
+
+// Tier 3 before 6.15: no path split, no accept waits, no enqueue count.
+TEST(PromRender, UnmeasuredSeriesAreLeftOutNotZero)
+{
+	ExportScrape s = sample_scrape();
+	s.tier = "tracepoint";
+	s.unmeasured = {"enqueued", "accept_wait", "overflow_ack"};
+	const std::string t = render_prometheus(s);
+	EXPECT_NE(t.find("path=\"all\"} 9\n"), std::string::npos) << t;
+	EXPECT_EQ(t.find("path=\"syn\""), std::string::npos);
+	EXPECT_EQ(t.find("listenq_accept_wait_seconds_bucket"), std::string::npos);
+	EXPECT_EQ(t.find("listenq_connections_queued_total{"), std::string::npos);
+	expect_golden("prom_tracepoint.txt", t);
+}
+
+// Buckets are exact sums of the BPF log2 slots (slot i = [2^i, 2^(i+1)) µs).
+TEST(PromRender, AcceptWaitBucketsAreCumulativeSlotSums)
+{
+	const std::string t = render_prometheus(sample_scrape());
+	auto value = [&](const std::string &le) {
+		std::smatch m;
+		const std::regex re("listenq_accept_wait_seconds_bucket\\{[^}]*port=\"8080\"[^}]*le=\"" + le + "\"\\} (\\d+)");
+		EXPECT_TRUE(std::regex_search(t, m, re)) << le;
+		return m.empty() ? -1 : std::stoi(m[1]);
+	};
+	EXPECT_EQ(value("2e-06"), 1);      // slot 0
+	EXPECT_EQ(value("8e-06"), 1);      // slots 0-2
+	EXPECT_EQ(value("3.2e-05"), 11);   // + slot 4
+	EXPECT_EQ(value("0.008192"), 14);  // + slot 12
+	EXPECT_EQ(value("33.554432"), 14);
+	EXPECT_EQ(value("\\+Inf"), 15);    // + slot 30
+	EXPECT_NE(t.find("listenq_accept_wait_seconds_count{netns=\"4026531840\",family=\"ipv4\",addr=\"0.0.0.0\","
+			 "port=\"8080\",comm=\"nginx\",cookie=\"11\"} 15\n"),
+		  std::string::npos);
+	EXPECT_NE(t.find("listenq_accept_wait_seconds_sum{netns=\"4026531840\",family=\"ipv4\",addr=\"0.0.0.0\","
+			 "port=\"8080\",comm=\"nginx\",cookie=\"11\"} 0.012345678\n"),
+		  std::string::npos);
+}
+
+TEST(PromRender, LabelValuesAreEscaped)
+{
+	EXPECT_EQ(prometheus_label_escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+	const std::string t = render_prometheus(sample_scrape());
+	EXPECT_NE(t.find("comm=\"post\\\"gr\\\\es\\n\""), std::string::npos);
+}
+
+// Every sample's name is a declared series, and every family is declared
+// once with HELP and TYPE (what promtool also checks, below).
+TEST(PromRender, EverySampleBelongsToADeclaredFamily)
+{
+	const auto names = prometheus_series_names();
+	const std::set<std::string> known(names.begin(), names.end());
+	std::istringstream is(render_prometheus(sample_scrape()));
+	std::set<std::string> typed;
+	int samples = 0;
+	for (std::string line; std::getline(is, line);) {
+		if (line.rfind("# TYPE ", 0) == 0) {
+			EXPECT_TRUE(typed.insert(line.substr(7, line.find(' ', 7) - 7)).second) << line;
+			continue;
+		}
+		if (line[0] == '#')
+			continue;
+		samples++;
+		const std::string name = line.substr(0, line.find_first_of("{ "));
+		EXPECT_TRUE(known.count(name)) << name;
+		EXPECT_EQ(name.rfind("listenq_", 0), 0u) << name;
+	}
+	EXPECT_GT(samples, 40);
+	EXPECT_EQ(typed.size(), 25u);
+}
+
+// Debian's promtool (prometheus package) on the golden files.
+TEST(PromRender, PromtoolAcceptsTheGoldenFiles)
+{
+	const char *ci = std::getenv("CI");
+	if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+		if (ci && std::string(ci) == "true")
+			FAIL() << "promtool is installed by scripts/deps.sh";
+		GTEST_SKIP() << "promtool not installed (scripts/deps.sh installs prometheus)";
+	}
+	for (const char *g : {"golden/prom_fentry.txt", "golden/prom_tracepoint.txt"}) {
+		const std::string cmd = "promtool check metrics < " + fixture_path(g) + " 2>&1";
+		EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+	}
+}
+
+TEST(ListenAddress, Forms)
+{
+	auto a = parse_listen_address("127.0.0.1:9464");
+	ASSERT_TRUE(a);
+	EXPECT_EQ(a->host, "127.0.0.1");
+	EXPECT_EQ(a->port, 9464);
+	a = parse_listen_address("[::1]:80");
+	ASSERT_TRUE(a);
+	EXPECT_EQ(a->host, "::1");
+	a = parse_listen_address(":9464");
+	ASSERT_TRUE(a);
+	EXPECT_EQ(a->host, "0.0.0.0");
+	for (const char *bad : {"9464", "::1:80", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "h:8o", "h:1234567"})
+		EXPECT_FALSE(parse_listen_address(bad)) << bad;
+}
+
+}  // namespace
