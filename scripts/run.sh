@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command on a fresh Debian 12 machine: install, build, and show what
-# listenq sees on this machine (needs root for BPF).
+# listenq is for: `listenq demo` (needs root for BPF and a network namespace).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh

@@ -216,10 +216,12 @@ int run_demo(const Options &o, std::ostream &out, std::ostream &err)
 	out.flush();
 	Result<void> burst;
 	auto r = watch_loop(w, **tracer, out, [&](std::uint64_t seq) {
-		if (seq != 1)
-			return;
-		burst = client->start("burst-client");
-		out << (burst ? "-- burst-client: " + std::to_string(d.burst) + " connections opened\n" : "") << '\n';
+		if (seq == 1) {
+			burst = client->start("burst-client");
+			if (burst)
+				out << "-- burst-client: " << d.burst << " connections opened\n";
+		}
+		out << '\n';
 		out.flush();
 	});
 	if (!r)
@@ -228,12 +230,12 @@ int run_demo(const Options &o, std::ostream &out, std::ostream &err)
 		return fail(err, "demo", burst.error());
 	tracer->reset();  // detach before verify loads its own program
 	if (stop_requested()) {
-		out << "\nlistenq demo: interrupted; slow-server and burst-client are killed, the namespace goes with them\n";
+		out << "listenq demo: interrupted; slow-server and burst-client are killed, the namespace goes with them\n";
 		return kExitOk;
 	}
 
 	server->signal(SIGSTOP);  // a still queue: the three sources read one state
-	out << "\n== slow-server paused (SIGSTOP), so the three sources below read the same queue\n"
+	out << "== slow-server paused (SIGSTOP), so the three sources below read the same queue\n"
 	    << "== listenq verify --emulate-no-tcp-diag --port " << kDemoPort << '\n';
 	out.flush();
 	Options v = o;

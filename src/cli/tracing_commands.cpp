@@ -171,6 +171,7 @@ Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
 		f.stale_removed = ts.stale_removed;
 		f.unattributed = t.unattributed();
 		f.rows = compute_interval(prev, shown, f.interval_s);
+		f.legend = tty || f.seq == 1;
 		if (tty)
 			out << "\x1b[H\x1b[2J";
 		if (o.tracing.json)

@@ -125,6 +125,22 @@ nlohmann::ordered_json trace_event_json(const TraceEvent &e)
 		{"overflows", e.type == EventType::close ? nlohmann::ordered_json(e.overflows) : nullptr}};
 }
 
+namespace {
+
+void render_watch_legend(std::ostream &os, const TraceHeader &h)
+{
+	if (!h.sampled.empty())
+		print_folded(os, "sampled every " + std::to_string(h.sample_ms) + " ms:", join(h.sampled, ", "));
+	if (!h.unmeasured.empty())
+		print_folded(os, "not measured in this tier:", join(h.unmeasured, ", "));
+	if (!h.attributed.empty())
+		print_folded(os, "from netns counters:", join(h.attributed, ", "));
+	if (!h.not_used.empty())
+		print_folded(os, "hooks not in use:", join(h.not_used, "; "));
+}
+
+}  // namespace
+
 void render_watch_text(std::ostream &os, const WatchFrame &f)
 {
 	os << "listenq watch: tier " << f.header.tier << ", " << fixed(f.interval_s, 1) << "s #" << f.seq << ", "
@@ -134,14 +150,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 	if (f.stale_removed)
 		os << ", " << f.stale_removed << " stale entries removed";
 	os << '\n';
-	if (!f.header.sampled.empty())
-		print_folded(os, "sampled every " + std::to_string(f.header.sample_ms) + " ms:", join(f.header.sampled, ", "));
-	if (!f.header.unmeasured.empty())
-		print_folded(os, "not measured in this tier:", join(f.header.unmeasured, ", "));
-	if (!f.header.attributed.empty())
-		print_folded(os, "from netns counters:", join(f.header.attributed, ", "));
-	if (!f.header.not_used.empty())
-		print_folded(os, "hooks not in use:", join(f.header.not_used, "; "));
+	if (f.legend)
+		render_watch_legend(os, f.header);
 	for (const Unattributed &u : f.unattributed) {
 		const SynCounts &c = u.counts;
 		print_folded(os,

@@ -32,6 +32,10 @@ struct WatchFrame {
 	std::uint64_t stale_removed = 0;   // entries of listeners gone without a close seen
 	std::vector<Unattributed> unattributed;  // tier 3: netns counts no single listener was given
 	std::vector<WatchRow> rows;
+	// Text: the lines that do not change between frames (sampled, not
+	// measured, from netns counters, hooks not in use). Piped output
+	// prints them with the first frame only.
+	bool legend = true;
 };
 
 void render_trace_header_text(std::ostream &os, const TraceHeader &h);

@@ -305,4 +305,26 @@ TEST(TraceRender, WatchTextNamesTheNetnsWhenRowsSpanSeveral)
 	EXPECT_EQ(one.str().find("NETNS"), std::string::npos);
 }
 
+// Piped watch prints the legend (sampled, not measured, ...) once: the
+// second frame has the status line and the table only.
+TEST(TraceRender, WatchLegendCanBeLeftOut)
+{
+	WatchFrame f;
+	f.header = header();
+	f.header.attributed = {"overflow_syn"};
+	f.header.not_used = {"fentry/fexit: load: Operation not permitted"};
+	f.interval_s = 1.0;
+	f.rows = compute_interval({}, {stat(1, 8080, 1, 3)}, 1.0);
+	std::ostringstream with, without;
+	render_watch_text(with, f);
+	f.legend = false;
+	render_watch_text(without, f);
+	for (const char *line : {"sampled every", "from netns counters:", "hooks not in use:"}) {
+		EXPECT_NE(with.str().find(line), std::string::npos) << line;
+		EXPECT_EQ(without.str().find(line), std::string::npos) << line;
+	}
+	EXPECT_EQ(without.str().rfind("listenq watch: tier ", 0), 0u);
+	EXPECT_NE(without.str().find("\nADDR:PORT"), std::string::npos) << without.str();
+}
+
 }  // namespace
