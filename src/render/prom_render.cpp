@@ -119,21 +119,68 @@ bool has(const std::vector<std::string> &v, const char *x) { return std::find(v.
 
 }  // namespace
 
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 (RFC 3629: no overlongs,
+// no surrogates, nothing above U+10FFFF).
+std::size_t utf8_length(const std::string &s, std::size_t i)
+{
+	const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+	const unsigned char c = b(i);
+	if (c < 0x80)
+		return 1;
+	std::size_t n;
+	unsigned char lo = 0x80, hi = 0xBF;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+	else
+		return 0;
+	if (i + n > s.size() || b(i + 1) < lo || b(i + 1) > hi)
+		return 0;
+	for (std::size_t k = 2; k < n; k++)
+		if (b(i + k) < 0x80 || b(i + k) > 0xBF)
+			return 0;
+	return n;
+}
+
+}  // namespace
+
+// Prometheus rejects a whole scrape over one label value that is not UTF-8,
+// and comm is whatever bytes a process chose (prctl PR_SET_NAME): each
+// invalid byte becomes U+FFFD.
 std::string prometheus_label_escape(const std::string &v)
 {
 	std::string out;
 	out.reserve(v.size());
-	for (char c : v) {
-		if (c == '\\')
-			out += "\\\\";
-		else if (c == '"')
-			out += "\\\"";
+	for (std::size_t i = 0; i < v.size();) {
+		const char c = v[i];
+		const std::size_t n = utf8_length(v, i);
+		if (c == '\\' || c == '"')
+			out += '\\', out += c;
 		else if (c == '\n')
 			out += "\\n";
+		else if (n == 0)
+			out += "\xEF\xBF\xBD";
 		else
-			out += c;
+			out.append(v, i, n);
+		i += n ? n : 1;
 	}
 	return out;
+}
+
+bool is_valid_utf8(const std::string &s)
+{
+	for (std::size_t i = 0; i < s.size();) {
+		const std::size_t n = utf8_length(s, i);
+		if (!n)
+			return false;
+		i += n;
+	}
+	return true;
 }
 
 std::vector<std::string> prometheus_series_names()

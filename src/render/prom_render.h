@@ -29,7 +29,9 @@ std::string render_prometheus(const ExportScrape &s);
 // for the histogram): what a dashboard may use.
 std::vector<std::string> prometheus_series_names();
 
-// A label value escaped per the exposition format (\\, \", \n).
+// A label value escaped per the exposition format (\\, \", \n), with
+// bytes that are not UTF-8 replaced by U+FFFD.
 std::string prometheus_label_escape(const std::string &v);
+bool is_valid_utf8(const std::string &s);
 
 }  // namespace listenq

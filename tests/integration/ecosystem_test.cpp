@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -104,6 +105,14 @@ TEST_F(Export, PrometheusScrapesTheBacklogAndQueueOfAListener)
 	}
 	auto exporter = start_export();
 	ASSERT_TRUE(exporter) << "listenq export did not answer";
+	// A listener whose owner's comm is not UTF-8 (any bytes are allowed):
+	// Prometheus would drop the whole scrape over such a label value.
+	char old_name[17] = {};
+	::prctl(PR_GET_NAME, old_name);
+	::prctl(PR_SET_NAME, "lq\xff\xfe-odd");
+	auto odd = make_listener("127.0.0.1", 0, 3);
+	::prctl(PR_SET_NAME, old_name);
+	ASSERT_TRUE(odd);
 
 	char tmpl[] = "/tmp/listenq-prom-XXXXXX";
 	ASSERT_TRUE(::mkdtemp(tmpl));
@@ -164,6 +173,10 @@ TEST_F(Export, PrometheusScrapesTheBacklogAndQueueOfAListener)
 		json up = query("up{job=\"listenq\"}");
 		ASSERT_EQ(up["data"]["result"].size(), 1u);
 		EXPECT_EQ(up["data"]["result"][0]["value"][1], "1") << "Prometheus could not parse a scrape";
+		json oddq = query("listenq_listen_backlog{port=\"" + std::to_string(local_port(odd->get())) + "\"}");
+		ASSERT_EQ(oddq["data"]["result"].size(), 1u) << oddq.dump();
+		EXPECT_EQ(oddq["data"]["result"][0]["metric"]["comm"], "lq\xEF\xBF\xBD\xEF\xBF\xBD-odd");
+		EXPECT_EQ(oddq["data"]["result"][0]["value"][1], "3");
 	}
 	std::filesystem::remove_all(dir);
 }

@@ -125,6 +125,15 @@ TEST(PromRender, AcceptWaitBucketsAreCumulativeSlotSums)
 TEST(PromRender, LabelValuesAreEscaped)
 {
 	EXPECT_EQ(prometheus_label_escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+	// comm is any bytes a process chose; Prometheus rejects a scrape with
+	// a label that is not UTF-8.
+	EXPECT_EQ(prometheus_label_escape("caf\xC3\xA9"), "caf\xC3\xA9");
+	EXPECT_EQ(prometheus_label_escape("\xF0\x9F\x90\x8D-srv"), "\xF0\x9F\x90\x8D-srv");
+	EXPECT_EQ(prometheus_label_escape("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+	EXPECT_EQ(prometheus_label_escape("\xC3"), "\xEF\xBF\xBD");                      // truncated
+	EXPECT_EQ(prometheus_label_escape("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+	EXPECT_EQ(prometheus_label_escape("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+	EXPECT_TRUE(is_valid_utf8(prometheus_label_escape("\x80\xC3(\xF5\x80\x80\x80\xE2\x82")));
 	const std::string t = render_prometheus(sample_scrape());
 	EXPECT_NE(t.find("comm=\"post\\\"gr\\\\es\\n\""), std::string::npos);
 }
