@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <httplib.h>
 
 namespace {
 
@@ -461,6 +462,88 @@ int bench_snapshot(const Common &c, const std::vector<int> &counts, int reps)
 	return 0;
 }
 
+// One HTTP GET of /metrics on 127.0.0.1:port: the body, or nullopt.
+std::optional<std::string> http_get_metrics(std::uint16_t port)
+{
+	httplib::Client cl("127.0.0.1", port);
+	cl.set_read_timeout(60);
+	auto r = cl.Get("/metrics");
+	if (!r || r->status != 200)
+		return std::nullopt;
+	return r->body;
+}
+
+// `listenq export`: a scrape's wall time (client side) against `ss -lnt`
+// over the same listeners, alternating; and the exporter's own figure.
+int bench_export(const Common &c, const std::vector<int> &counts, int reps)
+{
+	constexpr std::uint16_t kPort = 9464;  // below the listener farm's ports (10000..59999)
+	std::printf("### Prometheus scrape at scale: seconds (scrape and `ss -lnt` alternate)\n\n");
+	std::printf("%d rounds per size; a round is one GET /metrics of a running `listenq export` (it samples, reads "
+		    "the map, renders) and one whole `ss -lnt` run.\n\n",
+		    reps);
+	std::printf("| listeners | what | min | median | max |\n|---|---|---|---|---|\n");
+	std::vector<std::string> ratio_rows;
+	for (int n : counts) {
+		ListenerFarm farm;
+		if (!make_farm(farm, n)) {
+			std::fprintf(stderr, "export: could not create %d listeners\n", n);
+			return 1;
+		}
+		Child ex = spawn(lq(c, {"export", "--listen", "127.0.0.1:" + std::to_string(kPort)}), false, true);
+		std::optional<std::string> body;
+		for (int i = 0; i < 300 && !(body = http_get_metrics(kPort)); i++) {
+			int status;
+			if (waitpid(ex.pid, &status, WNOHANG) == ex.pid) {
+				ex.pid = -1;
+				break;
+			}
+			std::this_thread::sleep_for(std::chrono::milliseconds(100));
+		}
+		if (!body) {
+			if (ex.pid > 0)
+				kill(ex.pid, SIGKILL);
+			std::fprintf(stderr, "export: no answer on :%u: %s\n", kPort, read_all(ex.err).c_str());
+			return 1;
+		}
+		std::vector<double> scrape, ss, ratio, reported;
+		std::size_t bytes = 0;
+		for (int r = 0; r < reps; r++) {
+			auto t0 = Clock::now();
+			body = http_get_metrics(kPort);
+			scrape.push_back(seconds_since(t0));
+			if (!body) {
+				std::fprintf(stderr, "export: a scrape failed\n");
+				kill(ex.pid, SIGKILL);
+				reap(ex, Clock::now());
+				return 1;
+			}
+			bytes = body->size();
+			const std::string key = "\nlistenq_scrape_duration_seconds ";
+			if (auto p = body->find(key); p != std::string::npos)
+				reported.push_back(std::stod(body->substr(p + key.size())));
+			Finished f = run_timed({"ss", "-lnt"});
+			ss.push_back(f.wall_s);
+			ratio.push_back(scrape.back() / ss.back());
+		}
+		kill(ex.pid, SIGTERM);
+		reap(ex, Clock::now());
+		std::printf("%s\n", row(std::to_string(n) + " | GET /metrics (" + std::to_string(bytes / 1024) + " KiB)",
+					 stats_of(scrape), 4).c_str());
+		std::printf("%s\n", row(std::to_string(n) + " | listenq_scrape_duration_seconds (as reported)",
+					 stats_of(reported), 4).c_str());
+		std::printf("%s\n", row(std::to_string(n) + " | `ss -lnt`", stats_of(ss), 4).c_str());
+		Stats rs = stats_of(ratio);
+		ratio_rows.push_back("| " + std::to_string(n) + " | " + fmt(rs.min) + " | " + fmt(rs.median) + " | " +
+				     fmt(rs.max) + " |");
+	}
+	std::printf("\n**Ratio scrape / `ss -lnt` (per round)**\n\n| listeners | min | median | max |\n|---|---|---|---|\n");
+	for (auto &r : ratio_rows)
+		std::printf("%s\n", r.c_str());
+	std::printf("\n");
+	return 0;
+}
+
 int bench_startup(const Common &c, int listeners, int reps, int rss_listeners)
 {
 	std::printf("### Start-up and memory\n\n");
@@ -635,6 +718,12 @@ int main(int argc, char **argv)
 	ev->add_option("--conns", ev_conns)->check(CLI::Range(1, 10000000));
 	ev->add_option("--max-seconds", max_s);
 
+	std::vector<int> ex_counts{1000, 10000};
+	int ex_reps = 7;
+	auto *ex = app.add_subcommand("export", "GET /metrics of listenq export vs ss -lnt at 1k/10k listeners");
+	ex->add_option("--counts", ex_counts)->delimiter(',');
+	ex->add_option("--reps", ex_reps)->check(CLI::Range(1, 1000));
+
 	app.add_subcommand("bpftrace", "try bpftrace's tcpsynbl.bt here and record what happens");
 	CLI11_PARSE(app, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
@@ -647,5 +736,7 @@ int main(int argc, char **argv)
 		return bench_startup(c, listeners, st_reps, rss_listeners);
 	if (*ev)
 		return bench_events(c, cycles, ev_conns, max_s);
+	if (*ex)
+		return bench_export(c, ex_counts, ex_reps);
 	return peers_bpftrace();
 }

@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -590,9 +591,18 @@ Result<void> Tracer::sample()
 	return {};
 }
 
-Result<int> Tracer::poll(int timeout_ms)
+Result<int> Tracer::poll(int timeout_ms, int wake_fd)
 {
-	int n = ring_buffer__poll(impl_->rb.get(), timeout_ms);
+	int n;
+	if (wake_fd < 0) {
+		n = ring_buffer__poll(impl_->rb.get(), timeout_ms);
+	} else {
+		// The ring buffer's epoll fd is readable when a ring has data.
+		pollfd fds[2] = {{ring_buffer__epoll_fd(impl_->rb.get()), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+		if (::poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
+			return Error::from_errno(errno, "poll ring buffer and wake fd");
+		n = ring_buffer__consume(impl_->rb.get());
+	}
 	if (n < 0 && n != -EINTR)
 		return Error::from_errno(-n, "poll ring buffer events");
 	if (!impl_->event_error.empty())

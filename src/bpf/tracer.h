@@ -67,7 +67,9 @@ public:
 	// every listener of this netns (iter/tcp) every 5 s; the first call walks
 	// every netns of the machine (iter/tcp in each, by setns).
 	Result<void> sample();
-	Result<int> poll(int timeout_ms);      // ringbuf; returns events handled
+	// Waits up to timeout_ms for ring buffer events, or for wake_fd (when
+	// >= 0) to become readable; handles the events; returns how many.
+	Result<int> poll(int timeout_ms, int wake_fd = -1);
 	// The listeners now. In tier 3 the SYN-path counts (overflow_syn,
 	// synq_*) are attributed from each netns's TcpExt counters
 	// (model/syn_attribution.h), so call it once per interval.

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,15 +32,21 @@ namespace {
 
 constexpr const char *kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-// The handler threads' side of the hand-over.
+// The handler threads' side of the hand-over. A request also writes to an
+// eventfd, so the loop wakes at once instead of at its next 50 ms turn.
 class ScrapeDesk {
 public:
+	ScrapeDesk() : wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+	int wake_fd() const { return wake_.get(); }
+
 	// Handler thread: waits for the loop's next scrape. nullopt if the
 	// loop ended or did not answer in time.
 	std::optional<std::string> request(std::chrono::milliseconds timeout)
 	{
 		std::unique_lock lock(m_);
 		const std::uint64_t ticket = ++requested_;
+		const std::uint64_t one = 1;
+		(void)!::write(wake_.get(), &one, sizeof(one));
 		if (!cv_.wait_for(lock, timeout, [&] { return served_ >= ticket || closed_; }) || served_ < ticket)
 			return std::nullopt;
 		return body_;
@@ -47,6 +54,8 @@ public:
 	// Loop: is a scrape wanted?
 	bool pending()
 	{
+		std::uint64_t n;
+		(void)!::read(wake_.get(), &n, sizeof(n));  // drained; the counts below decide
 		std::lock_guard lock(m_);
 		return requested_ > served_;
 	}
@@ -70,6 +79,7 @@ private:
 	std::uint64_t requested_ = 0, served_ = 0;
 	std::string body_;
 	bool closed_ = false;
+	UniqueFd wake_;
 };
 
 Result<std::string> scrape(Tracer &t, const Options &o)
@@ -100,8 +110,7 @@ Result<std::string> scrape(Tracer &t, const Options &o)
 	s.samples = ts.samples;
 	s.unattributed = t.unattributed();
 	t.next_interval();  // peaks are "since the previous scrape"
-	s.scrape_seconds = static_cast<double>(monotonic_ns() - t0) / 1e9;
-	return render_prometheus(s);
+	return render_prometheus(s, [t0] { return static_cast<double>(monotonic_ns() - t0) / 1e9; });
 }
 
 // httplib reports no errno: bind a socket ourselves to say why it failed.
@@ -198,7 +207,7 @@ int run_export(const Options &o, std::ostream &out, std::ostream &err)
 			return false;
 		desk.serve(std::move(*failed));
 		return true;
-	});
+	}, desk.wake_fd());
 	desk.close();
 	server.stop();
 	http.join();

@@ -67,7 +67,8 @@ TraceHeader header_of(const Tracer &t, const Options &o)
 }
 
 // Polls events and samples every sample_ms until stop() or a signal.
-Result<void> run_loop(Tracer &t, std::uint32_t sample_ms, const std::function<bool(std::uint64_t now)> &tick)
+Result<void> run_loop(Tracer &t, std::uint32_t sample_ms, const std::function<bool(std::uint64_t now)> &tick,
+		      int wake_fd)
 {
 	std::uint64_t next_sample = monotonic_ns();
 	while (!g_stop) {
@@ -80,7 +81,7 @@ Result<void> run_loop(Tracer &t, std::uint32_t sample_ms, const std::function<bo
 		if (!tick(now))
 			break;
 		const std::uint64_t wait = next_sample > now ? (next_sample - now) / 1000000ULL : 0;
-		if (auto r = t.poll(static_cast<int>(std::min<std::uint64_t>(wait, 50))); !r)
+		if (auto r = t.poll(static_cast<int>(std::min<std::uint64_t>(wait, 50)), wake_fd); !r)
 			return r.error();
 	}
 	return t.poll(0).ok() ? Result<void>{} : Result<void>{Error{EIO, "final ring buffer poll failed"}};

@@ -24,8 +24,10 @@ TraceHeader header_of(const Tracer &t, const Options &o);
 bool wanted(const Options &o, const Listener &id, std::uint32_t pid);
 
 // Polls events and samples every sample_ms until tick returns false or a
-// stop signal.
-Result<void> run_loop(Tracer &t, std::uint32_t sample_ms, const std::function<bool(std::uint64_t now)> &tick);
+// stop signal. tick runs at least every 50 ms, and at once when wake_fd
+// (if >= 0) becomes readable.
+Result<void> run_loop(Tracer &t, std::uint32_t sample_ms, const std::function<bool(std::uint64_t now)> &tick,
+		      int wake_fd = -1);
 
 // watch's frames until --count or a signal; after_frame(seq) runs after
 // each frame is written.

@@ -197,7 +197,7 @@ std::vector<std::string> prometheus_series_names()
 	return v;
 }
 
-std::string render_prometheus(const ExportScrape &s)
+std::string render_prometheus(const ExportScrape &s, const std::function<double()> &elapsed)
 {
 	Writer w;
 	std::vector<std::string> labels;
@@ -281,7 +281,7 @@ std::string render_prometheus(const ExportScrape &s)
 		w.sample(kUnattributed.name, ns + label("count", "synq_full_cookies"), u.counts.synq_full_cookies);
 		w.sample(kUnattributed.name, ns + label("count", "syncookies_sent"), u.counts.syncookies_sent);
 	}
-	single(kScrape, "", number(s.scrape_seconds));
+	single(kScrape, "", number(elapsed ? elapsed() : s.scrape_seconds));
 	return w.str();
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,9 @@ struct ExportScrape {
 	double scrape_seconds = 0;  // sampling + reading + this rendering, so far
 };
 
-std::string render_prometheus(const ExportScrape &s);
+// elapsed, when given, is called last, for listenq_scrape_duration_seconds
+// (so that the rendering is counted too); else s.scrape_seconds is used.
+std::string render_prometheus(const ExportScrape &s, const std::function<double()> &elapsed = nullptr);
 
 // Every metric family render_prometheus can write (with _bucket/_sum/_count
 // for the histogram): what a dashboard may use.
