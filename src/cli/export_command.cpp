@@ -198,21 +198,26 @@ int run_export(const Options &o, std::ostream &out, std::ostream &err)
 	    << "); SIGINT or SIGTERM stops it\n";
 	err.flush();
 
-	Result<std::string> failed = std::string();
-	auto r = run_loop(t, o.tracing.sample_ms, [&](std::uint64_t) {
-		if (!desk.pending())
+	Result<void> scrape_error;
+	auto r = run_loop(
+		t, o.tracing.sample_ms,
+		[&](std::uint64_t) {
+			if (!desk.pending())
+				return true;
+			auto body = scrape(t, o);
+			if (!body) {
+				scrape_error = body.error();
+				return false;
+			}
+			desk.serve(std::move(*body));
 			return true;
-		failed = scrape(t, o);
-		if (!failed)
-			return false;
-		desk.serve(std::move(*failed));
-		return true;
-	}, desk.wake_fd());
+		},
+		desk.wake_fd());
 	desk.close();
 	server.stop();
 	http.join();
-	if (!failed)
-		return fail(err, "export", failed.error());
+	if (!scrape_error)
+		return fail(err, "export", scrape_error.error());
 	if (!r)
 		return fail(err, "export", r.error());
 	return kExitOk;

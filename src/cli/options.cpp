@@ -108,7 +108,8 @@ enqueue, and the accept wait (queued -> accept()) is measured too.
 constexpr const char *kExportExamples = R"(EXAMPLES:
   sudo listenq export                          serve http://127.0.0.1:9464/metrics
   sudo listenq export --listen [::1]:9464 --port 443
-  sudo listenq export --once > /var/lib/node_exporter/listenq.prom.$$ && mv ...
+  d=/var/lib/prometheus/node-exporter     node_exporter's textfile collector (as root):
+  listenq export --once > $d/listenq.tmp && mv $d/listenq.tmp $d/listenq.prom
 
 Series per listener, labelled netns, family, addr, port, comm and cookie
 (a reuseport group is one row per socket): listenq_accept_queue,

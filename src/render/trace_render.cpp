@@ -41,11 +41,10 @@ nlohmann::ordered_json opt_json(const std::optional<double> &v)
 	return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
 }
 
-}  // namespace
-
-void render_trace_header_text(std::ostream &os, const TraceHeader &h)
+// The header lines that do not change while listenq runs: sampled, not
+// measured, from netns counters, hooks not in use.
+void render_legend(std::ostream &os, const TraceHeader &h)
 {
-	print_folded(os, "listenq trace: tier " + h.tier + ":", join(h.attached, ", "));
 	if (!h.sampled.empty())
 		print_folded(os, "sampled every " + std::to_string(h.sample_ms) + " ms:", join(h.sampled, ", "));
 	if (!h.unmeasured.empty())
@@ -54,6 +53,14 @@ void render_trace_header_text(std::ostream &os, const TraceHeader &h)
 		print_folded(os, "from netns counters:", join(h.attributed, ", "));
 	if (!h.not_used.empty())
 		print_folded(os, "hooks not in use:", join(h.not_used, "; "));
+}
+
+}  // namespace
+
+void render_trace_header_text(std::ostream &os, const TraceHeader &h)
+{
+	print_folded(os, "listenq trace: tier " + h.tier + ":", join(h.attached, ", "));
+	render_legend(os, h);
 	char line[160];
 	std::snprintf(line, sizeof(line), "%-9s %-16s %-10s %-21s %-8s %-9s %s\n", "TIME(s)", "PID/COMM", "NETNS",
 		      "ADDR:PORT", "EVENT", "Q/LIMIT", "DETAIL");
@@ -125,22 +132,6 @@ nlohmann::ordered_json trace_event_json(const TraceEvent &e)
 		{"overflows", e.type == EventType::close ? nlohmann::ordered_json(e.overflows) : nullptr}};
 }
 
-namespace {
-
-void render_watch_legend(std::ostream &os, const TraceHeader &h)
-{
-	if (!h.sampled.empty())
-		print_folded(os, "sampled every " + std::to_string(h.sample_ms) + " ms:", join(h.sampled, ", "));
-	if (!h.unmeasured.empty())
-		print_folded(os, "not measured in this tier:", join(h.unmeasured, ", "));
-	if (!h.attributed.empty())
-		print_folded(os, "from netns counters:", join(h.attributed, ", "));
-	if (!h.not_used.empty())
-		print_folded(os, "hooks not in use:", join(h.not_used, "; "));
-}
-
-}  // namespace
-
 void render_watch_text(std::ostream &os, const WatchFrame &f)
 {
 	os << "listenq watch: tier " << f.header.tier << ", " << fixed(f.interval_s, 1) << "s #" << f.seq << ", "
@@ -151,7 +142,7 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 		os << ", " << f.stale_removed << " stale entries removed";
 	os << '\n';
 	if (f.legend)
-		render_watch_legend(os, f.header);
+		render_legend(os, f.header);
 	for (const Unattributed &u : f.unattributed) {
 		const SynCounts &c = u.counts;
 		print_folded(os,
