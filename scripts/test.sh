@@ -16,17 +16,17 @@ echo "== unit tests"
 (cd build && ctest -L unit --output-on-failure) || status=1
 
 echo "== install (cmake --install into a scratch prefix: binary, listenq(8), bash completion, examples)"
-inst=$(mktemp -d)
+inst=$(mktemp -d) nroff_err=$(mktemp)
 if cmake --install build --prefix "$inst" >/dev/null &&
    "$inst/sbin/listenq" --version >/dev/null &&
-   nroff -man -ww "$inst/share/man/man8/listenq.8" >/dev/null 2>"$inst/nroff.err" && [ ! -s "$inst/nroff.err" ] &&
+   nroff -man -ww "$inst/share/man/man8/listenq.8" >/dev/null 2>"$nroff_err" && [ ! -s "$nroff_err" ] &&
    bash -c "source '$inst/share/bash-completion/completions/listenq' && complete -p listenq" >/dev/null &&
    [ -s "$inst/share/doc/listenq/examples/listenq.json" ]; then
   echo "install: ok ($(cd "$inst" && find . -type f | sort | tr '\n' ' '))"
 else
-  echo "install: FAILED"; cat "$inst/nroff.err" 2>/dev/null; status=1
+  echo "install: FAILED"; cat "$nroff_err"; status=1
 fi
-rm -rf "$inst"
+rm -rf "$inst" "$nroff_err"
 
 echo "== sanitizers and fuzzing (scripts/fuzz.sh: ASan/UBSan unit tests, ${FUZZ_SECONDS:-60} s per libFuzzer target)"
 scripts/fuzz.sh || status=1

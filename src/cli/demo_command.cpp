@@ -52,8 +52,12 @@ public:
 		}
 		const pid_t parent = ::getpid();
 		const pid_t pid = ::fork();
-		if (pid < 0)
-			return Error::from_errno(errno, std::string("fork ") + name);
+		if (pid < 0) {
+			const int e = errno;
+			for (int fd : {go[0], go[1], ready[0], ready[1]})
+				::close(fd);
+			return Error::from_errno(e, std::string("fork ") + name);
+		}
 		if (pid == 0) {
 			::prctl(PR_SET_PDEATHSIG, SIGKILL);
 			if (::getppid() != parent)
