@@ -105,6 +105,19 @@ build_initramfs() {
 
 declare -a ROWS=()
 status=0
+SECTIONS=$(mktemp -d)
+trap 'rm -rf "$SECTIONS"' EXIT
+
+# The guest output behind a scenario: its section, or the one it reads.
+section_of() {
+  local dir=$SECTIONS/$1 s=$2
+  case $s in
+    seed_ss_sendq0) s=ss_nodiag ;;
+    core_snapshot) s=snapshot ;;
+    seed_ss_fixed|listenq_ss_equals_ss) s=ss_diag ;;
+  esac
+  [ -f "$dir/$s" ] && echo "$dir/$s"
+}
 for series in "${KERNELS[@]}"; do
   kdir=$(fetch_kernel "$series")
   vmlinuz=$(ls "$kdir"/boot/vmlinuz-*)
@@ -136,6 +149,10 @@ for series in "${KERNELS[@]}"; do
   done
   echo "   boot+run: ${secs}s, console log: $log"
   tr -d '\r' < "$log" | awk -F'|' '/^LQ-OUT-BEGIN\|/{name=$2; print "   --- " name; next} /^LQ-OUT-END\|/{name=""; next} name!=""{print "   | " $0}'
+  # Each section also to its own file, for the failure report at the end.
+  mkdir -p "$SECTIONS/$series"
+  tr -d '\r' < "$log" | awk -F'|' -v dir="$SECTIONS/$series" \
+    '/^LQ-OUT-BEGIN\|/{name=$2; next} /^LQ-OUT-END\|/{name=""; next} name!=""{print > (dir "/" name)}'
   if grep -q "Kernel panic" "$log"; then
     echo "vmtest: KERNEL PANIC on $kver:"; tail -n 40 "$log"; status=1
   fi
@@ -160,6 +177,21 @@ for r in "${ROWS[@]}"; do
   IFS='|' read -r k t s st d <<<"$r"
   printf '%-6s %-10s %-22s %-5s %s\n' "$k" "$t" "$s" "$st" "$d"
   case $st in pass) pass=$((pass+1)) ;; fail) fail=$((fail+1)) ;; skip) skip=$((skip+1)) ;; esac
+done
+# The failures again, last, with the guest output behind each: a CI log
+# that keeps only its tail still says what failed and why.
+for r in "${ROWS[@]}"; do
+  IFS='|' read -r k t s st d <<<"$r"
+  [ "$st" = fail ] || continue
+  echo
+  echo "== FAILED: kernel $k, $s ($t): $d"
+  f=$(section_of "$k" "$s") || { echo "   (no guest output for it)"; continue; }
+  if grep -q '^\[  FAILED  \]' "$f"; then
+    # gtest: each failure's assertion lines, then the failed test names.
+    grep -B2 -A8 -E 'Failure$|^\[  FAILED  \]|error:' "$f" | tail -n 60 | sed 's/^/   | /'
+  else
+    tail -n 30 "$f" | sed 's/^/   | /'
+  fi
 done
 echo
 echo "vmtest: $pass passed, $fail failed, $skip skipped"

@@ -66,7 +66,9 @@ std::string explanation_text(std::string_view id)
 		{"tcp_diag_emulated",
 		 "tcp_diag treated as missing (--emulate-no-tcp-diag): ss would fall back to /proc"},
 		{"drops_all_listen_drops",
-		 "drops counts all ListenDrops, not only overflows (sk_drops; TcpExt ListenOverflows is a subset)"},
+		 "drops is the socket's sk_drops: one per ListenDrops (TcpExt ListenOverflows is a subset), and "
+		 "one more per ACK-path overflow of a SYN-queue request, whose ACK tcp_v4_rcv() also counts in "
+		 "sk_drops_add()"},
 		{"racy_reread", "the queue changed between reads (live traffic); the sources agreed on a re-read"},
 		{"listener_closed", "the listener closed while it was being compared"},
 		{"no_drops_in_proc", "/proc/net/tcp has no drops column for TCP"},
