@@ -171,6 +171,13 @@ guest_checks() {
   return $bad
 }
 
+# print_sections LOG [NOTE]: each LQ-OUT block of LOG, indented, its name
+# followed by NOTE.
+print_sections() {
+  tr -d '\r' < "$1" | awk -F'|' -v note="${2:-}" \
+    '/^LQ-OUT-BEGIN\|/{name=$2; print "   --- " name note; next} /^LQ-OUT-END\|/{name=""; next} name!=""{print "   | " $0}'
+}
+
 # save_sections LOG DIR: each LQ-OUT block of LOG to DIR/<name>.
 save_sections() {
   mkdir -p "$2"
@@ -188,7 +195,7 @@ for series in "${KERNELS[@]}"; do
   log=$CACHE/console-$kver.log
   boot_guest "$log" "$ONLY" "$GTEST"
   echo "   boot+run: ${secs}s, console log: $log"
-  tr -d '\r' < "$log" | awk -F'|' '/^LQ-OUT-BEGIN\|/{name=$2; print "   --- " name; next} /^LQ-OUT-END\|/{name=""; next} name!=""{print "   | " $0}'
+  print_sections "$log"
   save_sections "$log" "$SECTIONS/$series"
   finished=1
   if ! guest_checks "$log"; then
@@ -220,7 +227,7 @@ for series in "${KERNELS[@]}"; do
     echo "vmtest: $kver: ${failed[*]} failed; booting again to run only ${only}${gtest:+ (gtest $gtest)}"
     boot_guest "$log.retry" "$only" "$gtest"
     echo "   second boot: ${secs}s, console log: $log.retry"
-    tr -d '\r' < "$log.retry" | awk -F'|' '/^LQ-OUT-BEGIN\|/{name=$2; print "   --- " name " (second boot)"; next} /^LQ-OUT-END\|/{name=""; next} name!=""{print "   | " $0}'
+    print_sections "$log.retry" " (second boot)"
     save_sections "$log.retry" "$SECTIONS/$series.retry"
     guest_checks "$log.retry" || true
     while IFS='|' read -r _ k tier scen st d; do
