@@ -11,6 +11,7 @@
 
 #include "render/probe_render.h"
 #include "render/ss_render.h"
+#include "render/table.h"
 #include "render/verify_render.h"
 #include "sources/all_sources.h"
 #include "sources/proc_net.h"
@@ -98,8 +99,7 @@ int run_probe(const Options &o, std::ostream &out, std::ostream &err)
 	if (auto d = read_inet_diag(ListenerFilter{})) {
 		r.inet_diag.available = d->status == DiagStatus::ok;
 		r.inet_diag.detail = r.inet_diag.available
-					     ? "tcp_diag answered, " + std::to_string(d->listeners.size()) +
-							       (d->listeners.size() == 1 ? " listener" : " listeners")
+					     ? "tcp_diag answered, " + count_of(d->listeners.size(), "listener")
 					     : d->detail;
 	} else {
 		r.inet_diag.detail = d.error().message;

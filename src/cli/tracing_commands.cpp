@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/tracing_loop.h"
 #include "render/hist_render.h"
+#include "render/table.h"
 #include "render/trace_render.h"
 #include "util/clock.h"
 
@@ -124,8 +125,8 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 	if (!r)
 		return fail(err, "trace", r.error());
 	TracerStats s = t.stats();
-	err << "listenq trace: " << count << " events, " << s.events_lost << " lost, " << s.untracked
-	    << " listeners untracked (map full)";
+	err << "listenq trace: " << count_of(count, "event") << ", " << s.events_lost << " lost, "
+	    << count_of(s.untracked, "listener") << " untracked (map full)";
 	if (s.netns_unseeded)
 		err << ", " << s.netns_unseeded << " netns not entered";
 	if (s.stale_removed)

@@ -71,7 +71,7 @@ nlohmann::ordered_json log2_hist_json(const Log2Hist &h)
 
 void render_hist_text(std::ostream &os, const TraceHeader &h, const std::vector<ListenerStat> &ls, bool waits_measured)
 {
-	os << "listenq hist: tier " << h.tier << ", " << ls.size() << (ls.size() == 1 ? " listener\n" : " listeners\n");
+	os << "listenq hist: tier " << h.tier << ", " << count_of(ls.size(), "listener") << '\n';
 	for (const ListenerStat &s : ls) {
 		os << '\n' << who(s) << '\n';
 		os << "  accept-queue depth "

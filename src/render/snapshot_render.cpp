@@ -53,7 +53,7 @@ std::string format_processes(const std::vector<ProcessRef> &procs)
 void render_snapshot_text(std::ostream &os, const Snapshot &snap, const SnapshotTextOptions &opt)
 {
 	os << "listenq snapshot: source " << snap.source << ", netns " << snap.netns << ", "
-	   << snap.listeners.size() << (snap.listeners.size() == 1 ? " listener" : " listeners") << '\n';
+	   << count_of(snap.listeners.size(), "listener") << '\n';
 	using A = TextTable::Align;
 	std::vector<TextTable::Column> cols = {
 		{"Recv-Q", A::right}, {"Send-Q", A::right}, {"SynQ", A::right},

@@ -36,6 +36,11 @@ void TextTable::print(std::ostream &os) const
 		line([&](std::size_t c) { return c < r.size() ? r[c] : std::string(); });
 }
 
+std::string count_of(std::size_t n, const std::string &noun)
+{
+	return std::to_string(n) + ' ' + noun + (n == 1 ? "" : "s");
+}
+
 void print_folded(std::ostream &os, const std::string &prefix, const std::string &text)
 {
 	std::string line = prefix;

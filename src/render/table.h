@@ -1,6 +1,7 @@
 // Aligned text columns: numbers right, text left, one space apart.
 #pragma once
 
+#include <cstddef>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -28,5 +29,8 @@ private:
 // Writes "prefix word word ..." folded at 79 columns; continuation lines
 // are indented by the prefix's width.
 void print_folded(std::ostream &os, const std::string &prefix, const std::string &text);
+
+// "1 listener", "0 listeners", "2 listeners": n and the noun, plural unless n is 1.
+std::string count_of(std::size_t n, const std::string &noun);
 
 }  // namespace listenq

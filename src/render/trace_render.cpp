@@ -135,7 +135,7 @@ nlohmann::ordered_json trace_event_json(const TraceEvent &e)
 void render_watch_text(std::ostream &os, const WatchFrame &f)
 {
 	os << "listenq watch: tier " << f.header.tier << ", " << fixed(f.interval_s, 1) << "s #" << f.seq << ", "
-	   << f.rows.size() << " listeners, lost events " << f.events_lost << ", untracked " << f.untracked;
+	   << count_of(f.rows.size(), "listener") << ", lost events " << f.events_lost << ", untracked " << f.untracked;
 	if (f.netns_unseeded)
 		os << ", " << f.netns_unseeded << " netns not entered (older listeners there missed)";
 	if (f.stale_removed)

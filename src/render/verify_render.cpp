@@ -124,7 +124,7 @@ void render_verify_text(std::ostream &os, const VerifyReport &r)
 	int rereads = 0;
 	for (const auto &lr : c.listeners)
 		rereads += lr.rereads;
-	os << "\nsummary: " << c.listeners.size() << " listeners: " << c.count(Verdict::agree) << " agree, "
+	os << "\nsummary: " << count_of(c.listeners.size(), "listener") << ": " << c.count(Verdict::agree) << " agree, "
 	   << c.count(Verdict::explained) << " explained, " << c.count(Verdict::mismatch) << " mismatch; " << rereads
 	   << " re-reads\n";
 }

@@ -7,6 +7,7 @@
 #include "golden.h"
 #include "render/probe_render.h"
 #include "render/snapshot_render.h"
+#include "render/table.h"
 
 using namespace listenq;
 using namespace listenq::testing;
@@ -105,6 +106,13 @@ TEST(Render, EmptySnapshotSaysSo)
 	EXPECT_EQ(os.str(),
 		  "listenq snapshot: source iter/tcp, netns 1, 0 listeners\n"
 		  "Recv-Q Send-Q SynQ Drops Local Address:Port\n");
+}
+
+TEST(Render, CountsSayListenerForOne)
+{
+	EXPECT_EQ(count_of(0, "listener"), "0 listeners");
+	EXPECT_EQ(count_of(1, "listener"), "1 listener");
+	EXPECT_EQ(count_of(2, "listener"), "2 listeners");
 }
 
 TEST(Render, ProcessListIsShortened)

@@ -85,6 +85,7 @@ TEST(VerifyRender, MismatchIsShouted)
 	EXPECT_NE(os.str().find("17/18 !"), std::string::npos) << os.str();
 	EXPECT_NE(os.str().find("MISMATCH"), std::string::npos);
 	EXPECT_NE(os.str().find("1 mismatch"), std::string::npos);
+	EXPECT_NE(os.str().find("summary: 1 listener: 0 agree"), std::string::npos) << "one listener, singular";
 }
 
 }  // namespace
