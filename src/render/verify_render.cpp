@@ -95,7 +95,7 @@ void render_verify_text(std::ostream &os, const VerifyReport &r)
 			verdict += ")";
 		}
 		if (lr.rereads)
-			verdict += " after " + std::to_string(lr.rereads) + (lr.rereads == 1 ? " re-read" : " re-reads");
+			verdict += " after " + count_of(lr.rereads, "re-read");
 		row.push_back(verdict);
 		t.add_row(std::move(row));
 	}
