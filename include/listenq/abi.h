@@ -72,7 +72,7 @@ struct lq_listener_state {
 	__u32 syn_queue_peak;
 	__u32 drops;		/* sk_drops, last seen */
 	__u32 flags;		/* enum lq_listener_flags */
-	__u32 __pad;
+	__u32 sample_pass;	/* the last sample pass that saw it (a pass visits it once) */
 	__u64 listen_ts_ns;	/* bpf_ktime_get_ns() at listen (0 if seeded) */
 	__u64 enqueued;		/* children added to the accept queue (tiers 1-2) */
 	__u64 accepted;		/* children taken by accept() */
@@ -113,16 +113,61 @@ struct lq_event {
 	__u32 effective;	/* backlog limit now */
 	__u32 prev_effective;	/* RELISTEN: the limit before */
 	__u32 queue;		/* accept queue now */
-	__u32 overflow_path;	/* OVERFLOW: 1 SYN, 2 ACK, 0 unknown */
+	__u32 overflow_path;	/* OVERFLOW: enum lq_overflow_path */
 	__u32 __pad;
 	__u64 accepted;		/* CLOSE: final counters */
 	__u64 overflows;
 };
 
+/* Where an accept-queue overflow happened. */
+enum lq_overflow_path {
+	LQ_PATH_UNKNOWN = 0,	/* a listen drop no exact hook explained (tier 3) */
+	LQ_PATH_SYN = 1,	/* tcp_conn_request: the SYN was dropped */
+	LQ_PATH_ACK = 2,	/* tcp_v{4,6}_syn_recv_sock: the final ACK was dropped */
+};
+
+/*
+ * The plan, as the BPF side sees it: the facts an exact function hook
+ * (tier 1 fentry/fexit or tier 2 kprobe) delivers. Written by user space
+ * once every program of the plan is attached; the tier-3 handlers step
+ * aside for these bits, so nothing counts twice.
+ */
+enum lq_exact {
+	LQ_EXACT_LISTEN = 1,	/* inet_csk_listen_start/stop */
+	LQ_EXACT_ENQUEUE = 2,	/* inet_csk_reqsk_queue_add, inet_csk_complete_hashdance */
+	LQ_EXACT_ACCEPT = 4,	/* inet_csk_accept: accepts, accept wait */
+	LQ_EXACT_SYN_PATH = 8,	/* tcp_conn_request: SYN-path overflow, SYN queue full */
+	LQ_EXACT_ACK_PATH = 16,	/* tcp_v{4,6}_syn_recv_sock: ACK-path overflow */
+};
+
+/*
+ * Load-time settings (rodata, so the verifier prunes what they turn off:
+ * a refused map kind is replaced by a placeholder that is never used).
+ */
+enum lq_config {
+	LQ_CFG_PERF_BUFFER = 1,	/* events go to the perf buffer (ringbuf refused) */
+	LQ_CFG_NO_SK_STORAGE = 2, /* sk_storage refused: no tracked marks */
+};
+
 enum lq_stat {
 	LQ_STAT_EVENTS_LOST = 0,	/* ringbuf full */
 	LQ_STAT_UNTRACKED = 1,		/* listeners a sample pass found no room for (zeroed per pass) */
-	LQ_STAT_MAX = 2,
+	LQ_STAT_FRESH = 2,		/* listeners started with no cookie yet (raw hooks): a full pass seeds them */
+	LQ_STAT_MAX = 3,
+};
+
+/*
+ * A listener that a hook without bpf_get_socket_cookie() (raw_tp,
+ * tracepoint, kprobe) saw start before anything gave it a cookie: kept by
+ * socket pointer until the next full sample pass seeds it.
+ */
+struct lq_fresh {
+	__u64 ts_ns;		/* listen start */
+	__u32 tgid;
+	__u32 netns;
+	char comm[LQ_COMM_LEN];
+	__s32 requested;	/* listen()'s argument, LQ_BACKLOG_UNKNOWN until its exit */
+	__u32 __pad;
 };
 
 #endif /* LISTENQ_ABI_H */

@@ -24,6 +24,11 @@ struct RingBufDeleter {
 };
 using RingBufPtr = std::unique_ptr<ring_buffer, RingBufDeleter>;
 
+struct PerfBufDeleter {
+	void operator()(perf_buffer *pb) const { perf_buffer__free(pb); }
+};
+using PerfBufPtr = std::unique_ptr<perf_buffer, PerfBufDeleter>;
+
 // SkelPtr<snapshot_bpf, snapshot_bpf__destroy>
 template <typename Skel, void (*Destroy)(Skel *)>
 struct SkelDeleter {

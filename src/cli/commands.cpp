@@ -2,6 +2,7 @@
 
 #include "bpf/libbpf_log.h"
 #include "bpf/snapshot_reader.h"
+#include "bpf/trace_program.h"
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -92,10 +93,19 @@ int run_probe(const Options &o, std::ostream &out, std::ostream &err)
 	}
 	ProbeReport r;
 	r.kernel = read_kernel_info(o.common.btf);
-	r.mode = o.common.attach;
-	LiveFeatureSource features;
+	LiveFeatureSource features(o.common.probe_scope(/*function_attach=*/true));
 	r.features = features.features();
-	r.decisions = decide_tiers(r.features, r.mode);
+	r.plan = make_plan(r.features, o.common.attach, o.common.refuse);
+	// The kernel's own verdict on the whole object, as watch would load it
+	// (without attaching): refusals the kind probes missed show here too.
+	if (!r.plan.fatal) {
+		TraceProgramOptions t;
+		t.btf_path = o.common.btf;
+		if (auto loaded = TraceProgram::try_load(t, r.features, r.plan))
+			r.plan = std::move(*loaded);
+		else
+			r.load_error = loaded.error().message;
+	}
 	if (auto d = read_inet_diag(ListenerFilter{})) {
 		r.inet_diag.available = d->status == DiagStatus::ok;
 		r.inet_diag.detail = r.inet_diag.available

@@ -93,7 +93,8 @@ Result<std::string> scrape(Tracer &t, const Options &o)
 	ExportScrape s;
 	s.version = LISTENQ_VERSION;
 	s.tier = t.tier();
-	s.unmeasured = t.unmeasured_fields();
+	s.fields = t.plan().fields;
+	s.refused = t.plan().refused;
 	s.listeners_tracked = stats->size();
 	for (ListenerStat &l : *stats)
 		if (wanted(o, l.id, l.owner_pid))

@@ -10,6 +10,18 @@ namespace listenq {
 
 namespace {
 
+std::vector<std::string> split_list(std::string_view list)
+{
+	std::vector<std::string> out;
+	while (!list.empty()) {
+		const auto comma = list.find(',');
+		if (auto item = list.substr(0, comma); !item.empty())
+			out.emplace_back(item);
+		list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+	}
+	return out;
+}
+
 constexpr const char *kMainExamples = R"(EXAMPLES:
   sudo listenq snapshot               every listener: accept queue, backlog, SYN queue
   sudo listenq snapshot -p --port 80  with the owning processes, port 80 only
@@ -29,6 +41,10 @@ hooks. Every output header names the tiers in use.
 ENVIRONMENT: LISTENQ_ATTACH sets the default --attach.
 LISTENQ_SKIP_FUNCTIONS=fn,fn treats those kernel functions as absent:
 their facts fall back to tracepoints (reported as hooks not in use).
+LISTENQ_REFUSE=x,y treats programs (sample_tracked), sections
+(tp_btf/sys_exit), program kinds (iter/bpf_sk_storage_map, fentry) or map
+kinds (ringbuf, sk_storage) as refused by the kernel: the plan falls back
+as it would on such a kernel, and every header says what was lost.
 
 JSON schemas: docs/json.md. Exit codes: 0 ok, 1 failure or unexplained
 mismatch, 2 usage, 3 no privilege / unsupported kernel.
@@ -282,9 +298,23 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 		err << "listenq: LISTENQ_ATTACH=" << attach_default << ": choose auto, fentry, kprobe or tracepoint\n";
 		return {std::nullopt, 2};
 	}
+	// LISTENQ_REFUSE / LISTENQ_SKIP_FUNCTIONS: kernel refusals and missing
+	// functions on purpose (tests; a production kernel kept off a kind).
+	std::vector<Refusal> refuse;
+	if (const char *env = std::getenv("LISTENQ_REFUSE")) {
+		auto r = parse_refusals(env);
+		if (!r) {
+			err << "listenq: " << r.error().message << '\n';
+			return {std::nullopt, 2};
+		}
+		refuse = std::move(*r);
+	}
 	Cli cli(attach_default);
 	CLI::App &app = cli.app;
 	Options &o = cli.o;
+	o.common.refuse = std::move(refuse);
+	if (const char *env = std::getenv("LISTENQ_SKIP_FUNCTIONS"))
+		o.common.skip_functions = split_list(env);
 	std::vector<std::string> argv_store = {"listenq"};
 	argv_store.insert(argv_store.end(), args.begin(), args.end());
 	std::vector<char *> argv;
@@ -325,6 +355,16 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	if (o.command == "hist")
 		o.tracing.duration = cli.hist_secs;
 	return {o, 0};
+}
+
+ProbeScope CommonOptions::probe_scope(bool function_attach) const
+{
+	ProbeScope s;
+	s.function_attach = function_attach;
+	s.skip_functions = skip_functions;
+	for (const Refusal &r : refuse)
+		s.refuse.push_back(r.what);
+	return s;
 }
 
 std::vector<CliCommandSpec> describe_cli()

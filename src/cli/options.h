@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bpf/tiers.h"
+#include "plan/plan.h"
 #include "model/listener.h"
 
 namespace listenq {
@@ -17,6 +17,11 @@ struct CommonOptions {
 	std::string btf;  // --btf PATH
 	AttachMode attach = AttachMode::automatic;
 	bool verbose = false;
+	std::vector<Refusal> refuse;              // LISTENQ_REFUSE
+	std::vector<std::string> skip_functions;  // LISTENQ_SKIP_FUNCTIONS
+	// The probe scope these knobs make (kinds and map kinds refused,
+	// functions treated as absent).
+	ProbeScope probe_scope(bool function_attach) const;
 };
 
 // -4, -6, --port: shared by every command that lists listeners.

@@ -8,8 +8,8 @@
 #include <map>
 #include <tuple>
 
-#include "bpf/features.h"
-#include "bpf/tracer.h"
+#include "plan/features.h"
+#include "tracing/tracer.h"
 #include "cli/commands.h"
 #include "cli/tracing_loop.h"
 #include "render/hist_render.h"
@@ -51,20 +51,21 @@ bool wanted(const Options &o, const Listener &id, std::uint32_t pid)
 
 Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn on_event)
 {
-	// The tracer tries tier 1 by loading it; no per-hook probe needed here.
-	LiveFeatureSource features(/*hooks=*/false);
+	// Every program kind is probed; a function hook's attach is tried by
+	// attaching it (a failure re-plans), not probed apart.
+	LiveFeatureSource features(o.common.probe_scope(/*function_attach=*/false));
 	TracerOptions t;
 	t.btf_path = o.common.btf;
 	t.attach = o.common.attach;
 	t.max_listeners = o.tracing.max_listeners;
 	t.ringbuf_bytes = o.tracing.ringbuf_kb * 1024u;
+	t.refuse = o.common.refuse;
 	return Tracer::start(t, features.features(), std::move(on_event));
 }
 
 TraceHeader header_of(const Tracer &t, const Options &o)
 {
-	return TraceHeader{t.tier(),           t.attached(),          t.sampled_fields(), t.unmeasured_fields(),
-			   o.tracing.sample_ms, t.attributed_fields(), t.skipped()};
+	return TraceHeader::of(t.plan(), t.attached(), o.tracing.sample_ms);
 }
 
 // Polls events and samples every sample_ms until stop() or a signal.
@@ -107,7 +108,7 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 	install_stop_handlers();
 	Tracer &t = **tracer;
 	TraceHeader h = header_of(t, o);
-	h.attributed.clear();  // events carry no attributed counts
+	h.show_attributed = false;  // events carry no attributed counts
 	if (o.tracing.json)
 		out << trace_header_json(h).dump() << '\n';
 	else
@@ -171,6 +172,8 @@ Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
 		f.untracked = ts.untracked;
 		f.netns_unseeded = ts.netns_unseeded;
 		f.stale_removed = ts.stale_removed;
+		f.sample_passes = ts.last_sample_passes;
+		f.sample_us = ts.last_sample_us;
 		f.unattributed = t.unattributed();
 		f.rows = compute_interval(prev, shown, f.interval_s);
 		f.legend = tty || f.seq == 1;
@@ -228,11 +231,10 @@ int run_hist(const Options &o, std::ostream &out, std::ostream &err)
 	std::sort(shown.begin(), shown.end(), [](const ListenerStat &a, const ListenerStat &b) {
 		return std::tie(a.id.port, a.id.family, a.id.cookie) < std::tie(b.id.port, b.id.family, b.id.cookie);
 	});
-	const bool waits = t.measures_waits();
 	if (o.tracing.json)
-		out << hist_json(header_of(t, o), shown, waits).dump(2) << '\n';
+		out << hist_json(header_of(t, o), shown).dump(2) << '\n';
 	else
-		render_hist_text(out, header_of(t, o), shown, waits);
+		render_hist_text(out, header_of(t, o), shown);
 	return kExitOk;
 }
 

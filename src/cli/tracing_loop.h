@@ -6,7 +6,7 @@
 #include <memory>
 #include <ostream>
 
-#include "bpf/tracer.h"
+#include "tracing/tracer.h"
 #include "cli/options.h"
 #include "render/trace_render.h"
 #include "util/result.h"

@@ -31,10 +31,7 @@ std::string who(const ListenerStat &s)
 	return out + ", backlog " + std::to_string(s.backlog) + ")";
 }
 
-bool depth_sampled(const TraceHeader &h)
-{
-	return std::find(h.sampled.begin(), h.sampled.end(), "depth_hist") != h.sampled.end();
-}
+bool depth_sampled(const TraceHeader &h) { return h.fields.of(TraceField::depth_hist) == Provenance::sampled; }
 
 }  // namespace
 
@@ -69,9 +66,11 @@ nlohmann::ordered_json log2_hist_json(const Log2Hist &h)
 	return b;
 }
 
-void render_hist_text(std::ostream &os, const TraceHeader &h, const std::vector<ListenerStat> &ls, bool waits_measured)
+void render_hist_text(std::ostream &os, const TraceHeader &h, const std::vector<ListenerStat> &ls)
 {
+	const bool waits_measured = h.fields.measured(TraceField::accept_wait);
 	os << "listenq hist: tier " << h.tier << ", " << count_of(ls.size(), "listener") << '\n';
+	render_legend(os, h);
 	for (const ListenerStat &s : ls) {
 		os << '\n' << who(s) << '\n';
 		os << "  accept-queue depth "
@@ -89,8 +88,9 @@ void render_hist_text(std::ostream &os, const TraceHeader &h, const std::vector<
 	}
 }
 
-nlohmann::ordered_json hist_json(const TraceHeader &h, const std::vector<ListenerStat> &ls, bool waits_measured)
+nlohmann::ordered_json hist_json(const TraceHeader &h, const std::vector<ListenerStat> &ls)
 {
+	const bool waits_measured = h.fields.measured(TraceField::accept_wait);
 	nlohmann::ordered_json out = nlohmann::ordered_json::array();
 	for (const ListenerStat &s : ls) {
 		nlohmann::ordered_json x = listener_stat_identity_json(s);
@@ -101,7 +101,11 @@ nlohmann::ordered_json hist_json(const TraceHeader &h, const std::vector<Listene
 							  : nlohmann::ordered_json(nullptr)}});
 		out.push_back(std::move(x));
 	}
-	return {{"schema", "listenq.hist/1"}, {"tier", h.tier}, {"sample_ms", h.sample_ms}, {"listeners", out}};
+	return {{"schema", "listenq.hist/1"},
+		{"tier", h.tier},
+		{"sample_ms", h.sample_ms},
+		{"refused", refused_json(h.refused)},
+		{"listeners", out}};
 }
 
 }  // namespace listenq

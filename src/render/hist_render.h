@@ -16,7 +16,7 @@ namespace listenq {
 void render_log2_hist(std::ostream &os, const Log2Hist &h, const std::string &unit);
 nlohmann::ordered_json log2_hist_json(const Log2Hist &h);
 
-void render_hist_text(std::ostream &os, const TraceHeader &h, const std::vector<ListenerStat> &ls, bool waits_measured);
-nlohmann::ordered_json hist_json(const TraceHeader &h, const std::vector<ListenerStat> &ls, bool waits_measured);
+void render_hist_text(std::ostream &os, const TraceHeader &h, const std::vector<ListenerStat> &ls);
+nlohmann::ordered_json hist_json(const TraceHeader &h, const std::vector<ListenerStat> &ls);
 
 }  // namespace listenq

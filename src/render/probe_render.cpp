@@ -1,37 +1,60 @@
 #include "render/probe_render.h"
 
 #include "render/table.h"
+#include "render/trace_render.h"
 
 namespace listenq {
 
 namespace {
 
-struct NamedCap {
-	const char *key;    // JSON key
-	const char *label;  // text label
-	Capability KernelFeatures::*member;
-};
+nlohmann::ordered_json cap_json(const Capability &c)
+{
+	return {{"ok", c.ok}, {"detail", c.detail}, {"errno", c.err}};
+}
 
-constexpr NamedCap kCapabilities[] = {
-	{"btf", "kernel BTF", &KernelFeatures::btf},
-	{"prog_tracing", "BPF_PROG_TYPE_TRACING", &KernelFeatures::prog_tracing},
-	{"kprobe", "kprobe PMU", &KernelFeatures::kprobe_pmu},
-	{"tp_btf", "tp_btf", &KernelFeatures::tp_btf},
-	{"raw_tp", "raw_tp", &KernelFeatures::raw_tp},
-	{"iter_tcp", "iter/tcp", &KernelFeatures::iter_tcp},
-	{"ringbuf", "ringbuf", &KernelFeatures::ringbuf},
-	{"sk_storage", "sk_storage", &KernelFeatures::sk_storage},
-	{"kfree_skb_listen_overflow", "drop reason LISTEN_OVERFLOW", &KernelFeatures::kfree_skb_listen_overflow},
-};
+nlohmann::ordered_json opt_cap_json(const std::optional<Capability> &c)
+{
+	return c ? cap_json(*c) : nlohmann::ordered_json(nullptr);
+}
 
-nlohmann::ordered_json cap_json(const Capability &c) { return {{"ok", c.ok}, {"detail", c.detail}}; }
+std::string_view level_name(Level l) { return l == Level::hook ? "hook" : l == Level::way ? "tier3" : "floor"; }
+
+std::string_view source_name(Provenance s)
+{
+	switch (s) {
+	case Provenance::exact: return "exact";
+	case Provenance::sampled: return "sampled";
+	case Provenance::netns_counters: return "netns_counters";
+	case Provenance::not_measured: return "not_measured";
+	}
+	return "?";
+}
+
+std::string_view state_name(ProgState s) { return s == ProgState::attach ? "attach" : s == ProgState::standby ? "standby" : "off"; }
+
+std::string join(const std::vector<std::string> &v, const char *sep)
+{
+	std::string out;
+	for (const auto &s : v)
+		out += (out.empty() ? "" : sep) + s;
+	return out;
+}
+
+// "fentry", "kprobe", "tracepoint", "floor" for a fact's row.
+std::string fact_tier(const FactPlan &p)
+{
+	if (p.level == Level::hook)
+		return std::string(tier_name(p.tier));
+	return p.level == Level::way ? "tracepoint" : "-";
+}
 
 }  // namespace
 
 void render_probe_text(std::ostream &os, const ProbeReport &r)
 {
 	const KernelInfo &k = r.kernel;
-	os << "listenq probe (--attach=" << attach_mode_name(r.mode) << ")\n";
+	const Plan &p = r.plan;
+	os << "listenq probe (--attach=" << attach_mode_name(p.mode) << ")\n";
 	os << "kernel     " << k.release << '\n';
 	os << "btf        " << (k.btf_source.empty() ? "none: " + k.btf_note : k.btf_source + " (" + k.btf_note + ")")
 	   << '\n';
@@ -41,52 +64,118 @@ void render_probe_text(std::ostream &os, const ProbeReport &r)
 	os << "inet_diag  " << (r.inet_diag.available ? "yes: " : "no: ") << r.inet_diag.detail << "\n\n";
 
 	using A = TextTable::Align;
-	TextTable caps({{"capability", A::left}, {"ok", A::left}, {"detail", A::left}});
-	for (const auto &c : kCapabilities) {
-		const Capability &cap = r.features.*c.member;
-		caps.add_row({c.label, cap.ok ? "yes" : "no", cap.detail});
+	const KernelFeatures &f = r.features;
+	TextTable caps({{"kind", A::left}, {"ok", A::left}, {"detail", A::left}});
+	caps.add_row({"kernel BTF", f.btf.ok ? "yes" : "no", f.btf.detail});
+	for (ProgKind kind : kAllProgKinds) {
+		const Capability &c = f.kind(kind);
+		caps.add_row({std::string(prog_kind_name(kind)), c.ok ? "yes" : "no", c.detail});
 	}
+	for (MapKind m : kAllMapKinds) {
+		const Capability &c = f.map(m);
+		caps.add_row({std::string(map_kind_name(m)) + " map", c.ok ? "yes" : "no", c.detail});
+	}
+	caps.add_row({"drop reason", f.drop_reason.ok ? "yes" : "no", f.drop_reason.detail});
 	caps.print(os);
 	os << '\n';
 
-	TextTable hooks({{"hook", A::left}, {"tier", A::left}, {"mechanism", A::left}});
-	for (const auto &d : r.decisions)
-		hooks.add_row({d.hook, std::string(tier_name(d.tier)) + (d.sampled ? " (sampled)" : ""),
-			       d.mechanism.empty() ? "-" : d.mechanism});
-	hooks.print(os);
+	os << "plan: tier " << p.tiers() << ", events via " << (p.perf_buffer ? "perf buffer" : "ringbuf") << '\n';
+	TextTable facts({{"fact", A::left}, {"tier", A::left}, {"source", A::left}});
+	for (const FactPlan &fp : p.facts)
+		facts.add_row({std::string(fact_name(fp.fact)), fact_tier(fp), join(fp.mechanisms, ", ")});
+	facts.print(os);
+	for (const auto &[src, label] : {std::pair{Provenance::sampled, "sampled:"}, std::pair{Provenance::not_measured, "not measured:"},
+					 std::pair{Provenance::netns_counters, "from netns counters:"}})
+		if (auto v = p.fields.names(src); !v.empty())
+			print_folded(os, label, join(v, ", "));
+	for (const std::string &line : refused_lines(p.refused))
+		print_folded(os, "refused:", line);
+	if (p.fatal)
+		print_folded(os, "cannot trace:", p.fatal->message);
+	if (!r.load_error.empty())
+		print_folded(os, "trial load:", r.load_error);
+
+	std::vector<std::string> attach, standby;
+	for (const ProgramPlan &pp : p.programs)
+		if (pp.state != ProgState::off)
+			(pp.state == ProgState::attach ? attach : standby).emplace_back(pp.name);
+	print_folded(os, "programs attached:", join(attach, " "));
+	if (!standby.empty())
+		print_folded(os, "standby (if a trampoline cannot attach):", join(standby, " "));
+
 	bool header = false;
-	for (const auto &d : r.decisions) {
-		if (d.skipped.empty())
+	for (const FactPlan &fp : p.facts) {
+		const bool cost = !fp.cost.empty() && fp.level == Level::way;  // a floor is its own source text
+		if (fp.not_used.empty() && !cost)
 			continue;
 		if (!header)
-			os << "\nwhy not a higher tier:\n";
+			os << "\nwhy not a better source:\n";
 		header = true;
-		os << "  " << d.hook << '\n';
-		for (const auto &why : d.skipped)
-			os << "    " << why << '\n';
+		os << "  " << fact_name(fp.fact) << '\n';
+		for (const NotUsed &n : fp.not_used)
+			print_folded(os, "   ", n.text);
+		if (cost)
+			print_folded(os, "    cost:", fp.cost);
 	}
+}
+
+nlohmann::ordered_json plan_to_json(const Plan &p)
+{
+	nlohmann::ordered_json facts = nlohmann::ordered_json::array();
+	for (const FactPlan &fp : p.facts) {
+		nlohmann::ordered_json not_used = nlohmann::ordered_json::array();
+		for (const NotUsed &n : fp.not_used)
+			not_used.push_back({{"why", n.text}, {"refused", n.refused}});
+		std::vector<std::string> progs(fp.programs.begin(), fp.programs.end());
+		std::vector<std::string> standby(fp.standby.begin(), fp.standby.end());
+		facts.push_back({{"fact", fact_name(fp.fact)},
+				 {"level", level_name(fp.level)},
+				 {"tier", fact_tier(fp)},
+				 {"mechanisms", fp.mechanisms},
+				 {"programs", progs},
+				 {"standby", standby},
+				 {"not_used", not_used},
+				 {"cost", fp.cost}});
+	}
+	nlohmann::ordered_json fields = nlohmann::ordered_json::object();
+	for (TraceField x : kAllFields)
+		fields[std::string(field_name(x))] = source_name(p.fields.of(x));
+	nlohmann::ordered_json programs = nlohmann::ordered_json::array();
+	for (const ProgramPlan &pp : p.programs) {
+		const ProgramSpec *spec = find_program(pp.name);
+		programs.push_back({{"program", pp.name},
+				    {"section", spec ? spec->section() : ""},
+				    {"state", state_name(pp.state)},
+				    {"why", pp.why}});
+	}
+	return {{"attach_mode", attach_mode_name(p.mode)},
+		{"tier", p.tiers()},
+		{"exact_mask", p.exact_mask()},
+		{"events_via", p.perf_buffer ? "perf_buffer" : "ringbuf"},
+		{"facts", facts},
+		{"fields", fields},
+		{"programs", programs},
+		{"refused", refused_json(p.refused)},
+		{"fatal", p.fatal ? nlohmann::ordered_json(p.fatal->message) : nlohmann::ordered_json(nullptr)}};
 }
 
 nlohmann::ordered_json probe_to_json(const ProbeReport &r)
 {
 	const KernelInfo &k = r.kernel;
-	nlohmann::ordered_json caps = nlohmann::ordered_json::object();
-	for (const auto &c : kCapabilities)
-		caps[c.key] = cap_json(r.features.*c.member);
-	nlohmann::ordered_json hooks = nlohmann::ordered_json::array();
-	for (const auto &d : r.decisions) {
-		const HookFeatures *hf = r.features.hook(d.hook);
-		hooks.push_back({{"hook", d.hook},
-				 {"function", d.function},
-				 {"tier", tier_name(d.tier)},
-				 {"mechanism", d.mechanism},
-				 {"sampled", d.sampled},
-				 {"skipped", d.skipped},
-				 {"fentry", hf ? cap_json(hf->fentry) : nullptr},
-				 {"kprobe", hf ? cap_json(hf->kprobe) : nullptr}});
-	}
-	return {{"schema", "listenq.probe/1"},
-		{"attach_mode", attach_mode_name(r.mode)},
+	const KernelFeatures &f = r.features;
+	nlohmann::ordered_json kinds = nlohmann::ordered_json::object(), maps = nlohmann::ordered_json::object();
+	for (ProgKind kind : kAllProgKinds)
+		kinds[std::string(prog_kind_name(kind))] = cap_json(f.kind(kind));
+	for (MapKind m : kAllMapKinds)
+		maps[std::string(map_kind_name(m))] = cap_json(f.map(m));
+	nlohmann::ordered_json functions = nlohmann::ordered_json::array();
+	for (const FunctionFeatures &fn : f.functions)
+		functions.push_back({{"function", fn.function},
+				     {"present", fn.present},
+				     {"absent_why", fn.absent_why},
+				     {"fentry", opt_cap_json(fn.fentry)},
+				     {"kprobe", opt_cap_json(fn.kprobe)}});
+	return {{"schema", "listenq.probe/2"},
 		{"kernel",
 		 {{"release", k.release},
 		  {"btf_source", k.btf_source},
@@ -96,8 +185,15 @@ nlohmann::ordered_json probe_to_json(const ProbeReport &r)
 		  {"somaxconn", k.somaxconn ? nlohmann::ordered_json(*k.somaxconn) : nlohmann::ordered_json(nullptr)},
 		  {"netns", k.netns}}},
 		{"inet_diag", {{"available", r.inet_diag.available}, {"detail", r.inet_diag.detail}}},
-		{"capabilities", caps},
-		{"hooks", hooks}};
+		{"capabilities",
+		 {{"btf", cap_json(f.btf)},
+		  {"prog_tracing", cap_json(f.prog_tracing)},
+		  {"drop_reason", cap_json(f.drop_reason)},
+		  {"kinds", kinds},
+		  {"maps", maps}}},
+		{"functions", functions},
+		{"plan", plan_to_json(r.plan)},
+		{"trial_load_error", r.load_error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.load_error)}};
 }
 
 Result<KernelFeatures> features_from_probe_json(const nlohmann::ordered_json &doc)
@@ -105,13 +201,27 @@ Result<KernelFeatures> features_from_probe_json(const nlohmann::ordered_json &do
 	try {
 		KernelFeatures f;
 		auto cap = [](const nlohmann::ordered_json &j) {
-			return Capability{j.at("ok").get<bool>(), j.at("detail").get<std::string>()};
+			return Capability{j.at("ok").get<bool>(), j.at("detail").get<std::string>(), j.value("errno", 0)};
 		};
-		for (const auto &c : kCapabilities)
-			f.*c.member = cap(doc.at("capabilities").at(c.key));
-		for (const auto &h : doc.at("hooks"))
-			f.hooks.push_back(HookFeatures{h.at("hook").get<std::string>(), h.at("function").get<std::string>(),
-						       cap(h.at("fentry")), cap(h.at("kprobe"))});
+		const auto &c = doc.at("capabilities");
+		f.btf = cap(c.at("btf"));
+		f.prog_tracing = cap(c.at("prog_tracing"));
+		f.drop_reason = cap(c.at("drop_reason"));
+		for (ProgKind kind : kAllProgKinds)
+			f.kinds[kind] = cap(c.at("kinds").at(std::string(prog_kind_name(kind))));
+		for (MapKind m : kAllMapKinds)
+			f.maps[m] = cap(c.at("maps").at(std::string(map_kind_name(m))));
+		for (const auto &fn : doc.at("functions")) {
+			FunctionFeatures x;
+			x.function = fn.at("function").get<std::string>();
+			x.present = fn.at("present").get<bool>();
+			x.absent_why = fn.at("absent_why").get<std::string>();
+			if (!fn.at("fentry").is_null())
+				x.fentry = cap(fn.at("fentry"));
+			if (!fn.at("kprobe").is_null())
+				x.kprobe = cap(fn.at("kprobe"));
+			f.functions.push_back(std::move(x));
+		}
 		return f;
 	} catch (const nlohmann::json::exception &e) {
 		return Error{EINVAL, std::string("probe JSON: ") + e.what()};

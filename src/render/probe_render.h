@@ -1,4 +1,5 @@
-// `listenq probe` output.
+// `listenq probe` output: what the kernel allows, per program kind, and
+// the plan made from it (the one the tracing commands carry out).
 #pragma once
 
 #include <optional>
@@ -8,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bpf/features.h"
-#include "bpf/tiers.h"
+#include "plan/features.h"
+#include "plan/plan.h"
 #include "sources/kernel_info.h"
 #include "util/result.h"
 
@@ -24,14 +25,15 @@ struct ProbeReport {
 	KernelInfo kernel;
 	DiagProbe inet_diag;
 	KernelFeatures features;
-	AttachMode mode = AttachMode::automatic;
-	std::vector<HookDecision> decisions;
+	Plan plan;
+	std::string load_error;  // the trial load failed for another reason than a refusal
 };
 
 void render_probe_text(std::ostream &os, const ProbeReport &r);
 nlohmann::ordered_json probe_to_json(const ProbeReport &r);
-// The "capabilities" and "hooks" of a `probe --json` document back into
-// KernelFeatures: a probe captured on one kernel replays on any machine.
+nlohmann::ordered_json plan_to_json(const Plan &p);
+// The "capabilities" and "functions" of a `probe --json` document back
+// into KernelFeatures: a probe captured on one kernel replays anywhere.
 Result<KernelFeatures> features_from_probe_json(const nlohmann::ordered_json &doc);
 
 }  // namespace listenq

@@ -60,12 +60,15 @@ constexpr Family kNetnsUnseeded{"listenq_netns_not_entered", "gauge",
 constexpr Family kSamples{"listenq_samples_total", "counter", "iter/tcp sampling passes run."};
 constexpr Family kUnattributed{"listenq_unattributed_total", "counter",
 			       "Tier 3: SYN-path counts of a netns that no single listener could be given."};
+constexpr Family kRefused{"listenq_program_refused_info", "gauge",
+			  "A BPF program (or map kind) the kernel or LISTENQ_REFUSE refused, the fact it served and what "
+			  "serves instead (always 1)."};
 constexpr Family kScrape{"listenq_scrape_duration_seconds", "gauge", "Time this scrape took: sample, read, render."};
 
 constexpr Family kAll[] = {kAcceptQueue, kAcceptQueuePeak, kBacklog, kRequested, kSynQueue, kSynQueuePeak,
 			   kOverflows, kAccepts, kQueued, kSynqDrops, kSynqCookies, kCookiesSent,
 			   kSynackRetrans, kSocketDrops, kWait, kBuildInfo, kTierInfo, kListeners,
-			   kUntracked, kLost, kStale, kNetnsUnseeded, kSamples, kUnattributed, kScrape};
+			   kUntracked, kLost, kStale, kNetnsUnseeded, kSamples, kUnattributed, kRefused, kScrape};
 
 // Upper bounds of the accept-wait buckets, in µs: every other power of two
 // of the BPF log2 histogram (slot i holds [2^i, 2^(i+1)) µs), so each
@@ -114,8 +117,6 @@ std::string listener_labels(const ListenerStat &s)
 	       label("addr", format_address(s.id.family, s.id.addr)) + ',' + label("port", std::to_string(s.id.port)) +
 	       ',' + label("comm", s.owner_comm) + ',' + label("cookie", std::to_string(s.id.cookie));
 }
-
-bool has(const std::vector<std::string> &v, const char *x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
 }  // namespace
 
@@ -225,7 +226,7 @@ std::string render_prometheus(const ExportScrape &s, const std::function<double(
 	each(kSynQueuePeak, [](const ListenerStat &l) { return std::uint64_t{l.syn_queue_peak}; });
 
 	// Without an ACK-path measurement overflow_syn holds both paths.
-	const bool split = !has(s.unmeasured, "overflow_ack");
+	const bool split = s.fields.measured(TraceField::overflow_ack);
 	per_listener(kOverflows, [&](const ListenerStat &l, const std::string &lb) {
 		if (split) {
 			w.sample(kOverflows.name, lb + ",path=\"syn\"", l.overflow_syn);
@@ -234,16 +235,18 @@ std::string render_prometheus(const ExportScrape &s, const std::function<double(
 			w.sample(kOverflows.name, lb + ",path=\"all\"", l.overflow_syn + l.overflow_ack);
 		}
 	});
-	each(kAccepts, [](const ListenerStat &l) { return l.accepted; });
-	if (!has(s.unmeasured, "enqueued"))
+	if (s.fields.measured(TraceField::accepted))
+		each(kAccepts, [](const ListenerStat &l) { return l.accepted; });
+	if (s.fields.measured(TraceField::enqueued))
 		each(kQueued, [](const ListenerStat &l) { return l.enqueued; });
 	each(kSynqDrops, [](const ListenerStat &l) { return l.synq_full_drops; });
 	each(kSynqCookies, [](const ListenerStat &l) { return l.synq_full_cookies; });
 	each(kCookiesSent, [](const ListenerStat &l) { return l.syncookies_sent; });
-	each(kSynackRetrans, [](const ListenerStat &l) { return l.synack_retrans; });
+	if (s.fields.measured(TraceField::synack_retrans))
+		each(kSynackRetrans, [](const ListenerStat &l) { return l.synack_retrans; });
 	each(kSocketDrops, [](const ListenerStat &l) { return std::uint64_t{l.drops}; });
 
-	if (!has(s.unmeasured, "accept_wait")) {
+	if (s.fields.measured(TraceField::accept_wait)) {
 		per_listener(kWait, [&](const ListenerStat &l, const std::string &lb) {
 			const std::string bucket = std::string(kWait.name) + "_bucket";
 			std::uint64_t cum = 0;
@@ -281,6 +284,13 @@ std::string render_prometheus(const ExportScrape &s, const std::function<double(
 		w.sample(kUnattributed.name, ns + label("count", "synq_full_cookies"), u.counts.synq_full_cookies);
 		w.sample(kUnattributed.name, ns + label("count", "syncookies_sent"), u.counts.syncookies_sent);
 	}
+	w.family(kRefused);
+	for (const RefusedProgram &r : s.refused)
+		w.sample(kRefused.name,
+			 label("program", r.program) + ',' + label("kind", r.kind) + ',' + label("fact", r.fact) + ',' +
+				 label("reason", r.reason) + ',' + label("by", r.by_user ? "LISTENQ_REFUSE" : "kernel") + ',' +
+				 label("fallback", r.fallback),
+			 "1");
 	single(kScrape, "", number(elapsed ? elapsed() : s.scrape_seconds));
 	return w.str();
 }

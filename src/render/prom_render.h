@@ -10,13 +10,15 @@
 
 #include "model/syn_attribution.h"
 #include "model/trace_model.h"
+#include "plan/plan.h"
 
 namespace listenq {
 
 struct ExportScrape {
 	std::string version;                  // listenq_build_info
 	std::string tier;                     // listenq_attach_tier_info
-	std::vector<std::string> unmeasured;  // Tracer::unmeasured_fields(): their series are left out
+	FieldSources fields;                  // series of fields not measured are left out
+	std::vector<RefusedProgram> refused;  // listenq_program_refused_info
 	std::vector<ListenerStat> listeners;  // the ones exported (after the filters)
 	std::uint64_t listeners_tracked = 0;  // every listener in the map
 	std::uint64_t untracked = 0, events_lost = 0, stale_removed = 0, netns_unseeded = 0, samples = 0;

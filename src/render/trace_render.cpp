@@ -41,19 +41,26 @@ nlohmann::ordered_json opt_json(const std::optional<double> &v)
 	return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
 }
 
-// The header lines that do not change while listenq runs: sampled, not
-// measured, from netns counters, hooks not in use.
+}  // namespace
+
 void render_legend(std::ostream &os, const TraceHeader &h)
 {
-	if (!h.sampled.empty())
-		print_folded(os, "sampled every " + std::to_string(h.sample_ms) + " ms:", join(h.sampled, ", "));
-	if (!h.unmeasured.empty())
-		print_folded(os, "not measured in this tier:", join(h.unmeasured, ", "));
-	if (!h.attributed.empty())
-		print_folded(os, "from netns counters:", join(h.attributed, ", "));
+	const FieldSources &f = h.fields;
+	if (auto v = f.names(Provenance::sampled); !v.empty())
+		print_folded(os, "sampled every " + std::to_string(h.sample_ms) + " ms:", join(v, ", "));
+	if (auto v = f.names(Provenance::not_measured); !v.empty())
+		print_folded(os, "not measured in this tier:", join(v, ", "));
+	if (auto v = f.names(Provenance::netns_counters); !v.empty() && h.show_attributed)
+		print_folded(os, "from netns counters:", join(v, ", "));
 	if (!h.not_used.empty())
 		print_folded(os, "hooks not in use:", join(h.not_used, "; "));
+	for (const std::string &line : refused_lines(h.refused))
+		print_folded(os, "refused:", line);
 }
+
+namespace {
+
+nlohmann::ordered_json names_json(const FieldSources &f, Provenance s) { return f.names(s); }
 
 }  // namespace
 
@@ -100,15 +107,87 @@ void render_trace_event_text(std::ostream &os, const TraceEvent &e, std::uint64_
 	os << line;
 }
 
+TraceHeader TraceHeader::of(const Plan &p, std::vector<std::string> attached, std::uint32_t sample_ms)
+{
+	TraceHeader h;
+	h.tier = p.tiers();
+	h.attached = std::move(attached);
+	h.fields = p.fields;
+	h.sample_ms = sample_ms;
+	h.not_used = p.hooks_not_used();
+	h.refused = p.refused;
+	h.perf_buffer = p.perf_buffer;
+	return h;
+}
+
+std::vector<std::string> refused_lines(const std::vector<RefusedProgram> &refused)
+{
+	// Function-hook programs: one line per reason, naming the kinds and the
+	// facts that take the next tier (the JSON names every program).
+	struct Group {
+		std::string reason;
+		std::vector<std::string> kinds, facts;
+	};
+	std::vector<Group> hooks;
+	std::vector<std::string> out;
+	auto add = [](std::vector<std::string> &v, const std::string &x) {
+		if (std::find(v.begin(), v.end(), x) == v.end())
+			v.push_back(x);
+	};
+	for (const RefusedProgram &r : refused) {
+		if (r.function_hook()) {
+			auto it = std::find_if(hooks.begin(), hooks.end(), [&](const Group &g) { return g.reason == r.reason; });
+			if (it == hooks.end())
+				it = hooks.insert(hooks.end(), Group{r.reason, {}, {}});
+			add(it->kinds, r.kind);
+			add(it->facts, r.fact);
+			continue;
+		}
+		// Programs of one way (sys_enter and sys_exit) share a line.
+		const std::string tail = " (" + r.kind + "; " + r.reason + "): " + r.fallback + " instead" +
+					 (r.cost.empty() ? "" : "; cost: " + r.cost);
+		auto same = std::find_if(out.begin(), out.end(), [&](const std::string &l) {
+			return l.size() > tail.size() && l.compare(l.size() - tail.size(), tail.size(), tail) == 0;
+		});
+		if (same != out.end())
+			same->insert(same->size() - tail.size(), ", " + r.program);
+		else
+			out.push_back(r.program + tail);
+	}
+	for (auto g = hooks.rbegin(); g != hooks.rend(); ++g)
+		out.insert(out.begin(), join(g->kinds, ", ") + " (" + g->reason + "): facts " + join(g->facts, ", ") +
+						" take the next tier");
+	return out;
+}
+
+nlohmann::ordered_json refused_json(const std::vector<RefusedProgram> &refused)
+{
+	nlohmann::ordered_json out = nlohmann::ordered_json::array();
+	for (const RefusedProgram &r : refused)
+		out.push_back({{"program", r.program},
+			       {"kind", r.kind},
+			       {"fact", r.fact},
+			       {"reason", r.reason},
+			       {"detail", r.detail},
+			       {"errno", r.err},
+			       {"by", r.by_user ? "LISTENQ_REFUSE" : "kernel"},
+			       {"fallback", r.fallback},
+			       {"cost", r.cost}});
+	return out;
+}
+
 nlohmann::ordered_json trace_header_json(const TraceHeader &h)
 {
 	return {{"schema", "listenq.trace/1"},
 		{"tier", h.tier},
 		{"attached", h.attached},
-		{"sampled", h.sampled},
-		{"unmeasured", h.unmeasured},
-		{"attributed", h.attributed},
+		{"sampled", names_json(h.fields, Provenance::sampled)},
+		{"unmeasured", names_json(h.fields, Provenance::not_measured)},
+		{"attributed", h.show_attributed ? names_json(h.fields, Provenance::netns_counters)
+						 : nlohmann::ordered_json::array()},
 		{"hooks_not_used", h.not_used},
+		{"refused", refused_json(h.refused)},
+		{"events_via", h.perf_buffer ? "perf_buffer" : "ringbuf"},
 		{"sample_ms", h.sample_ms}};
 }
 
@@ -155,8 +234,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 				     std::to_string(c.synq_full_cookies) + ", syncookies_sent " +
 				     std::to_string(c.syncookies_sent));
 	}
-	const bool ack_measured = std::find(f.header.unmeasured.begin(), f.header.unmeasured.end(), "overflow_ack") ==
-				  f.header.unmeasured.end();
+	const bool ack_measured = f.header.fields.measured(TraceField::overflow_ack);
+	const bool accepts_measured = f.header.fields.measured(TraceField::accepted);
 	using A = TextTable::Align;
 	// Listeners of several netns (containers): same address and port can
 	// repeat, so the netns inode leads each row.
@@ -178,7 +257,7 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 			endpoint(s.id), who, std::to_string(s.accept_queue), std::to_string(s.accept_queue_peak),
 			std::to_string(s.backlog), std::to_string(s.syn_queue), std::to_string(s.syn_queue_peak),
 			std::to_string(r.overflow_syn), ack_measured ? std::to_string(r.overflow_ack) : "-",
-			fixed(r.accepts_per_s, 1),
+			accepts_measured ? fixed(r.accepts_per_s, 1) : "-",
 			r.wait_p50_us ? fixed(*r.wait_p50_us, 0) : "-", r.wait_p99_us ? fixed(*r.wait_p99_us, 0) : "-"};
 		if (multi_netns)
 			cells.insert(cells.begin(), std::to_string(s.id.netns));
@@ -203,10 +282,9 @@ namespace {
 // A count this tier cannot measure is null, never a made-up 0.
 nlohmann::ordered_json watch_listener_json(const WatchFrame &f, const WatchRow &r)
 {
-	const auto &um = f.header.unmeasured;
-	auto count = [&](const char *field, std::uint64_t v) {
-		return std::find(um.begin(), um.end(), field) != um.end() ? nlohmann::ordered_json(nullptr)
-									  : nlohmann::ordered_json(v);
+	const FieldSources &fs = f.header.fields;
+	auto count = [&](TraceField field, std::uint64_t v) {
+		return fs.measured(field) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
 	};
 	const ListenerStat &s = r.now;
 	nlohmann::ordered_json x = listener_stat_identity_json(s);
@@ -220,25 +298,25 @@ nlohmann::ordered_json watch_listener_json(const WatchFrame &f, const WatchRow &
 		      {"syn_queue_peak", s.syn_queue_peak},
 		      {"drops", s.drops},
 		      {"interval",
-		       {{"accepts", r.accepts},
-			{"accepts_per_s", r.accepts_per_s},
+		       {{"accepts", count(TraceField::accepted, r.accepts)},
+			{"accepts_per_s", fs.measured(TraceField::accepted) ? nlohmann::ordered_json(r.accepts_per_s) : nullptr},
 			{"overflow_syn", r.overflow_syn},
-			{"overflow_ack", count("overflow_ack", r.overflow_ack)},
-			{"synack_retrans", r.synack_retrans},
-			{"synq_full_drops", count("synq_full_drops", r.synq_full_drops)},
-			{"synq_full_cookies", count("synq_full_cookies", r.synq_full_cookies)},
-			{"syncookies_sent", count("syncookies_sent", r.syncookies_sent)},
+			{"overflow_ack", count(TraceField::overflow_ack, r.overflow_ack)},
+			{"synack_retrans", count(TraceField::synack_retrans, r.synack_retrans)},
+			{"synq_full_drops", count(TraceField::synq_full_drops, r.synq_full_drops)},
+			{"synq_full_cookies", count(TraceField::synq_full_cookies, r.synq_full_cookies)},
+			{"syncookies_sent", count(TraceField::syncookies_sent, r.syncookies_sent)},
 			{"wait_p50_us", opt_json(r.wait_p50_us)},
 			{"wait_p99_us", opt_json(r.wait_p99_us)}}},
 		      {"total",
-		       {{"accepted", s.accepted},
-			{"enqueued", count("enqueued", s.enqueued)},
+		       {{"accepted", count(TraceField::accepted, s.accepted)},
+			{"enqueued", count(TraceField::enqueued, s.enqueued)},
 			{"overflow_syn", s.overflow_syn},
-			{"overflow_ack", count("overflow_ack", s.overflow_ack)},
-			{"synack_retrans", s.synack_retrans},
-			{"synq_full_drops", count("synq_full_drops", s.synq_full_drops)},
-			{"synq_full_cookies", count("synq_full_cookies", s.synq_full_cookies)},
-			{"syncookies_sent", count("syncookies_sent", s.syncookies_sent)}}}});
+			{"overflow_ack", count(TraceField::overflow_ack, s.overflow_ack)},
+			{"synack_retrans", count(TraceField::synack_retrans, s.synack_retrans)},
+			{"synq_full_drops", count(TraceField::synq_full_drops, s.synq_full_drops)},
+			{"synq_full_cookies", count(TraceField::synq_full_cookies, s.synq_full_cookies)},
+			{"syncookies_sent", count(TraceField::syncookies_sent, s.syncookies_sent)}}}});
 	return x;
 }
 
@@ -259,17 +337,21 @@ nlohmann::ordered_json watch_frame_head(const WatchFrame &f, nlohmann::ordered_j
 {
 	return {{"schema", "listenq.watch/1"},
 		{"tier", f.header.tier},
-		{"sampled", f.header.sampled},
-		{"unmeasured", f.header.unmeasured},
+		{"sampled", names_json(f.header.fields, Provenance::sampled)},
+		{"unmeasured", names_json(f.header.fields, Provenance::not_measured)},
 		{"sample_ms", f.header.sample_ms},
+		{"sample_passes", f.sample_passes},
+		{"sample_us", f.sample_us},
 		{"interval_s", f.interval_s},
 		{"seq", f.seq},
 		{"events_lost", f.events_lost},
 		{"untracked", f.untracked},
 		{"netns_unseeded", f.netns_unseeded},
 		{"stale_removed", f.stale_removed},
-		{"attributed", f.header.attributed},
+		{"attributed", names_json(f.header.fields, Provenance::netns_counters)},
 		{"hooks_not_used", f.header.not_used},
+		{"refused", refused_json(f.header.refused)},
+		{"events_via", f.header.perf_buffer ? "perf_buffer" : "ringbuf"},
 		{"unattributed", unattributed_json(f.unattributed)},
 		{"listeners", std::move(ls)}};
 }

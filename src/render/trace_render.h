@@ -10,18 +10,29 @@
 
 #include "model/syn_attribution.h"
 #include "model/trace_model.h"
+#include "plan/plan.h"
 
 namespace listenq {
 
+// What every tracing command says first: the plan carried out (tiers,
+// programs, where each field comes from) and what the kernel refused.
 struct TraceHeader {
-	std::string tier;                   // "tracepoint"
-	std::vector<std::string> attached;  // mechanisms
-	std::vector<std::string> sampled;   // fields that come from iter/tcp samples
-	std::vector<std::string> unmeasured;  // fields this tier cannot measure (JSON null)
+	std::string tier;                   // "tracepoint", "fentry+kprobe", ...
+	std::vector<std::string> attached;  // sections: "tp_btf/sys_exit", ...
+	FieldSources fields;                // exact, sampled, from netns counters, not measured
 	std::uint32_t sample_ms = 0;
-	std::vector<std::string> attributed;  // fields from netns counters (tier 3's SYN path)
-	std::vector<std::string> not_used;    // function hooks not in use, and why
+	std::vector<std::string> not_used;      // sources not in use (absent, not refused), and why
+	std::vector<RefusedProgram> refused;    // refused programs, their fallback and its cost
+	bool perf_buffer = false;               // events through the perf buffer
+	bool show_attributed = true;            // trace: events carry no attributed counts
+
+	static TraceHeader of(const Plan &p, std::vector<std::string> attached, std::uint32_t sample_ms);
 };
+
+// One line per refusal (function-hook programs grouped by reason): for
+// headers and probe.
+std::vector<std::string> refused_lines(const std::vector<RefusedProgram> &refused);
+nlohmann::ordered_json refused_json(const std::vector<RefusedProgram> &refused);
 
 struct WatchFrame {
 	TraceHeader header;
@@ -30,6 +41,8 @@ struct WatchFrame {
 	std::uint64_t events_lost = 0, untracked = 0;
 	std::uint64_t netns_unseeded = 0;  // netns whose older listeners could not be seeded
 	std::uint64_t stale_removed = 0;   // entries of listeners gone without a close seen
+	std::uint32_t sample_passes = 0;   // iterator passes of the last sample (one per netns walked)
+	std::uint64_t sample_us = 0;       // and their time
 	std::vector<Unattributed> unattributed;  // tier 3: netns counts no single listener was given
 	std::vector<WatchRow> rows;
 	// Text: the lines that do not change between frames (sampled, not
@@ -39,6 +52,9 @@ struct WatchFrame {
 };
 
 void render_trace_header_text(std::ostream &os, const TraceHeader &h);
+// The header lines that do not change while listenq runs: sampled, not
+// measured, from netns counters, sources not in use, refused programs.
+void render_legend(std::ostream &os, const TraceHeader &h);
 // One line; t0_ns is the timestamp of the start (times print relative).
 void render_trace_event_text(std::ostream &os, const TraceEvent &e, std::uint64_t t0_ns);
 nlohmann::ordered_json trace_header_json(const TraceHeader &h);

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bpf/tiers.h"
+#include "plan/plan.h"
 #include "golden.h"
 #include "render/probe_render.h"
 

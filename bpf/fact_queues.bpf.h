@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Fact "queues": each listener's accept queue, SYN queue and sk_drops now,
+ * read by sample passes that user space runs every --sample-ms. They also
+ * seed listeners older than listenq (and those started under raw hooks).
+ *   regular pass  iter/bpf_sk_storage_map over the tracked marks: only the
+ *                 tracked listeners, in every netns
+ *   full pass     iter/tcp, in each netns (every TCP hash bucket), else
+ *                 iter/task_file (every process's sockets, all netns)
+ * Without the tracked-marks iterator every pass is a full one.
+ */
+#ifndef LISTENQ_FACT_QUEUES_BPF_H
+#define LISTENQ_FACT_QUEUES_BPF_H
+
+/* A listener this pass found that is not in the map yet: seeded, or taken
+ * over from `fresh` (started under a raw hook). 0: skip it. */
+static __always_inline struct lq_listener_state *seed(void *ctx, struct sock *sk, const __u8 *mark,
+						      const struct lq_listener_key *key)
+{
+	struct lq_listener_state *st;
+	__u64 ptr = (__u64)sk;
+	struct lq_fresh *f;
+
+	if (bpf_map_update_elem(&listeners, key, &lq_zero_state, BPF_NOEXIST)) {
+		st = bpf_map_lookup_elem(&listeners, key);
+		if (!st)  /* map full: user space zeroes this before each pass */
+			stat_inc(LQ_STAT_UNTRACKED);
+		return st;  /* or another program made it meanwhile */
+	}
+	st = bpf_map_lookup_elem(&listeners, key);
+	if (!st)
+		return 0;
+	/* A close that ran meanwhile deleted before this insert: undo it. The
+	 * close marks first, and sets the state to CLOSE before listen_stop
+	 * (fentry tier), so one of the two shows. */
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN || (mark && (*mark & LQ_TRK_CLOSED)) ||
+	    (!mark && sk_storage_on())) {
+		bpf_map_delete_elem(&listeners, key);
+		return 0;
+	}
+	st->effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	st->drops = lq_sk_drops(sk);
+	st->requested_backlog = LQ_BACKLOG_UNKNOWN;
+	st->flags = LQ_F_SEEDED;
+	f = bpf_map_lookup_elem(&fresh, &ptr);
+	if (f && f->netns == key->netns) {
+		st->owner_tgid = f->tgid;
+		__builtin_memcpy(st->owner_comm, f->comm, sizeof(st->owner_comm));
+		st->listen_ts_ns = f->ts_ns;
+		st->requested_backlog = f->requested;
+		/* its listen() has not returned yet: that return is no re-listen */
+		st->flags = f->requested == LQ_BACKLOG_UNKNOWN ? LQ_F_FRESH : 0;
+	}
+	fill_identity(st, sk);
+	if (st->flags & LQ_F_SEEDED)
+		return st;
+	bpf_map_delete_elem(&fresh, &ptr);
+	emit(ctx, LQ_EV_LISTEN, key, st, LQ_BACKLOG_UNKNOWN, 0, 0, st->listen_ts_ns, 1);
+	if (st->requested_backlog != LQ_BACKLOG_UNKNOWN && (__u32)st->requested_backlog > st->effective_backlog)
+		emit(ctx, LQ_EV_CLAMP, key, st, st->requested_backlog, 0, 0, 0, 1);
+	return st;
+}
+
+/* One listener's sample: queue depth, SYN queue and sk_drops. */
+static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark)
+{
+	struct lq_listener_key key = {};
+	struct lq_listener_state *st;
+	__u32 drops, acceptq;
+	__u64 known;
+
+	key_of(&key, sk);
+	st = bpf_map_lookup_elem(&listeners, &key);
+	if (!st)
+		st = seed(ctx, sk, mark, &key);
+	if (!st || st->sample_pass == sample_pass)
+		return;
+	st->sample_pass = sample_pass;
+	acceptq = BPF_CORE_READ(sk, sk_ack_backlog);
+	observe_queues(&key, st, acceptq, syn_qlen(sk));
+	st->effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	if (!exact(LQ_EXACT_ENQUEUE))
+		st->depth_hist[log2_slot(acceptq) & (LQ_HIST_SLOTS - 1)]++;
+	st->samples++;
+	drops = lq_sk_drops(sk);
+	/* tcp_listendrop() bumps sk_drops for every listener drop: ACK-path and
+	 * SYN-path overflows, SYN-queue-full drops. What the exact hooks counted
+	 * is known; the rest of a rise goes to the path no exact hook covers:
+	 * the ACK path when tcp_conn_request is hooked, else overflow_syn as a
+	 * raw "unexplained drops" count that user space splits with the netns
+	 * counters (model/syn_attribution.h); its event names no path. */
+	known = st->overflow_ack + st->overflow_syn + st->synq_full_drops;
+	if (drops > st->drops && !(exact(LQ_EXACT_SYN_PATH) && exact(LQ_EXACT_ACK_PATH))) {
+		__u64 rise = drops - st->drops, seen = known - st->known_seen;
+
+		if (rise > seen) {
+			__u64 rest = rise - seen;
+			__u32 path = exact(LQ_EXACT_SYN_PATH) ? LQ_PATH_ACK : LQ_PATH_UNKNOWN;
+
+			__sync_fetch_and_add(path == LQ_PATH_ACK ? &st->overflow_ack : &st->overflow_syn, rest);
+			known += rest;
+			if (!(st->flags & LQ_F_OVERFLOWED)) {
+				st->flags |= LQ_F_OVERFLOWED;
+				emit(ctx, LQ_EV_OVERFLOW, &key, st, st->requested_backlog, 0, path, 0, 1);
+			}
+		}
+	}
+	st->known_seen = known;
+	st->drops = drops;
+}
+
+/* Full pass over the caller's netns (every TCP hash bucket): at start and
+ * now and then, to find listeners that no hook saw start. */
+SEC("iter/tcp")
+int sample_listeners(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+
+	if (!skc || skc->skc_state != TCP_LISTEN)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	sample_one(ctx, (struct sock *)tp, mark_tracked((struct sock *)tp));
+	return 0;
+}
+
+/* The regular pass: only the tracked listeners (any netns), whatever the
+ * size of the TCP hash tables. */
+SEC("iter/bpf_sk_storage_map")
+int sample_tracked(struct bpf_iter__bpf_sk_storage_map *ctx)
+{
+	struct sock *sk = ctx->sk;
+	__u8 *mark = ctx->value;
+
+	if (!sk || !mark || sk->__sk_common.skc_state != TCP_LISTEN || (*mark & LQ_TRK_CLOSED))
+		return 0;
+	sample_one(ctx, sk, mark);
+	return 0;
+}
+
+/* Full pass over every process's open sockets, in every netns at once:
+ * where iter/tcp is refused. A listener no process holds as a file (an
+ * in-kernel server) is not found this way. */
+SEC("iter/task_file")
+int sample_files(struct bpf_iter__task_file *ctx)
+{
+	struct file *file = ctx->file;
+	struct socket *so;
+	struct sock *sk;
+
+	if (!file)
+		return 0;
+	so = bpf_sock_from_file(file);
+	if (!so)
+		return 0;
+	sk = so->sk;
+	if (!sk || sk->__sk_common.skc_state != TCP_LISTEN || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	sample_one(ctx, sk, mark_tracked(sk));
+	return 0;
+}
+
+#endif /* LISTENQ_FACT_QUEUES_BPF_H */

@@ -1,0 +1,451 @@
+#include "bpf/trace_program.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "bpf/libbpf_log.h"
+#include "bpf/libbpf_raii.h"
+#include "sources/tracefs.h"
+#include "trace.skel.h"
+#include "util/unique_fd.h"
+
+namespace listenq {
+
+using TraceSkel = SkelPtr<trace_bpf, trace_bpf__destroy>;
+
+// Member order is teardown order, reversed: the readers and links go
+// before the skeleton that owns their maps and programs.
+struct TraceProgram::Impl {
+	TraceSkel skel;
+	std::set<std::string> loaded;  // programs the skeleton loaded
+	std::vector<LinkPtr> links;
+	std::map<PassKind, LinkPtr> iters;
+	RingBufPtr rb;
+	PerfBufPtr pb;
+	Plan plan;
+	std::vector<std::string> attached;
+	EventFn on_event;
+	std::uint64_t perf_lost = 0;
+};
+
+std::optional<Refusal> refusal_from_libbpf_log(const std::string &log, int err)
+{
+	static const std::regex prog(R"(prog '([A-Za-z0-9_]+)': (?:BPF program load failed: ([^\n]*)|failed to load))");
+	static const std::regex map(R"(map '([A-Za-z0-9_.]+)': failed to create: ([^\n(]*))");
+	std::smatch m;
+	std::optional<Refusal> out;
+	// The last program or map named is the one that failed.
+	for (auto it = std::sregex_iterator(log.begin(), log.end(), prog); it != std::sregex_iterator(); ++it)
+		out = Refusal{(*it)[1].str(), err, "load", false, (*it)[2].str()};
+	if (out)
+		return out;
+	if (std::regex_search(log, m, map)) {
+		const std::string name = m[1].str();
+		// The maps the tracer can do without, as their map kind.
+		if (name == "events")
+			return Refusal{"ringbuf", err, "load", false, m[2].str()};
+		if (name == "tracked")
+			return Refusal{"sk_storage", err, "load", false, m[2].str()};
+	}
+	return std::nullopt;
+}
+
+namespace {
+
+std::uint32_t lq_config_of(const Plan &p)
+{
+	return (p.perf_buffer ? LQ_CFG_PERF_BUFFER : 0) | (p.sk_storage ? 0 : LQ_CFG_NO_SK_STORAGE);
+}
+
+// Opens the object with only these programs on, the maps of the plan.
+Result<TraceSkel> open_configured(const TraceProgramOptions &o, const Plan &plan, const std::set<std::string> &progs)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	if (!o.btf_path.empty())
+		oo.btf_custom_path = o.btf_path.c_str();
+	TraceSkel skel(trace_bpf__open_opts(&oo));
+	if (!skel)
+		return Error::from_errno(errno, "open BPF object trace_bpf");
+	trace_bpf *s = skel.get();
+	bpf_map__set_max_entries(s->maps.listeners, o.max_listeners);
+	bpf_map__set_max_entries(s->maps.epochs, o.max_listeners);
+	// A refused map kind becomes a placeholder the pruned code never uses.
+	if (plan.perf_buffer) {
+		bpf_map__set_type(s->maps.events, BPF_MAP_TYPE_ARRAY);
+		bpf_map__set_key_size(s->maps.events, 4);
+		bpf_map__set_value_size(s->maps.events, 4);
+		bpf_map__set_max_entries(s->maps.events, 1);
+	} else {
+		bpf_map__set_max_entries(s->maps.events, o.ringbuf_bytes);
+	}
+	if (!plan.sk_storage) {
+		bpf_map__set_type(s->maps.tracked, BPF_MAP_TYPE_HASH);
+		bpf_map__set_max_entries(s->maps.tracked, 1);
+	}
+	s->rodata->lq_config = lq_config_of(plan);
+	bpf_program *p;
+	bpf_object__for_each_program(p, s->obj) bpf_program__set_autoload(p, progs.count(bpf_program__name(p)) > 0);
+	return skel;
+}
+
+std::set<std::string> programs_to_load(const Plan &plan)
+{
+	std::set<std::string> out;
+	for (const ProgramPlan &p : plan.programs)
+		if (p.state != ProgState::off)
+			out.emplace(p.name);
+	return out;
+}
+
+// The kernel's verdict on loading these programs: nullopt when it loads.
+struct LoadTry {
+	TraceSkel skel;
+	int err = 0;
+	std::string log;
+};
+
+Result<LoadTry> try_once(const TraceProgramOptions &o, const Plan &plan, const std::set<std::string> &progs)
+{
+	auto skel = open_configured(o, plan, progs);
+	if (!skel)
+		return skel.error();
+	clear_libbpf_log();
+	LoadTry t;
+	t.err = trace_bpf__load(skel->get());
+	t.log = libbpf_recent_log();
+	if (!t.err)
+		t.skel = std::move(*skel);
+	return t;
+}
+
+// The refused program when the log names none: halves of the set, each
+// loaded on its own, until one program is left.
+Result<std::optional<Refusal>> bisect(const TraceProgramOptions &o, const Plan &plan, std::set<std::string> progs,
+				      int err)
+{
+	while (progs.size() > 1) {
+		std::set<std::string> half;
+		auto it = progs.begin();
+		for (std::size_t i = 0; i < progs.size() / 2; i++, ++it)
+			half.insert(*it);
+		auto t = try_once(o, plan, half);
+		if (!t)
+			return t.error();
+		if (t->err) {
+			progs = std::move(half);
+			err = -t->err;
+		} else {
+			std::set<std::string> rest(it, progs.end());
+			progs = std::move(rest);
+		}
+	}
+	if (progs.empty())
+		return std::optional<Refusal>{};
+	return std::optional<Refusal>{Refusal{*progs.begin(), err, "load", false, "found by bisection"}};
+}
+
+// Loads the plan's programs; a program (or map kind) the kernel refuses is
+// planned out and the object re-opened, until the kernel takes it all.
+Result<TraceSkel> load_plan(const TraceProgramOptions &o, const KernelFeatures &f, Plan &plan,
+			    std::set<std::string> &loaded)
+{
+	for (;;) {
+		if (plan.fatal)
+			return *plan.fatal;
+		const std::set<std::string> progs = programs_to_load(plan);
+		auto t = try_once(o, plan, progs);
+		if (!t)
+			return t.error();
+		if (!t->err) {
+			loaded = progs;
+			return std::move(t->skel);
+		}
+		const int err = -t->err;
+		std::optional<Refusal> r = refusal_from_libbpf_log(t->log, err);
+		if (!r) {
+			auto b = bisect(o, plan, progs, err);
+			if (!b)
+				return b.error();
+			r = *b;
+		}
+		if (!r || std::any_of(plan.refusals.begin(), plan.refusals.end(),
+				      [&](const Refusal &x) { return x.what == r->what; }))
+			return Error{err, "load BPF object trace_bpf: " + errno_text(err)};
+		std::vector<Refusal> refusals = plan.refusals;
+		refusals.push_back(*r);
+		plan = make_plan(f, plan.mode, refusals);
+	}
+}
+
+// A classic tracepoint through perf_event_open: libbpf's own attach needs
+// tracefs mounted, tracepoint_ids() does not.
+bpf_link *attach_tracepoint(bpf_program *prog, const std::string &event)
+{
+	auto ids = tracepoint_ids({event});
+	if (!ids || !ids->count(event)) {
+		errno = ENOENT;
+		return nullptr;
+	}
+	perf_event_attr attr{};
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_TRACEPOINT;
+	attr.config = static_cast<__u64>(ids->at(event));
+	int pfd = static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC));
+	if (pfd < 0)
+		return nullptr;
+	bpf_link *l = bpf_program__attach_perf_event(prog, pfd);  // the link owns pfd
+	if (!l) {
+		int e = errno;
+		::close(pfd);
+		errno = e;
+	}
+	return l;
+}
+
+int on_ringbuf(void *ctx, void *data, size_t size)
+{
+	auto *impl = static_cast<TraceProgram::Impl *>(ctx);
+	if (impl->on_event)
+		impl->on_event({static_cast<const std::uint8_t *>(data), size});
+	return 0;
+}
+
+// Perf records are padded to 8 bytes: the event is the front.
+void on_perf(void *ctx, int, void *data, __u32 size)
+{
+	auto *impl = static_cast<TraceProgram::Impl *>(ctx);
+	const std::size_t n = size >= sizeof(lq_event) ? sizeof(lq_event) : size;
+	if (impl->on_event)
+		impl->on_event({static_cast<const std::uint8_t *>(data), n});
+}
+
+void on_perf_lost(void *ctx, int, __u64 n) { static_cast<TraceProgram::Impl *>(ctx)->perf_lost += n; }
+
+PassKind pass_of(ProgKind k)
+{
+	return k == ProgKind::iter_sk_storage_map ? PassKind::tracked : k == ProgKind::iter_tcp ? PassKind::tcp : PassKind::files;
+}
+
+// Attaches every program the plan attaches; the first that fails is returned.
+std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
+{
+	trace_bpf *s = impl.skel.get();
+	impl.links.clear();
+	impl.iters.clear();
+	impl.attached.clear();
+	for (const ProgramPlan &pp : impl.plan.programs) {
+		if (pp.state != ProgState::attach)
+			continue;
+		const ProgramSpec *spec = find_program(pp.name);
+		bpf_program *prog = bpf_object__find_program_by_name(s->obj, std::string(pp.name).c_str());
+		if (!spec || !prog)
+			return Refusal{std::string(pp.name), ENOENT, "attach", false, "not in the object"};
+		bpf_link *l = nullptr;
+		switch (spec->kind) {
+		case ProgKind::tracepoint: l = attach_tracepoint(prog, std::string(spec->target)); break;
+		case ProgKind::iter_sk_storage_map: {
+			union bpf_iter_link_info info = {};
+			info.map.map_fd = static_cast<__u32>(bpf_map__fd(s->maps.tracked));
+			LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &info, .link_info_len = sizeof(info));
+			l = bpf_program__attach_iter(prog, &io);
+			break;
+		}
+		case ProgKind::iter_tcp:
+		case ProgKind::iter_task_file: l = bpf_program__attach_iter(prog, nullptr); break;
+		default: l = bpf_program__attach(prog); break;
+		}
+		if (!l)
+			return Refusal{std::string(pp.name), errno, "attach", false, {}};
+		const bool iter = spec->kind == ProgKind::iter_tcp || spec->kind == ProgKind::iter_task_file ||
+				  spec->kind == ProgKind::iter_sk_storage_map;
+		if (iter)
+			impl.iters[pass_of(spec->kind)].reset(l);
+		else
+			impl.links.emplace_back(l);
+		impl.attached.push_back(spec->section());
+	}
+	return std::nullopt;
+}
+
+Result<void> make_reader(TraceProgram::Impl &impl, const TraceProgramOptions &o)
+{
+	trace_bpf *s = impl.skel.get();
+	if (!impl.plan.perf_buffer) {
+		impl.rb.reset(ring_buffer__new(bpf_map__fd(s->maps.events), on_ringbuf, &impl, nullptr));
+		if (!impl.rb)
+			return Error::from_errno(errno, "create ring buffer for map events");
+		return {};
+	}
+	// About the ringbuf's size, split over the CPUs (a power of 2 pages each).
+	const int ncpu = std::max(1, libbpf_num_possible_cpus());
+	std::size_t pages = 8;
+	while (pages * 2 * 4096 * static_cast<std::size_t>(ncpu) <= o.ringbuf_bytes && pages < 1024)
+		pages *= 2;
+	impl.pb.reset(perf_buffer__new(bpf_map__fd(s->maps.perf_events), pages, on_perf, on_perf_lost, &impl, nullptr));
+	if (!impl.pb)
+		return Error::from_errno(errno, "create perf buffer for map perf_events");
+	return {};
+}
+
+}  // namespace
+
+TraceProgram::TraceProgram(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TraceProgram::~TraceProgram() = default;
+
+Result<Plan> TraceProgram::try_load(const TraceProgramOptions &opts, const KernelFeatures &f, Plan plan)
+{
+	std::set<std::string> loaded;
+	auto skel = load_plan(opts, f, plan, loaded);
+	if (!skel && !plan.fatal)
+		return skel.error();
+	return plan;  // with what the kernel refused (and plan.fatal if nothing is left)
+}
+
+Result<std::unique_ptr<TraceProgram>> TraceProgram::start(const TraceProgramOptions &opts, const KernelFeatures &f,
+							  Plan plan, EventFn on_event)
+{
+	auto impl = std::make_unique<Impl>();
+	impl->on_event = std::move(on_event);
+	for (;;) {
+		const std::set<std::string> want = programs_to_load(plan);
+		if (!impl->skel || !std::includes(impl->loaded.begin(), impl->loaded.end(), want.begin(), want.end())) {
+			impl->links.clear();
+			impl->iters.clear();
+			impl->skel.reset();
+			auto skel = load_plan(opts, f, plan, impl->loaded);
+			if (!skel)
+				return skel.error();
+			impl->skel = std::move(*skel);
+		}
+		impl->plan = plan;
+		// Attach failures: plan again without that program (a standby twin
+		// is loaded already; anything else means loading again).
+		std::optional<Refusal> failed = attach_plan(*impl);
+		if (!failed)
+			break;
+		std::vector<Refusal> refusals = plan.refusals;
+		refusals.push_back(*failed);
+		plan = make_plan(f, plan.mode, refusals);
+		if (plan.fatal)
+			return *plan.fatal;
+	}
+	if (auto r = make_reader(*impl, opts); !r)
+		return r.error();
+	// Hand over to the exact hooks only now that everything is attached.
+	impl->skel->bss->exact_mask = impl->plan.exact_mask();
+	return std::unique_ptr<TraceProgram>(new TraceProgram(std::move(impl)));
+}
+
+const Plan &TraceProgram::plan() const { return impl_->plan; }
+const std::vector<std::string> &TraceProgram::attached() const { return impl_->attached; }
+bool TraceProgram::can_run(PassKind k) const { return impl_->iters.count(k) > 0; }
+
+Result<void> TraceProgram::run_pass(PassKind k)
+{
+	auto it = impl_->iters.find(k);
+	const char *what = k == PassKind::tracked ? "iter/bpf_sk_storage_map sample_tracked"
+			   : k == PassKind::tcp   ? "iter/tcp sample_listeners"
+						  : "iter/task_file sample_files";
+	if (it == impl_->iters.end())
+		return Error{ENOENT, std::string(what) + ": not attached"};
+	impl_->skel->bss->sample_pass++;
+	UniqueFd fd(bpf_iter_create(bpf_link__fd(it->second.get())));
+	if (!fd.valid())
+		return Error::from_errno(errno, std::string("create ") + what);
+	char buf[4096];
+	for (;;) {
+		ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+		if (n == 0)
+			return {};
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			return Error::from_errno(errno, std::string("read ") + what);
+	}
+}
+
+Result<int> TraceProgram::poll(int timeout_ms, int wake_fd)
+{
+	Impl &i = *impl_;
+	const int epfd = i.rb ? ring_buffer__epoll_fd(i.rb.get()) : perf_buffer__epoll_fd(i.pb.get());
+	auto consume = [&] { return i.rb ? ring_buffer__consume(i.rb.get()) : perf_buffer__consume(i.pb.get()); };
+	int n;
+	if (wake_fd < 0) {
+		n = i.rb ? ring_buffer__poll(i.rb.get(), timeout_ms) : perf_buffer__poll(i.pb.get(), timeout_ms);
+	} else {
+		// The reader's epoll fd is readable when a buffer has data.
+		pollfd fds[2] = {{epfd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+		if (::poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
+			return Error::from_errno(errno, "poll event buffer and wake fd");
+		n = consume();
+	}
+	if (n < 0 && n != -EINTR)
+		return Error::from_errno(-n, i.rb ? "poll ring buffer events" : "poll perf buffer events");
+	return n < 0 ? 0 : n;
+}
+
+void TraceProgram::each_listener(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn) const
+{
+	const int fd = bpf_map__fd(impl_->skel->maps.listeners);
+	lq_listener_key key{}, next{};
+	lq_listener_key *prev = nullptr;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		lq_listener_state st;
+		// family 0: inserted, not filled yet (bpf/lq_common.bpf.h)
+		if (bpf_map_lookup_elem(fd, &next, &st) == 0 && st.family)
+			fn(next, st);
+		key = next;
+		prev = &key;
+	}
+}
+
+void TraceProgram::remove_listener(const lq_listener_key &k)
+{
+	bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.listeners), &k);
+	bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.epochs), &k);
+}
+
+std::set<std::uint32_t> TraceProgram::fresh_netns() const
+{
+	std::set<std::uint32_t> out;
+	const int fd = bpf_map__fd(impl_->skel->maps.fresh);
+	__u64 key = 0, next = 0;
+	__u64 *prev = nullptr;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		lq_fresh f;
+		if (bpf_map_lookup_elem(fd, &next, &f) == 0)
+			out.insert(f.netns);
+		key = next;
+		prev = &key;
+	}
+	return out;
+}
+
+std::uint64_t TraceProgram::stat(std::uint32_t idx, bool zero) const
+{
+	const int fd = bpf_map__fd(impl_->skel->maps.stats);
+	const int ncpu = libbpf_num_possible_cpus();
+	std::vector<std::uint64_t> vals(static_cast<std::size_t>(ncpu > 0 ? ncpu : 1));
+	std::uint64_t sum = 0;
+	if (bpf_map_lookup_elem(fd, &idx, vals.data()) == 0)
+		for (auto v : vals)
+			sum += v;
+	if (zero && sum) {
+		std::fill(vals.begin(), vals.end(), 0);
+		bpf_map_update_elem(fd, &idx, vals.data(), BPF_ANY);
+	}
+	return sum;
+}
+
+std::uint64_t TraceProgram::events_lost() const { return stat(LQ_STAT_EVENTS_LOST) + impl_->perf_lost; }
+
+void TraceProgram::next_interval() { impl_->skel->bss->interval_epoch++; }
+
+}  // namespace listenq

@@ -1,0 +1,71 @@
+// Carries out a plan (src/plan/plan.h) with bpf/trace.bpf.c: open ->
+// configure -> load -> attach -> hand over. A program the kernel refuses
+// at load or attach is switched off, the plan is made again without it and
+// the object re-opened; the final plan says what was refused and what
+// stands in for it. Then: sample passes, events, the listeners map.
+// Destruction detaches everything (member order).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "listenq/abi.h"
+#include "plan/features.h"
+#include "plan/plan.h"
+#include "util/result.h"
+
+namespace listenq {
+
+struct TraceProgramOptions {
+	std::string btf_path;
+	std::uint32_t max_listeners = 65536;
+	std::uint32_t ringbuf_bytes = 4u << 20;  // power of 2, >= page size
+};
+
+// The iterators a sample pass can run (fact queues).
+enum class PassKind { tracked, tcp, files };
+
+class TraceProgram {
+public:
+	using EventFn = std::function<void(std::span<const std::uint8_t>)>;
+
+	// Load only: the plan the kernel accepts, without attaching (probe).
+	static Result<Plan> try_load(const TraceProgramOptions &opts, const KernelFeatures &f, Plan plan);
+	static Result<std::unique_ptr<TraceProgram>> start(const TraceProgramOptions &opts, const KernelFeatures &f,
+							   Plan plan, EventFn on_event);
+	~TraceProgram();
+
+	const Plan &plan() const;
+	// What is attached: "fexit/inet_csk_accept", "tp_btf/sys_exit", ...
+	const std::vector<std::string> &attached() const;
+	bool can_run(PassKind k) const;
+	// One pass of that iterator (in the caller's netns for tcp).
+	Result<void> run_pass(PassKind k);
+	Result<int> poll(int timeout_ms, int wake_fd = -1);
+
+	void each_listener(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn) const;
+	void remove_listener(const lq_listener_key &k);
+	// Netns of the listeners started under raw hooks that wait for a full pass.
+	std::set<std::uint32_t> fresh_netns() const;
+	// Sum over CPUs of one enum lq_stat slot; zero: reset it after.
+	std::uint64_t stat(std::uint32_t idx, bool zero = false) const;
+	std::uint64_t events_lost() const;  // BPF side plus perf buffer losses
+	void next_interval();
+
+	struct Impl;
+
+private:
+	explicit TraceProgram(std::unique_ptr<Impl> impl);
+	std::unique_ptr<Impl> impl_;
+};
+
+// "prog 'sample_tracked': failed to load: -1" and the like in libbpf's log
+// -> the refused program (or map kind): pure, for the tests.
+std::optional<Refusal> refusal_from_libbpf_log(const std::string &log, int err);
+
+}  // namespace listenq
