@@ -41,7 +41,7 @@ std::string Refusal::reason() const
 	if (by_user)
 		return "LISTENQ_REFUSE";
 	std::string out = stage.empty() ? "" : stage + ": ";
-	out += err ? std::strerror(err) : "refused";
+	out += err ? errno_name(err) : "refused";
 	return out;
 }
 
@@ -149,7 +149,7 @@ struct Off {
 	{
 		if (by_user)
 			return "LISTENQ_REFUSE";
-		return stage + ": " + (err ? std::strerror(err) : "refused");
+		return stage + ": " + (err ? errno_name(err) : "refused");
 	}
 };
 
@@ -174,7 +174,7 @@ std::optional<Off> why_off(const ProgramSpec &p, const KernelFeatures &f, const 
 	for (const Refusal &r : refusals)
 		if (r.matches(p))
 			return Off{r.by_user ? p.section() + ": refused by LISTENQ_REFUSE"
-					     : r.stage + " " + p.section() + ": " + (r.err ? std::strerror(r.err) : "refused") +
+					     : r.stage + " " + p.section() + ": " + (r.err ? errno_name(r.err) : "refused") +
 						       (r.detail.empty() ? "" : " (" + r.detail + ")"),
 				   r.err, r.by_user, true, r.stage.empty() ? "load" : r.stage, r.reason()};
 	const Capability &kind = f.kind(p.kind);
@@ -455,18 +455,26 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 		listen.mechanisms.push_back("tp_btf/inet_sock_set_state (cookie)");
 	}
 
-	// Fallback and cost of each refusal: the source its fact uses now.
+	// Fallback and cost of each refusal: the source its fact uses now (for
+	// a function hook, the hook of the same function if there is one).
 	for (RefusedProgram &r : pl.refused) {
 		if (!r.fallback.empty())
 			continue;
-		for (const FactPlan &p : plan.facts)
-			if (fact_name(p.fact) == r.fact) {
-				r.fallback = (p.level == Level::hook ? std::string(tier_name(p.tier)) + ": " : "") +
-					     (p.mechanisms.empty() ? std::string() : p.mechanisms.front());
-				if (p.level == Level::floor)
-					r.fallback = "nothing (" + r.fallback + ")";
-				r.cost = p.level == Level::hook ? "" : p.cost;
-			}
+		const ProgramSpec *spec = find_program(r.program);
+		for (const FactPlan &p : plan.facts) {
+			if (fact_name(p.fact) != r.fact)
+				continue;
+			std::string mech = p.mechanisms.empty() ? std::string() : p.mechanisms.front();
+			if (p.level == Level::hook && spec)
+				for (const std::string &m : p.mechanisms)
+					if (m.size() > spec->target.size() &&
+					    m.compare(m.size() - spec->target.size(), spec->target.size(), spec->target) == 0)
+						mech = m;
+			r.fallback = p.level == Level::hook	 ? std::string(tier_name(p.tier)) + ": " + mech
+				     : p.level == Level::floor ? "nothing (" + mech + ")"
+							       : mech;
+			r.cost = p.level == Level::way ? p.cost : "";
+		}
 	}
 	plan.refused = std::move(pl.refused);
 	plan.fields = field_sources(plan);

@@ -24,14 +24,15 @@ struct Error {
 	Error context(const std::string &outer) const { return Error{err, outer + ": " + message}; }
 };
 
-// strerror with the number; names the kernel-internal ENOTSUPP (524) that
-// strerror does not know (e.g. a trampoline that cannot take 7 arguments).
-inline std::string errno_text(int err)
+// strerror, naming the kernel-internal ENOTSUPP (524) that strerror does
+// not know (e.g. a trampoline that cannot take 7 arguments).
+inline std::string errno_name(int err)
 {
-	if (err == 524)
-		return "ENOTSUPP (524)";
-	return std::string(std::strerror(err)) + " (" + std::to_string(err) + ")";
+	return err == 524 ? "ENOTSUPP" : std::strerror(err);
 }
+
+// errno_name with the number.
+inline std::string errno_text(int err) { return errno_name(err) + " (" + std::to_string(err) + ")"; }
 
 template <typename T>
 class [[nodiscard]] Result {

@@ -89,8 +89,18 @@ TEST(PromRender, UnmeasuredSeriesAreLeftOutNotZero)
 {
 	ExportScrape s = sample_scrape();
 	s.tier = "tracepoint";
-	s.unmeasured = {"enqueued", "accept_wait", "overflow_ack"};
+	for (TraceField f : {TraceField::enqueued, TraceField::accept_wait, TraceField::overflow_ack})
+		s.fields.set(f, Provenance::not_measured);
+	// and what the kernel refused, said where the data goes
+	s.refused = {{"sample_tracked", "iter/bpf_sk_storage_map", "queues", "load: Operation not permitted",
+		      "iter/bpf_sk_storage_map: load: Operation not permitted (1)", EPERM, false,
+		      "iter/tcp full pass of each tracked netns each sample", "each sample walks every TCP hash bucket"}};
 	const std::string t = render_prometheus(s);
+	EXPECT_NE(t.find("listenq_program_refused_info{program=\"sample_tracked\",kind=\"iter/bpf_sk_storage_map\","
+			 "fact=\"queues\",reason=\"load: Operation not permitted\",by=\"kernel\",fallback=\"iter/tcp full "
+			 "pass of each tracked netns each sample\"} 1\n"),
+		  std::string::npos)
+		<< t;
 	EXPECT_NE(t.find("path=\"all\"} 9\n"), std::string::npos) << t;
 	EXPECT_EQ(t.find("path=\"syn\""), std::string::npos);
 	EXPECT_EQ(t.find("listenq_accept_wait_seconds_bucket"), std::string::npos);
@@ -160,7 +170,7 @@ TEST(PromRender, EverySampleBelongsToADeclaredFamily)
 		EXPECT_EQ(name.rfind("listenq_", 0), 0u) << name;
 	}
 	EXPECT_GT(samples, 40);
-	EXPECT_EQ(typed.size(), 25u);
+	EXPECT_EQ(typed.size(), 26u);
 }
 
 // Debian's promtool (prometheus package) on the golden files.

@@ -126,9 +126,9 @@ TEST(Render, ProcessListIsShortened)
 ProbeReport host_report()
 {
 	ProbeReport r;
-	auto doc = nlohmann::ordered_json::parse(read_fixture_text("probe_host_6.18.json"));
+	auto doc = nlohmann::ordered_json::parse(read_fixture_text("probe_host_6.18_v857.json"));
 	r.features = *features_from_probe_json(doc);
-	r.kernel.release = "6.18.44-fc-v669";
+	r.kernel.release = "6.18.44-fc-v857";
 	r.kernel.btf_source = "/sys/kernel/btf/vmlinux";
 	r.kernel.btf_note = "kernel";
 	r.kernel.lockdown = "integrity";
@@ -136,7 +136,7 @@ ProbeReport host_report()
 	r.kernel.somaxconn = 4096;
 	r.kernel.netns = 4026531833u;
 	r.inet_diag = {true, "tcp_diag answered, 1 listener"};
-	r.decisions = decide_tiers(r.features, r.mode);
+	r.plan = make_plan(r.features, AttachMode::automatic, {});
 	return r;
 }
 
@@ -153,9 +153,13 @@ TEST(Render, ProbeJsonRoundTripsFeatures)
 	auto doc = probe_to_json(r);
 	auto back = features_from_probe_json(doc);
 	ASSERT_TRUE(back);
-	EXPECT_EQ(probe_to_json(ProbeReport{r.kernel, r.inet_diag, *back, r.mode, r.decisions}), doc);
-	EXPECT_EQ(doc["schema"], "listenq.probe/1");
-	EXPECT_EQ(doc["hooks"][0]["tier"], "tracepoint");
+	ProbeReport again = r;
+	again.features = *back;
+	again.plan = make_plan(*back, AttachMode::automatic, {});
+	EXPECT_EQ(probe_to_json(again), doc);
+	EXPECT_EQ(doc["schema"], "listenq.probe/2");
+	EXPECT_EQ(doc["plan"]["facts"][0]["fact"], "listen");
+	EXPECT_EQ(doc["plan"]["facts"][0]["tier"], "tracepoint");
 }
 
 TEST(Render, ProbeJsonRejectsGarbage)

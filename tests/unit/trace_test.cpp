@@ -10,6 +10,7 @@
 #include "golden.h"
 #include "listenq/abi.h"
 #include "render/hist_render.h"
+#include "render/probe_render.h"
 #include "render/trace_render.h"
 
 using namespace listenq;
@@ -161,17 +162,14 @@ TEST(WatchInterval, Percentiles)
 	EXPECT_EQ(hist_percentile(h, 0.99), 1024.0);
 }
 
-// Tier 3 on 6.18: the ACK path by kfree_skb reason, the SYN path from the
-// netns counters.
+// Tier 3 on the 6.18 host that refuses iter/bpf_sk_storage_map (its
+// captured probe): the ACK path by kfree_skb reason, the SYN path from the
+// netns counters, full iter/tcp passes.
 TraceHeader header()
 {
-	return {"tracepoint",
-		{"tp_btf/inet_sock_set_state", "iter/tcp sample_listeners"},
-		{"accept_queue_peak", "depth_hist"},
-		{"enqueued", "accept_wait"},
-		100,
-		{"overflow_syn", "synq_full_drops", "synq_full_cookies", "syncookies_sent"},
-		{}};
+	auto doc = nlohmann::ordered_json::parse(read_fixture_text("probe_host_6.18_v857.json"));
+	const Plan p = make_plan(*features_from_probe_json(doc), AttachMode::automatic, {});
+	return TraceHeader::of(p, {"tp_btf/inet_sock_set_state", "iter/tcp"}, 100);
 }
 
 TEST(TraceRender, TextLinesAndJson)
@@ -215,7 +213,7 @@ TEST(TraceRender, WatchTextAndJson)
 	// A count the tier cannot measure is null, not 0 (tier 3 before 6.15:
 	// no kfree_skb reason, ListenOverflows cannot be split by path).
 	WatchFrame old = f;
-	old.header.unmeasured.push_back("overflow_ack");
+	old.header.fields.set(TraceField::overflow_ack, Provenance::not_measured);
 	auto j = watch_frame_json(old);
 	EXPECT_TRUE(j["listeners"][0]["total"]["overflow_ack"].is_null());
 	EXPECT_TRUE(j["listeners"][0]["interval"]["overflow_ack"].is_null());
@@ -234,7 +232,7 @@ TEST(TraceRender, WatchTextAndJson)
 	// With an exact tcp_conn_request hook (tiers 1-2) they are counts.
 	WatchFrame k = f;
 	k.header.tier = "kprobe";
-	k.header.unmeasured.clear();
+	k.header.fields = FieldSources{};  // all exact
 	a.synq_full_drops = 7;
 	a.syncookies_sent = 3;
 	k.rows = compute_interval({}, {a}, 1.0);
@@ -267,12 +265,12 @@ TEST(HistRender, Log2LikeBcc)
 	s.depth_hist[1] = 2;
 	s.depth_hist[3] = 10;
 	std::ostringstream os;
-	render_hist_text(os, header(), {s}, false);
+	render_hist_text(os, header(), {s});
 	expect_golden("hist.txt", os.str());
 	std::istringstream in(os.str());
 	for (std::string line; std::getline(in, line);)
 		EXPECT_LE(line.size(), 80u) << line;
-	auto j = hist_json(header(), {s}, false);
+	auto j = hist_json(header(), {s});
 	EXPECT_EQ(j["schema"], "listenq.hist/1");
 	const auto &b = j["listeners"][0]["depth"]["buckets"];
 	ASSERT_EQ(b.size(), 4u);
@@ -311,15 +309,14 @@ TEST(TraceRender, WatchLegendCanBeLeftOut)
 {
 	WatchFrame f;
 	f.header = header();
-	f.header.attributed = {"overflow_syn"};
-	f.header.not_used = {"fentry/fexit: load: Operation not permitted"};
+	f.header.not_used = {"kprobe: no kprobe PMU"};
 	f.interval_s = 1.0;
 	f.rows = compute_interval({}, {stat(1, 8080, 1, 3)}, 1.0);
 	std::ostringstream with, without;
 	render_watch_text(with, f);
 	f.legend = false;
 	render_watch_text(without, f);
-	for (const char *line : {"sampled every", "from netns counters:", "hooks not in use:"}) {
+	for (const char *line : {"sampled every", "from netns counters:", "hooks not in use:", "refused:"}) {
 		EXPECT_NE(with.str().find(line), std::string::npos) << line;
 		EXPECT_EQ(without.str().find(line), std::string::npos) << line;
 	}

@@ -140,6 +140,17 @@ bench*)
 	;;
 esac
 
+# --- Fixtures for the plan's unit tests (lq.only=capture; never in the
+# default run): this kernel's `listenq probe --json`.
+case "$ONLY" in
+capture*)
+	"$LQ" probe --json > /tmp/probe_json.txt 2>&1
+	rc=$?
+	section probe_json /tmp/probe_json.txt
+	check - capture_probe "listenq probe --json: exit $rc" [ "$rc" = 0 ]
+	;;
+esac
+
 # --- With tcp_diag loaded, ss and every source agree.
 for m in inet_diag tcp_diag; do
 	f=$(ls /lq/modules/$m.ko* 2>/dev/null | head -1)
