@@ -14,6 +14,17 @@ char LICENSE[] SEC("license") = "GPL";
 /* Filters, set between open and load; 0 means "any". */
 const volatile __u16 filter_family = 0;
 const volatile __u16 filter_port = 0;
+/* dump_files: the caller's netns (iter/task_file sees every netns). */
+const volatile __u32 filter_netns = 0;
+
+static __always_inline int wanted(const struct sock_common *skc)
+{
+	if (skc->skc_state != TCP_LISTEN)
+		return 0;
+	if (filter_family && skc->skc_family != filter_family)
+		return 0;
+	return !filter_port || skc->skc_num == filter_port;
+}
 
 SEC("iter/tcp")
 int dump_listeners(struct bpf_iter__tcp *ctx)
@@ -22,11 +33,7 @@ int dump_listeners(struct bpf_iter__tcp *ctx)
 	struct lq_listener_rec rec = {};
 	struct tcp_sock *tp;
 
-	if (!skc || skc->skc_state != TCP_LISTEN)
-		return 0;
-	if (filter_family && skc->skc_family != filter_family)
-		return 0;
-	if (filter_port && skc->skc_num != filter_port)
+	if (!skc || !wanted(skc))
 		return 0;
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
@@ -34,6 +41,34 @@ int dump_listeners(struct bpf_iter__tcp *ctx)
 	lq_fill_listener(&rec, (struct sock *)tp);
 	rec.uid = ctx->uid;
 	rec.cookie = bpf_get_socket_cookie(tp);
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	return 0;
+}
+
+/* Where iter/tcp is refused: every process's open sockets, this netns's
+ * TCP listeners among them. A socket held by several descriptors comes
+ * once per descriptor (user space keeps one per cookie); a listener no
+ * process holds (an in-kernel server) is not found. */
+SEC("iter/task_file")
+int dump_files(struct bpf_iter__task_file *ctx)
+{
+	struct lq_listener_rec rec = {};
+	struct file *file = ctx->file;
+	struct socket *so;
+	struct sock *sk;
+
+	if (!file)
+		return 0;
+	so = bpf_sock_from_file(file);
+	if (!so)
+		return 0;
+	sk = so->sk;
+	if (!sk || sk->sk_protocol != IPPROTO_TCP || !wanted(&sk->__sk_common) ||
+	    sk->__sk_common.skc_net.net->ns.inum != filter_netns)
+		return 0;
+	lq_fill_listener(&rec, sk);
+	rec.uid = BPF_CORE_READ(sk, sk_uid.val);
+	rec.cookie = bpf_get_socket_cookie(sk);
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }

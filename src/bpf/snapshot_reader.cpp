@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <set>
 #include <vector>
 
 #include "bpf/libbpf_raii.h"
@@ -43,12 +44,18 @@ Result<std::vector<std::uint8_t>> read_all(int fd, const char *what)
 
 }  // namespace
 
-Result<std::vector<std::uint8_t>> read_listener_records(const BpfOptions &opts, const ListenerFilter &filter)
+namespace {
+
+// One pass of one program of snapshot.bpf.c (only that one loaded).
+Result<std::vector<std::uint8_t>> run_program(const BpfOptions &opts, const ListenerFilter &filter,
+					      const ProgramSpec &spec)
 {
+	for (const Refusal &r : opts.refuse)
+		if (r.matches(spec))
+			return Error{EPERM, spec.section() + " " + std::string(spec.name) + ": refused by LISTENQ_REFUSE"};
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	if (!opts.btf_path.empty())
 		oo.btf_custom_path = opts.btf_path.c_str();
-
 	SnapshotSkel skel(snapshot_bpf__open_opts(&oo));
 	if (!skel)
 		return Error::from_errno(errno, "open BPF object snapshot_bpf");
@@ -56,31 +63,68 @@ Result<std::vector<std::uint8_t>> read_listener_records(const BpfOptions &opts, 
 		skel->rodata->filter_family = filter.ipv4 ? AF_INET : AF_INET6;
 	if (filter.port)
 		skel->rodata->filter_port = *filter.port;
+	skel->rodata->filter_netns = current_netns_inode();
+	bpf_program *p;
+	bpf_object__for_each_program(p, skel->obj) bpf_program__set_autoload(p, spec.name == bpf_program__name(p));
+	const std::string what = spec.section() + " " + std::string(spec.name);
 	if (int err = snapshot_bpf__load(skel.get()))
-		return Error::from_errno(-err, "load iter/tcp program dump_listeners");
-
-	LinkPtr link(bpf_program__attach_iter(skel->progs.dump_listeners, nullptr));
+		return Error::from_errno(-err, "load " + what);
+	LinkPtr link(bpf_program__attach_iter(bpf_object__find_program_by_name(skel->obj, std::string(spec.name).c_str()),
+					      nullptr));
 	if (!link)
-		return Error::from_errno(errno, "attach iter/tcp dump_listeners");
+		return Error::from_errno(errno, "attach " + what);
 	UniqueFd iter(bpf_iter_create(bpf_link__fd(link.get())));
 	if (!iter.valid())
-		return Error::from_errno(errno, "create iter/tcp iterator");
-	return read_all(iter.get(), "iter/tcp iterator");
+		return Error::from_errno(errno, "create " + what + " iterator");
+	return read_all(iter.get(), what.c_str());
+}
+
+}  // namespace
+
+Result<ListenerRecords> read_listener_records(const BpfOptions &opts, const ListenerFilter &filter)
+{
+	ListenerRecords out;
+	std::vector<std::string> failed;
+	for (const ProgramSpec &spec : snapshot_programs()) {
+		auto bytes = run_program(opts, filter, spec);
+		if (bytes) {
+			out.bytes = std::move(*bytes);
+			out.source = std::string(prog_kind_name(spec.kind));
+			for (const std::string &f : failed)
+				out.notes.push_back(f + ": read with " + out.source +
+						    " instead; listeners no visible process holds (in-kernel, other pid namespaces) are not shown");
+			return out;
+		}
+		// The kernel refused it (or has no such kind): the next one.
+		failed.push_back(bytes.error().message);
+		if (&spec == &snapshot_programs().back()) {
+			std::string all;
+			for (const std::string &f : failed)
+				all += (all.empty() ? "" : "; ") + f;
+			return Error{bytes.error().err, all};
+		}
+	}
+	return Error{ENOENT, "no snapshot program"};
 }
 
 Result<Snapshot> read_snapshot_iter(const BpfOptions &opts, const ListenerFilter &filter)
 {
-	auto bytes = read_listener_records(opts, filter);
-	if (!bytes)
-		return bytes.error();
-	auto listeners = decode_listener_records(*bytes);
+	auto recs = read_listener_records(opts, filter);
+	if (!recs)
+		return recs.error();
+	auto listeners = decode_listener_records(recs->bytes);
 	if (!listeners)
 		return listeners.error();
 
 	Snapshot snap;
-	snap.source = "iter/tcp";
+	snap.source = recs->source;
+	snap.notes = std::move(recs->notes);
 	snap.netns = current_netns_inode();
-	snap.listeners = std::move(*listeners);
+	// iter/task_file: one record per descriptor; one listener per cookie.
+	std::set<std::uint64_t> seen;
+	for (Listener &l : *listeners)
+		if (seen.insert(l.cookie).second)
+			snap.listeners.push_back(std::move(l));
 	sort_listeners(snap.listeners);
 	return snap;
 }

@@ -391,7 +391,8 @@ Result<int> TraceProgram::poll(int timeout_ms, int wake_fd)
 	return n < 0 ? 0 : n;
 }
 
-void TraceProgram::each_listener(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn) const
+void TraceProgram::each_listener(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn,
+				 bool unfilled) const
 {
 	const int fd = bpf_map__fd(impl_->skel->maps.listeners);
 	lq_listener_key key{}, next{};
@@ -399,7 +400,7 @@ void TraceProgram::each_listener(const std::function<void(const lq_listener_key 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		lq_listener_state st;
 		// family 0: inserted, not filled yet (bpf/lq_common.bpf.h)
-		if (bpf_map_lookup_elem(fd, &next, &st) == 0 && st.family)
+		if (bpf_map_lookup_elem(fd, &next, &st) == 0 && (st.family || unfilled))
 			fn(next, st);
 		key = next;
 		prev = &key;

@@ -48,7 +48,10 @@ public:
 	Result<void> run_pass(PassKind k);
 	Result<int> poll(int timeout_ms, int wake_fd = -1);
 
-	void each_listener(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn) const;
+	// Every entry of the listeners map; unfilled: also entries inserted but
+	// not filled yet (family 0), which readers skip and pruning must not.
+	void each_listener(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn,
+			   bool unfilled = false) const;
 	void remove_listener(const lq_listener_key &k);
 	// Netns of the listeners started under raw hooks that wait for a full pass.
 	std::set<std::uint32_t> fresh_netns() const;

@@ -26,12 +26,18 @@
 namespace listenq {
 
 // Error -> message, hint and exit code. EPERM/EACCES from the kernel mean
-// missing privilege or a policy refusal: exit 3; EOPNOTSUPP too.
+// missing privilege or a policy refusal: exit 3; EOPNOTSUPP too. The hint
+// is true for this process: one that holds the capabilities is told it is
+// the kernel's policy, not "needs root".
 int fail(std::ostream &err, const std::string &command, const Error &e)
 {
 	err << "listenq: " << e.message << '\n';
 	if (e.err == EPERM || e.err == EACCES) {
-		err << "hint: " << privilege_hint(command) << '\n';
+		if (has_bpf_privileges())
+			err << "hint: this process has the capabilities BPF needs, so the kernel's policy refused it "
+			       "(lockdown, an LSM or the build); `listenq probe` shows what this kernel allows\n";
+		else
+			err << "hint: " << privilege_hint(command) << '\n';
 		return kExitUnsupported;
 	}
 	if (e.err == EOPNOTSUPP)
@@ -40,6 +46,8 @@ int fail(std::ostream &err, const std::string &command, const Error &e)
 		err << "libbpf said:\n" << log;
 	return kExitFailure;
 }
+
+BpfOptions bpf_options(const Options &o) { return BpfOptions{o.common.btf, o.common.refuse}; }
 
 int preflight(const Options &o, std::ostream &err)
 {
@@ -125,9 +133,22 @@ int run_snapshot(const Options &o, std::ostream &out, std::ostream &err)
 {
 	if (int rc = preflight(o, err))
 		return rc;
-	auto snap = read_snapshot_iter(BpfOptions{o.common.btf}, o.filter.to_filter());
-	if (!snap)
-		return fail(err, "snapshot", snap.error());
+	auto snap = read_snapshot_iter(bpf_options(o), o.filter.to_filter());
+	if (!snap) {
+		// Every BPF way refused: inet_diag still has the true backlog.
+		auto d = read_inet_diag(o.filter.to_filter());
+		if (!d || d->status != DiagStatus::ok)
+			return fail(err, "snapshot",
+				    snap.error().context("no BPF snapshot program loads, and inet_diag cannot stand in (" +
+							 (d ? d->detail : d.error().message) + ")"));
+		Snapshot s;
+		s.source = "inet_diag";
+		s.netns = current_netns_inode();
+		s.listeners = std::move(d->listeners);
+		s.syn_queue_known = false;
+		s.notes = {snap.error().message + ": read with inet_diag instead; the SYN queue is unknown"};
+		snap = std::move(s);
+	}
 	sort_listeners(snap->listeners);
 	if (o.snapshot.processes) {
 		attach_owners(snap->listeners);
@@ -160,7 +181,7 @@ int run_verify(const Options &o, std::ostream &out, std::ostream &err)
 
 	std::optional<SourceData> first;  // the full read, for the report
 	SourceReader reader = [&](const ListenerFilter &f) -> Result<SourceData> {
-		auto d = read_sources(*choice, BpfOptions{o.common.btf}, f);
+		auto d = read_sources(*choice, bpf_options(o), f);
 		if (d && !first)
 			first = *d;
 		return d;
@@ -219,7 +240,7 @@ int run_ss(const Options &o, std::ostream &out, std::ostream &err)
 				return rc;
 			}
 			why_not += "; iter/tcp: " + pre.str().substr(0, pre.str().find('\n'));
-		} else if (auto s = read_snapshot_iter(BpfOptions{o.common.btf}, filter)) {
+		} else if (auto s = read_snapshot_iter(bpf_options(o), filter)) {
 			rows = in_ss_order(std::move(s->listeners));
 		} else if (src == "bpf") {
 			return fail(err, "ss", s.error());

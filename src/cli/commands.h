@@ -24,6 +24,8 @@ int run_export(const Options &o, std::ostream &out, std::ostream &err);
 int run_demo(const Options &o, std::ostream &out, std::ostream &err);
 // Shared by commands that load BPF: BTF and privilege; 0 when it may proceed.
 int preflight(const Options &o, std::ostream &err);
+// --btf and LISTENQ_REFUSE for the snapshot programs.
+struct BpfOptions bpf_options(const Options &o);
 // Error -> message (+ hint) and exit code.
 int fail(std::ostream &err, const std::string &command, const Error &e);
 

@@ -57,10 +57,12 @@ struct ListenerFilter {
 void sort_listeners(std::vector<Listener> &v);
 
 struct Snapshot {
-	std::string source;        // "iter/tcp", "inet_diag", "/proc/net/tcp"
+	std::string source;        // "iter/tcp", "iter/task_file", "inet_diag"
 	std::uint32_t netns = 0;   // netns inode of the reader
 	std::vector<Listener> listeners;
 	bool processes_resolved = false;  // Listener::processes filled (-p)
+	bool syn_queue_known = true;      // inet_diag has no SYN queue (shown as unknown)
+	std::vector<std::string> notes;   // sources refused and what that loses
 };
 
 }  // namespace listenq

@@ -93,6 +93,13 @@ const std::vector<ProgramSpec> &trace_programs()
 	return progs;
 }
 
+const std::vector<ProgramSpec> &snapshot_programs()
+{
+	static const std::vector<ProgramSpec> progs = {{"dump_listeners", ProgKind::iter_tcp, ""},
+						       {"dump_files", ProgKind::iter_task_file, ""}};
+	return progs;
+}
+
 const ProgramSpec *find_program(std::string_view name)
 {
 	const auto &ps = trace_programs();
@@ -213,11 +220,11 @@ const std::vector<FactSpec> &fact_specs()
 		   {"sample_tracked", "sample_listeners"}, Needs::sk_storage},
 		  {"iter/bpf_sk_storage_map each sample + iter/task_file full pass every 5 s",
 		   {"sample_tracked", "sample_files"}, Needs::sk_storage,
-		   "full passes find only the listeners a process holds as a file"},
+		   "full passes find only the listeners a process visible to listenq holds as a file"},
 		  {"iter/tcp full pass of each tracked netns each sample", {"sample_listeners"}, Needs::nothing,
 		   "each sample walks every TCP hash bucket, once per tracked netns"},
 		  {"iter/task_file full pass each sample", {"sample_files"}, Needs::nothing,
-		   "each sample walks every process's open files; listeners no process holds are not seen"},
+		   "each sample walks every process's open files; listeners no visible process holds are not seen"},
 		  {"iter/bpf_sk_storage_map each sample, no full pass", {"sample_tracked"}, Needs::sk_storage,
 		   "listeners older than listenq, or started under a raw hook, are never seen"}},
 		 "",  // nothing reads the queues: the tracer cannot run

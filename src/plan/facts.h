@@ -48,6 +48,8 @@ struct ProgramSpec {
 // Every program of trace.bpf.c (tests/unit/plan_test.cpp checks the object).
 const std::vector<ProgramSpec> &trace_programs();
 const ProgramSpec *find_program(std::string_view name);
+// The programs of snapshot.bpf.c, in the order they are tried.
+const std::vector<ProgramSpec> &snapshot_programs();
 
 // The facts, in the order they are shown.
 enum class FactId { listen, backlog, enqueue, accept, syn_path, ack_path, synack_retrans, queues };

@@ -61,8 +61,9 @@ Result<std::vector<Refusal>> parse_refusals(std::string_view list)
 			continue;
 		bool known = item == map_kind_name(MapKind::ringbuf) || item == map_kind_name(MapKind::sk_storage) ||
 			     parse_prog_kind(item).has_value();
-		for (const ProgramSpec &p : trace_programs())
-			known |= item == p.name || item == p.section();
+		for (const auto *list : {&trace_programs(), &snapshot_programs()})
+			for (const ProgramSpec &p : *list)
+				known |= item == p.name || item == p.section();
 		if (!known)
 			return Error{EINVAL, "LISTENQ_REFUSE: " + std::string(item) +
 						     " is no program, section, program kind or map kind of listenq "

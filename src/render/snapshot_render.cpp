@@ -54,6 +54,8 @@ void render_snapshot_text(std::ostream &os, const Snapshot &snap, const Snapshot
 {
 	os << "listenq snapshot: source " << snap.source << ", netns " << snap.netns << ", "
 	   << count_of(snap.listeners.size(), "listener") << '\n';
+	for (const std::string &n : snap.notes)
+		print_folded(os, "refused:", n);
 	using A = TextTable::Align;
 	std::vector<TextTable::Column> cols = {
 		{"Recv-Q", A::right}, {"Send-Q", A::right}, {"SynQ", A::right},
@@ -69,7 +71,7 @@ void render_snapshot_text(std::ostream &os, const Snapshot &snap, const Snapshot
 				port = s;
 		std::string ifn = l.bound_dev_if && opt.ifname ? opt.ifname(l.bound_dev_if) : "";
 		std::vector<std::string> row = {std::to_string(l.accept_queue), std::to_string(l.backlog),
-						std::to_string(l.syn_queue), std::to_string(l.drops),
+						snap.syn_queue_known ? std::to_string(l.syn_queue) : "-", std::to_string(l.drops),
 						format_endpoint(l, port, ifn)};
 		if (opt.show_processes)
 			row.push_back(format_processes(l.processes));
@@ -78,7 +80,7 @@ void render_snapshot_text(std::ostream &os, const Snapshot &snap, const Snapshot
 	t.print(os);
 }
 
-nlohmann::ordered_json listener_to_json(const Listener &l, bool processes_resolved)
+nlohmann::ordered_json listener_to_json(const Listener &l, bool processes_resolved, bool syn_queue_known)
 {
 	nlohmann::ordered_json procs = nullptr;
 	if (processes_resolved) {
@@ -96,8 +98,8 @@ nlohmann::ordered_json listener_to_json(const Listener &l, bool processes_resolv
 		{"uid", l.uid},
 		{"accept_queue", l.accept_queue},
 		{"backlog", l.backlog},
-		{"syn_queue", l.syn_queue},
-		{"syn_young", l.syn_young},
+		{"syn_queue", syn_queue_known ? nlohmann::ordered_json(l.syn_queue) : nullptr},
+		{"syn_young", syn_queue_known ? nlohmann::ordered_json(l.syn_young) : nullptr},
 		{"drops", l.drops},
 		{"bound_dev_if", l.bound_dev_if},
 		{"reuseport", l.reuseport},
@@ -110,9 +112,9 @@ nlohmann::ordered_json snapshot_to_json(const Snapshot &snap)
 {
 	nlohmann::ordered_json ls = nlohmann::ordered_json::array();
 	for (const auto &l : snap.listeners)
-		ls.push_back(listener_to_json(l, snap.processes_resolved));
+		ls.push_back(listener_to_json(l, snap.processes_resolved, snap.syn_queue_known));
 	return {{"schema", "listenq.snapshot/1"}, {"source", snap.source}, {"netns", snap.netns},
-		{"listeners", ls}};
+		{"refused", snap.notes}, {"listeners", ls}};
 }
 
 }  // namespace listenq

@@ -21,7 +21,7 @@ struct SnapshotTextOptions {
 
 void render_snapshot_text(std::ostream &os, const Snapshot &snap, const SnapshotTextOptions &opt);
 // processes: null unless resolved (so [] means "no process holds it").
-nlohmann::ordered_json listener_to_json(const Listener &l, bool processes_resolved);
+nlohmann::ordered_json listener_to_json(const Listener &l, bool processes_resolved, bool syn_queue_known = true);
 nlohmann::ordered_json snapshot_to_json(const Snapshot &snap);
 
 // Default lookups backed by getservbyport(3) and if_indextoname(3).

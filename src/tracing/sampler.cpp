@@ -33,18 +33,37 @@ std::optional<std::string> Sampler::netns_path(std::uint32_t inode, bool relist)
 Result<void> Sampler::pass_in(std::uint32_t netns, PassKind k, bool *entered)
 {
 	*entered = true;
+	prog_.stat(LQ_STAT_UNTRACKED, /*zero=*/true);
+	auto noted = [&](Result<void> r) {
+		if (r) {
+			if (auto n = prog_.stat(LQ_STAT_UNTRACKED))
+				untracked_in_[netns] = n;
+			else
+				untracked_in_.erase(netns);
+		}
+		return r;
+	};
 	if (netns == current_netns_inode())
-		return prog_.run_pass(k);
+		return noted(prog_.run_pass(k));
 	for (bool relist : {false, true}) {
 		auto path = netns_path(netns, relist);
 		if (!path)
 			break;
 		auto r = in_netns(*path, [&] { return prog_.run_pass(k); });
 		if (r || r.error().err == ENOTRECOVERABLE)
-			return r;
+			return noted(std::move(r));
 	}
 	*entered = false;
+	untracked_in_.erase(netns);  // gone
 	return {};
+}
+
+std::uint64_t Sampler::untracked_everywhere() const
+{
+	std::uint64_t n = 0;
+	for (const auto &[ns, count] : untracked_in_)
+		n += count;
+	return n;
 }
 
 Result<void> Sampler::full_pass(bool first, bool every_tracked_netns, std::map<std::uint32_t, ListenCounters> *start)
@@ -61,8 +80,9 @@ Result<void> Sampler::full_pass(bool first, bool every_tracked_netns, std::map<s
 		// thread that opens it (iter/task_file sees them all at once).
 		const bool tcp = prog_.can_run(PassKind::tcp);
 		read_start(own);
+		bool entered;
 		if (tcp) {
-			if (auto r = prog_.run_pass(PassKind::tcp); !r)
+			if (auto r = pass_in(own, PassKind::tcp, &entered); !r)
 				return r;
 			last_passes++;
 		}
@@ -71,14 +91,22 @@ Result<void> Sampler::full_pass(bool first, bool every_tracked_netns, std::map<s
 			if (ns.inode == own)
 				continue;
 			netns_paths_[ns.inode] = ns.path;
-			auto r = in_netns(ns.path, [&]() -> Result<void> {
-				read_start(ns.inode);
-				return tcp ? prog_.run_pass(PassKind::tcp) : Result<void>{};
-			});
-			if (!r && r.error().err == ENOTRECOVERABLE)
-				return r;
-			last_passes += tcp;
-			(r ? netns_seeded : netns_unseeded)++;
+			if (start) {
+				auto r = in_netns(ns.path, [&]() -> Result<void> {
+					read_start(ns.inode);
+					return {};
+				});
+				if (!r && r.error().err == ENOTRECOVERABLE)
+					return r;
+			}
+			if (tcp) {
+				if (auto r = pass_in(ns.inode, PassKind::tcp, &entered); !r)
+					return r;
+				last_passes += entered;
+			} else {
+				entered = true;
+			}
+			(entered ? netns_seeded : netns_unseeded)++;
 		}
 		if (!tcp) {
 			last_passes++;
@@ -94,8 +122,11 @@ Result<void> Sampler::full_pass(bool first, bool every_tracked_netns, std::map<s
 	// without the tracked pass, every netns that has tracked listeners.
 	std::set<std::uint32_t> netns = prog_.fresh_netns();
 	netns.insert(own);
-	if (every_tracked_netns)
+	if (every_tracked_netns) {
 		prog_.each_listener([&](const lq_listener_key &k, const lq_listener_state &) { netns.insert(k.netns); });
+		for (const auto &[ns, count] : untracked_in_)
+			netns.insert(ns);
+	}
 	for (std::uint32_t ns : netns) {
 		bool entered;
 		if (auto r = pass_in(ns, PassKind::tcp, &entered); !r)
@@ -111,13 +142,15 @@ void Sampler::prune_stale()
 {
 	std::map<std::uint64_t, std::uint64_t> seen;  // cookie -> samples
 	std::vector<lq_listener_key> stale;
-	prog_.each_listener([&](const lq_listener_key &k, const lq_listener_state &st) {
-		auto it = samples_at_prune_.find(k.cookie);
-		if (it != samples_at_prune_.end() && it->second == st.samples)
-			stale.push_back(k);
-		else
-			seen[k.cookie] = st.samples;
-	});
+	prog_.each_listener(
+		[&](const lq_listener_key &k, const lq_listener_state &st) {
+			auto it = samples_at_prune_.find(k.cookie);
+			if (it != samples_at_prune_.end() && it->second == st.samples)
+				stale.push_back(k);
+			else
+				seen[k.cookie] = st.samples;
+		},
+		/*unfilled=*/true);
 	for (const lq_listener_key &k : stale) {
 		prog_.remove_listener(k);
 		stale_removed++;
@@ -128,7 +161,6 @@ void Sampler::prune_stale()
 Result<void> Sampler::sample(std::map<std::uint32_t, ListenCounters> *start)
 {
 	const std::uint64_t t0 = monotonic_ns();
-	prog_.stat(LQ_STAT_UNTRACKED, /*zero=*/true);
 	const bool first = !samples;
 	const bool tracked = prog_.can_run(PassKind::tracked);
 	const bool fresh = prog_.stat(LQ_STAT_FRESH, /*zero=*/true) > 0;
@@ -136,6 +168,7 @@ Result<void> Sampler::sample(std::map<std::uint32_t, ListenCounters> *start)
 	const bool can_full = prog_.can_run(PassKind::tcp) || prog_.can_run(PassKind::files);
 	const bool full = can_full && (periodic || fresh || !tracked);
 	last_passes = 0;
+	prog_.stat(LQ_STAT_UNTRACKED, /*zero=*/true);
 	if (full) {
 		if (auto r = full_pass(first, !tracked, first ? start : nullptr); !r)
 			return r;
@@ -146,10 +179,16 @@ Result<void> Sampler::sample(std::map<std::uint32_t, ListenCounters> *start)
 			return r;
 		last_passes = 1;
 	}
-	// Listeners the map had no room for, as this pass found them; a periodic
-	// full pass walks only our netns, so only the others count them all.
-	if (first || !full || !tracked)
+	// Listeners the map had no room for. The tracked pass and an
+	// iter/task_file pass see them all; iter/tcp passes, per netns, are
+	// summed over every netns that has some (the first pass walked all, and
+	// without the tracked pass those are walked every sample). A periodic
+	// full pass beside the tracked pass walks only our netns: no count.
+	const bool by_netns = full && prog_.can_run(PassKind::tcp);
+	if (!full || !prog_.can_run(PassKind::tcp))
 		untracked = prog_.stat(LQ_STAT_UNTRACKED);
+	else if (by_netns && (first || !tracked))
+		untracked = untracked_everywhere();
 	if (!first && t0 - last_prune_ns_ >= kFullEveryNs) {
 		prune_stale();
 		last_prune_ns_ = t0;

@@ -41,13 +41,19 @@ public:
 
 private:
 	Result<void> full_pass(bool first, bool every_tracked_netns, std::map<std::uint32_t, ListenCounters> *start);
+	// One pass in a netns; its listeners the map had no room for are noted.
 	Result<void> pass_in(std::uint32_t netns, PassKind k, bool *entered);
+	std::uint64_t untracked_everywhere() const;
 	void prune_stale();
 
 	TraceProgram &prog_;
 	std::uint64_t last_full_ns_ = 0, last_prune_ns_ = 0;
 	std::map<std::uint64_t, std::uint64_t> samples_at_prune_;  // cookie -> samples at the last prune
 	std::map<std::uint32_t, std::string> netns_paths_;
+	// iter/tcp passes: listeners without a map slot, per netns. Without the
+	// tracked pass, a netns that had some is walked every sample, so that
+	// the count stays whole.
+	std::map<std::uint32_t, std::uint64_t> untracked_in_;
 };
 
 }  // namespace listenq

@@ -276,20 +276,27 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
 	return r;
 }
 
-Spawned::Spawned(const std::vector<std::string> &argv)
+Spawned::Spawned(const std::vector<std::string> &argv, const std::vector<std::string> &env)
 {
 	int out[2], err[2];
 	if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
 		return;
+	std::vector<std::string> envs;
+	for (char **e = environ; *e; e++)
+		envs.emplace_back(*e);
+	envs.insert(envs.end(), env.begin(), env.end());
 	pid_ = ::fork();
 	if (pid_ == 0) {
 		::dup2(out[1], 1);
 		::dup2(err[1], 2);
-		std::vector<char *> a;
+		std::vector<char *> a, e;
 		for (auto &s : const_cast<std::vector<std::string> &>(argv))
 			a.push_back(s.data());
 		a.push_back(nullptr);
-		::execv(a[0], a.data());
+		for (auto &s : envs)
+			e.push_back(s.data());
+		e.push_back(nullptr);
+		::execve(a[0], a.data(), e.data());
 		::_exit(127);
 	}
 	::close(out[1]);

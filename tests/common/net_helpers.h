@@ -51,7 +51,8 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
 // A child whose stdout is read line by line while it runs.
 class Spawned {
 public:
-	explicit Spawned(const std::vector<std::string> &argv);
+	// env entries "K=V" are added to this process's environment.
+	explicit Spawned(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});
 	~Spawned();
 	Spawned(const Spawned &) = delete;
 	Spawned &operator=(const Spawned &) = delete;

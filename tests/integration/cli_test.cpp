@@ -93,7 +93,7 @@ TEST_F(Cli, ProbeReportsThisNetnsSomaxconn)
 	RunResult r = run_program({LISTENQ_BIN, "probe", "--json"});
 	ASSERT_EQ(r.exit_code, 0) << r.err;
 	EXPECT_NE(r.out.find("\"somaxconn\": 555"), std::string::npos) << r.out;
-	EXPECT_NE(r.out.find("\"iter_tcp\""), std::string::npos);
+	EXPECT_NE(r.out.find("\"iter/tcp\""), std::string::npos);
 }
 
 }  // namespace

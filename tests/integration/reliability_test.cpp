@@ -653,8 +653,17 @@ TEST_F(Reliability, GhostEntryOfAListenerGoneUnseenIsPrunedAndCounted)
 		argv.push_back(i == 0 ? "ee" : i == 7 ? "7f" : "00");
 	argv.push_back("value");
 	argv.push_back("hex");
-	for (std::size_t i = 0; i < sizeof(lq_listener_state); i++)
-		argv.push_back("00");
+	lq_listener_state ghost{};  // 127.0.0.1:238, as a listener no hook saw close
+	ghost.family = AF_INET;
+	ghost.port = 0xee;
+	ghost.addr[0] = 127;
+	ghost.addr[3] = 1;
+	const auto *bytes = reinterpret_cast<const std::uint8_t *>(&ghost);
+	for (std::size_t i = 0; i < sizeof(lq_listener_state); i++) {
+		char hex[3];
+		std::snprintf(hex, sizeof(hex), "%02x", bytes[i]);
+		argv.push_back(hex);
+	}
 	RunResult up = run_program(argv);
 	ASSERT_EQ(up.exit_code, 0) << up.err;
 

@@ -77,7 +77,7 @@ int main(int argc, char **argv)
 	auto iter = read_listener_records(BpfOptions{}, ListenerFilter{});
 	if (!iter)
 		return die(iter.error().message);
-	write_bytes(dir + "/iter_tcp_" + tag + ".bin", *iter);
+	write_bytes(dir + "/iter_tcp_" + tag + ".bin", iter->bytes);
 
 	for (auto [family, name] : {std::pair{AF_INET, "v4"}, std::pair{AF_INET6, "v6"}}) {
 		auto raw = dump_inet_diag_raw(family);
