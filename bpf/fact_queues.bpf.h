@@ -50,6 +50,8 @@ static __always_inline struct lq_listener_state *seed(void *ctx, struct sock *sk
 		st->requested_backlog = f->requested;
 		/* its listen() has not returned yet: that return is no re-listen */
 		st->flags = f->requested == LQ_BACKLOG_UNKNOWN ? LQ_F_FRESH : 0;
+		/* seen starting: its drops since then are its own */
+		st->drops = 0;
 	}
 	fill_identity(st, sk);
 	if (st->flags & LQ_F_SEEDED)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <regex>
 #include <set>
@@ -35,6 +36,23 @@ struct TraceProgram::Impl {
 	std::vector<std::string> attached;
 	EventFn on_event;
 	std::uint64_t perf_lost = 0;
+	// Perf buffer: one ring per CPU, read ring by ring. A poll's events
+	// are handed over in time order (the ringbuf keeps that order itself).
+	std::vector<std::vector<std::uint8_t>> perf_batch;
+	void flush_perf_batch()
+	{
+		auto ts = [](const std::vector<std::uint8_t> &e) {
+			std::uint64_t t = 0;
+			std::memcpy(&t, e.data(), std::min(e.size(), sizeof(t)));
+			return t;
+		};
+		std::stable_sort(perf_batch.begin(), perf_batch.end(),
+				 [&](const auto &a, const auto &b) { return ts(a) < ts(b); });
+		for (const auto &e : perf_batch)
+			if (on_event)
+				on_event(e);
+		perf_batch.clear();
+	}
 };
 
 std::optional<Refusal> refusal_from_libbpf_log(const std::string &log, int err)
@@ -224,8 +242,8 @@ void on_perf(void *ctx, int, void *data, __u32 size)
 {
 	auto *impl = static_cast<TraceProgram::Impl *>(ctx);
 	const std::size_t n = size >= sizeof(lq_event) ? sizeof(lq_event) : size;
-	if (impl->on_event)
-		impl->on_event({static_cast<const std::uint8_t *>(data), n});
+	const auto *p = static_cast<const std::uint8_t *>(data);
+	impl->perf_batch.emplace_back(p, p + n);
 }
 
 void on_perf_lost(void *ctx, int, __u64 n) { static_cast<TraceProgram::Impl *>(ctx)->perf_lost += n; }
@@ -386,6 +404,8 @@ Result<int> TraceProgram::poll(int timeout_ms, int wake_fd)
 			return Error::from_errno(errno, "poll event buffer and wake fd");
 		n = consume();
 	}
+	if (i.pb)
+		i.flush_perf_batch();
 	if (n < 0 && n != -EINTR)
 		return Error::from_errno(-n, i.rb ? "poll ring buffer events" : "poll perf buffer events");
 	return n < 0 ? 0 : n;

@@ -441,8 +441,8 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 		plan.perf_buffer = true;
 		if (off->refused)
 			pl.refused.push_back({"ringbuf", "map", "events", off->reason(), off->why, off->err, off->by_user,
-					      "perf buffer", "one buffer per CPU: events of different CPUs may arrive out of "
-							     "order"});
+					      "perf buffer", "one buffer per CPU, read every 50 ms and put in time order "
+							     "per read"});
 	}
 
 	for (const FactSpec &spec : fact_specs())

@@ -83,6 +83,32 @@ TEST(Render, SnapshotJson)
 	expect_golden("snapshot.json", snapshot_to_json(sample_snapshot()).dump(2) + "\n");
 }
 
+// Every BPF snapshot program refused: inet_diag stands in. The backlog is
+// still true; the SYN queue is unknown ("-", null), never a made-up 0, and
+// the refusal is said first.
+TEST(Render, SnapshotFromInetDiagShowsTheSynQueueUnknownAndWhy)
+{
+	Snapshot s = sample_snapshot();
+	s.source = "inet_diag";
+	s.syn_queue_known = false;
+	s.notes = {"iter/tcp dump_listeners: load: Operation not permitted; iter/task_file dump_files: load: "
+		   "Operation not permitted: read with inet_diag instead; the SYN queue is unknown"};
+	std::ostringstream os;
+	render_snapshot_text(os, s, fixed_names());
+	const std::string t = os.str();
+	EXPECT_EQ(t.rfind("listenq snapshot: source inet_diag, netns 4026531840, 4 listeners\nrefused: iter/tcp "
+			  "dump_listeners: load: Operation not permitted;",
+			  0),
+		  0u)
+		<< t;
+	EXPECT_NE(t.find("     5     17    - "), std::string::npos) << t;
+	auto j = snapshot_to_json(s);
+	EXPECT_EQ(j["source"], "inet_diag");
+	EXPECT_TRUE(j["listeners"][3]["syn_queue"].is_null());
+	EXPECT_EQ(j["listeners"][3]["backlog"], 17);
+	EXPECT_EQ(j["refused"].size(), 1u);
+}
+
 TEST(Render, ProcessesAreNullUnlessResolved)
 {
 	Snapshot s = sample_snapshot();
