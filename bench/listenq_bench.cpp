@@ -664,6 +664,97 @@ int bench_events(const Common &c, int listener_cycles, int conns, double max_sec
 	return 0;
 }
 
+// n listeners on 0.0.0.0:20000.. in each of netns_count new network
+// namespaces (one helper process each; lo need not be up to listen).
+bool make_netns_farm(ListenerFarm &farm, int netns_count, int per_netns)
+{
+	for (int ns = 0; ns < netns_count; ns++) {
+		int ready[2];
+		if (pipe2(ready, O_CLOEXEC))
+			return false;
+		pid_t p = fork();
+		if (p == 0) {
+			close(ready[0]);
+			if (unshare(CLONE_NEWNET) != 0)
+				_exit(1);
+			for (int i = 0; i < per_netns; i++)
+				if (listen_on(INADDR_ANY, static_cast<std::uint16_t>(20000 + i), 128) < 0)
+					_exit(1);
+			char c = 'r';
+			if (write(ready[1], &c, 1) != 1)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		close(ready[1]);
+		char c;
+		const bool up = read(ready[0], &c, 1) == 1;
+		close(ready[0]);
+		farm.helpers.push_back(p);
+		if (!up)
+			return false;
+	}
+	return true;
+}
+
+// A number after "key": in a JSON line (watch frames are flat enough).
+std::optional<double> json_number(const std::string &line, const std::string &key)
+{
+	const auto p = line.find("\"" + key + "\":");
+	if (p == std::string::npos)
+		return std::nullopt;
+	return std::strtod(line.c_str() + p + key.size() + 3, nullptr);
+}
+
+// What a sample of the queues costs per sampler way: the kernel's refusal
+// of the tracked-listener iterator (or LISTENQ_REFUSE) turns every sample
+// into full passes, one per tracked netns; iter/task_file walks processes.
+int bench_sampler(const Common &c, int netns_count, int per_netns, int frames)
+{
+	ListenerFarm farm;
+	if (!make_netns_farm(farm, netns_count, per_netns)) {
+		std::printf("sampler: could not make the listeners\n");
+		return 1;
+	}
+	std::printf("## Sample cost per sampler way\n\n");
+	std::printf("%d listeners in each of %d network namespaces (plus this one); `listenq watch 0.5 --json`, the "
+		    "median over %d frames of the last sample's passes and time (`sample_passes`, `sample_us`). The way "
+		    "is forced with `LISTENQ_REFUSE`; a kernel that refuses the program lands in the same row.\n\n",
+		    per_netns, netns_count, frames);
+	std::printf("| LISTENQ_REFUSE | queues way | passes per sample | µs per sample | µs per pass |\n|---|---|---|---|---|\n");
+	const char *ways[] = {"", "sample_tracked", "sample_tracked,sample_listeners"};
+	for (const char *refuse : ways) {
+		setenv("LISTENQ_REFUSE", refuse, 1);
+		Child w = spawn(lq(c, {"watch", "0.5", std::to_string(frames + 1), "--json"}), true, false);
+		unsetenv("LISTENQ_REFUSE");
+		std::vector<double> passes, us;
+		std::string way = "iter/bpf_sk_storage_map each sample + iter/tcp full pass every 5 s";
+		for (int i = 0; i <= frames; i++) {
+			auto line = read_line(w.out, 20000);
+			if (!line)
+				break;
+			if (auto p = line->find("\"program\":\"sample_tracked\""); p != std::string::npos) {
+				const auto f = line->find("\"fallback\":\"", p);
+				if (f != std::string::npos)
+					way = line->substr(f + 12, line->find('"', f + 12) - f - 12);
+			}
+			if (i == 0)
+				continue;  // the first frame follows the first pass, which walks every netns
+			if (auto n = json_number(*line, "sample_passes"))
+				passes.push_back(*n);
+			if (auto t = json_number(*line, "sample_us"))
+				us.push_back(*t);
+		}
+		Clock::time_point t0 = Clock::now();
+		reap(w, t0);
+		const double p = stats_of(passes).median, t = stats_of(us).median;
+		std::printf("| %s | %s | %s | %s | %s |\n", *refuse ? refuse : "(none)", way.c_str(), fmt(p, 0).c_str(),
+			    fmt(t, 0).c_str(), p > 0 ? fmt(t / p, 0).c_str() : "-");
+	}
+	std::printf("\n");
+	return 0;
+}
+
 int peers_bpftrace()
 {
 	std::printf("### Peer: bpftrace `tcpsynbl.bt`\n\n");
@@ -724,6 +815,12 @@ int main(int argc, char **argv)
 	ex->add_option("--counts", ex_counts)->delimiter(',');
 	ex->add_option("--reps", ex_reps)->check(CLI::Range(1, 1000));
 
+	int sm_netns = 8, sm_per = 100, sm_frames = 6;
+	auto *sm = app.add_subcommand("sampler", "cost of a sample per sampler way (tracked, iter/tcp, iter/task_file)");
+	sm->add_option("--netns", sm_netns)->check(CLI::Range(1, 200));
+	sm->add_option("--per-netns", sm_per)->check(CLI::Range(1, 15000));
+	sm->add_option("--frames", sm_frames)->check(CLI::Range(2, 1000));
+
 	app.add_subcommand("bpftrace", "try bpftrace's tcpsynbl.bt here and record what happens");
 	CLI11_PARSE(app, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
@@ -738,5 +835,7 @@ int main(int argc, char **argv)
 		return bench_events(c, cycles, ev_conns, max_s);
 	if (*ex)
 		return bench_export(c, ex_counts, ex_reps);
+	if (*sm)
+		return bench_sampler(c, sm_netns, sm_per, sm_frames);
 	return peers_bpftrace();
 }

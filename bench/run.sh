@@ -32,11 +32,12 @@ B=$PWD/build/listenq_bench LQ=$PWD/build/listenq
 if [ $SMOKE = 1 ]; then
   OUT=build/bench-smoke.md
   OV="--pairs 1 --conns 300" SN="--counts 100,300 --reps 1" SU="--listeners 100 --rss-listeners 300 --reps 1"
-  EV="--cycles 300 --conns 300 --max-seconds 5" EX="--counts 100 --reps 1"
+  EV="--cycles 300 --conns 300 --max-seconds 5" EX="--counts 100 --reps 1" SM="--netns 2 --per-netns 10 --frames 2"
 else
   OUT=bench/RESULTS.md
   OV="--pairs 20 --conns 10000" SN="--counts 1000,10000,50000 --reps 7" SU="--listeners 1000 --rss-listeners 50000 --reps 9"
   EV="--cycles 50000 --conns 50000 --max-seconds 30" EX="--counts 1000,10000,50000 --reps 7"
+  SM="--netns 8 --per-netns 1000 --frames 8"
 fi
 
 tmp=$(mktemp)
@@ -64,6 +65,7 @@ echo "bench: snapshot at scale"; run snapshot $SN
 echo "bench: start-up and memory"; run startup $SU
 echo "bench: event pressure"; run events $EV
 echo "bench: Prometheus scrape"; run export $EX
+echo "bench: sample cost per sampler way"; run sampler $SM
 echo "bench: bpftrace peer"; run bpftrace
 
 if [ $VM = 1 ]; then

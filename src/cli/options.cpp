@@ -36,7 +36,9 @@ TIERS (--attach): auto takes, per kernel function, fentry/fexit, else
 kprobe/kretprobe, else tracepoints + iter/tcp sampling. fentry or kprobe
 uses only that function-hook tier and leaves what it cannot attach to
 tracepoints (an error if nothing attaches). tracepoint uses no function
-hooks. Every output header names the tiers in use.
+hooks. A program the kernel refuses is planned out, with a fallback (see
+listenq probe). Every output header names the tiers in use and what was
+refused.
 
 ENVIRONMENT: LISTENQ_ATTACH sets the default --attach.
 LISTENQ_SKIP_FUNCTIONS=fn,fn treats those kernel functions as absent:
@@ -62,8 +64,14 @@ Columns: Recv-Q = accept queue (sk_ack_backlog), Send-Q = backlog limit
 
 constexpr const char *kProbeExamples = R"(EXAMPLES:
   sudo listenq probe
-  sudo listenq probe --json | jq '.hooks[] | {hook, tier}'
+  sudo listenq probe --json | jq '.plan.facts[] | {fact, tier, mechanisms}'
   sudo listenq probe --attach=fentry   why fentry cannot be used here
+  sudo LISTENQ_REFUSE=sample_tracked listenq probe
+                                      the plan on a kernel that refuses it
+
+The plan: which program serves each fact, which are refused and what
+stands in for them, where each output field comes from. watch, trace,
+hist, export and demo carry out the same plan.
 )";
 
 constexpr const char *kVerifyExamples = R"(EXAMPLES:

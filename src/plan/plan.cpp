@@ -145,6 +145,9 @@ struct Off {
 	std::string stage = "load";
 	std::string detail;  // why, without the program
 
+	// Absent (not refused): just why.
+	static Off absent(std::string why) { return Off{std::move(why), 0, false, false, "load", {}}; }
+
 	// "load: Operation not permitted", "LISTENQ_REFUSE"
 	std::string reason() const
 	{
@@ -185,7 +188,7 @@ std::optional<Off> why_off(const ProgramSpec &p, const KernelFeatures &f, const 
 		return std::nullopt;
 	const FunctionFeatures *fn = f.function(p.target);
 	if (!fn || !fn->present)
-		return Off{std::string(p.target) + ": " + (fn ? fn->absent_why : "not probed")};
+		return Off::absent(std::string(p.target) + ": " + (fn ? fn->absent_why : "not probed"));
 	const auto &cap = (p.kind == ProgKind::fentry || p.kind == ProgKind::fexit) ? fn->fentry : fn->kprobe;
 	if (cap && !cap->ok)
 		return off_of("", *cap);
@@ -196,7 +199,7 @@ std::optional<Off> why_off(std::string_view name, const KernelFeatures &f, const
 {
 	const ProgramSpec *p = find_program(name);
 	if (!p)
-		return Off{"no such program"};
+		return Off::absent("no such program");
 	return why_off(*p, f, refusals);
 }
 
@@ -214,7 +217,7 @@ std::optional<Off> map_off(MapKind k, const KernelFeatures &f, const std::vector
 {
 	for (const Refusal &r : refusals)
 		if (r.what == map_kind_name(k))
-			return Off{r.reason(), r.err, r.by_user, true};
+			return Off{r.reason(), r.err, r.by_user, true, r.stage.empty() ? "load" : r.stage, r.reason()};
 	const Capability &c = f.map(k);
 	if (!c.ok)
 		return off_of(std::string(map_kind_name(k)) + " map", c);
@@ -285,19 +288,24 @@ struct Planner {
 	// Tiers 1-2: every function of the fact on a function hook, or none.
 	bool plan_hooks(const FactSpec &spec, FactPlan &out)
 	{
-		if (spec.hooks.empty() || !(allowed(Tier::fentry) || allowed(Tier::kprobe)))
-			return false;
-		std::set<Tier> used;
+		// A function the kernel lacks (or LISTENQ_SKIP_FUNCTIONS names) is
+		// said in every mode: it is what auto would run into.
 		for (const HookFn &h : spec.hooks) {
 			const FunctionFeatures *fn = f.function(h.function);
-			if (!fn || !fn->present) {
-				if (h.optional)
-					continue;
+			if (!h.optional && (!fn || !fn->present)) {
 				const std::string why = std::string(h.function) + ": " + (fn ? fn->absent_why : "not probed");
 				out.not_used.push_back({why, false, why});
 				note_rest(spec, h);
 				return false;
 			}
+		}
+		if (spec.hooks.empty() || !(allowed(Tier::fentry) || allowed(Tier::kprobe)))
+			return false;
+		std::set<Tier> used;
+		for (const HookFn &h : spec.hooks) {
+			const FunctionFeatures *fn = f.function(h.function);
+			if (!fn || !fn->present)
+				continue;  // optional and absent: nothing to watch
 			std::optional<Tier> chosen;
 			for (Tier t : {Tier::fentry, Tier::kprobe}) {
 				if (!allowed(t))
@@ -426,7 +434,7 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 	Plan plan;
 	plan.mode = mode;
 	plan.refusals = refusals;
-	Planner pl{f, mode, refusals};
+	Planner pl{f, mode, refusals, true, {}};
 
 	// Maps first: the ways that need them depend on it.
 	if (auto off = map_off(MapKind::sk_storage, f, refusals)) {
@@ -490,7 +498,7 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 				pp.state = ProgState::standby;
 		}
 		if (pp.state == ProgState::off)
-			pp.why = why_off(spec, f, refusals).value_or(Off{"not needed"}).why;
+			pp.why = why_off(spec, f, refusals).value_or(Off::absent("not needed")).why;
 		plan.programs.push_back(std::move(pp));
 	}
 

@@ -38,7 +38,8 @@ void TextTable::print(std::ostream &os) const
 
 std::string count_of(std::size_t n, const std::string &noun)
 {
-	return std::to_string(n) + ' ' + noun + (n == 1 ? "" : "s");
+	const bool es = !noun.empty() && noun.back() == 's';  // "passes"
+	return std::to_string(n) + ' ' + noun + (n == 1 ? "" : es ? "es" : "s");
 }
 
 void print_folded(std::ostream &os, const std::string &prefix, const std::string &text)

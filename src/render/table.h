@@ -30,7 +30,8 @@ private:
 // are indented by the prefix's width.
 void print_folded(std::ostream &os, const std::string &prefix, const std::string &text);
 
-// "1 listener", "0 listeners", "2 listeners": n and the noun, plural unless n is 1.
+// "1 listener", "0 listeners", "2 listeners", "2 passes": n and the noun,
+// plural unless n is 1.
 std::string count_of(std::size_t n, const std::string &noun);
 
 }  // namespace listenq

@@ -117,6 +117,7 @@ TraceHeader TraceHeader::of(const Plan &p, std::vector<std::string> attached, st
 	h.not_used = p.hooks_not_used();
 	h.refused = p.refused;
 	h.perf_buffer = p.perf_buffer;
+	h.sampler_fallback = p.fact(FactId::queues).way != 0;
 	return h;
 }
 
@@ -213,13 +214,16 @@ nlohmann::ordered_json trace_event_json(const TraceEvent &e)
 
 void render_watch_text(std::ostream &os, const WatchFrame &f)
 {
-	os << "listenq watch: tier " << f.header.tier << ", " << fixed(f.interval_s, 1) << "s #" << f.seq << ", "
-	   << count_of(f.rows.size(), "listener") << ", lost events " << f.events_lost << ", untracked " << f.untracked;
+	std::string status = "tier " + f.header.tier + ", " + fixed(f.interval_s, 1) + "s #" + std::to_string(f.seq) + ", " +
+			     count_of(f.rows.size(), "listener") + ", lost events " + std::to_string(f.events_lost) +
+			     ", untracked " + std::to_string(f.untracked);
 	if (f.netns_unseeded)
-		os << ", " << f.netns_unseeded << " netns not entered (older listeners there missed)";
+		status += ", " + std::to_string(f.netns_unseeded) + " netns not entered (older listeners there missed)";
 	if (f.stale_removed)
-		os << ", " << f.stale_removed << " stale entries removed";
-	os << '\n';
+		status += ", " + std::to_string(f.stale_removed) + " stale entries removed";
+	if (f.header.sampler_fallback)
+		status += ", last sample " + count_of(f.sample_passes, "pass") + " " + fixed(f.sample_us / 1000.0, 1) + " ms";
+	print_folded(os, "listenq watch:", status);
 	if (f.legend)
 		render_legend(os, f.header);
 	for (const Unattributed &u : f.unattributed) {

@@ -24,6 +24,7 @@ struct TraceHeader {
 	std::vector<std::string> not_used;      // sources not in use (absent, not refused), and why
 	std::vector<RefusedProgram> refused;    // refused programs, their fallback and its cost
 	bool perf_buffer = false;               // events through the perf buffer
+	bool sampler_fallback = false;          // the queues fact is not on its first way: say what a sample costs
 	bool show_attributed = true;            // trace: events carry no attributed counts
 
 	static TraceHeader of(const Plan &p, std::vector<std::string> attached, std::uint32_t sample_ms);

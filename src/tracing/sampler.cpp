@@ -1,7 +1,5 @@
 #include "tracing/sampler.h"
 
-#include <set>
-
 #include "listenq/abi.h"
 #include "sources/kernel_info.h"
 #include "sources/netns.h"
@@ -28,14 +26,15 @@ std::optional<std::string> Sampler::netns_path(std::uint32_t inode, bool relist)
 	return it->second;
 }
 
-// One pass of kind k in a netns: ours directly, another through setns.
+// One iter/tcp pass in a netns: ours directly, another through setns.
 // entered: whether the netns could be entered (it may be gone).
-Result<void> Sampler::pass_in(std::uint32_t netns, PassKind k, bool *entered)
+Result<void> Sampler::pass_in(std::uint32_t netns, bool *entered)
 {
 	*entered = true;
 	prog_.stat(LQ_STAT_UNTRACKED, /*zero=*/true);
 	auto noted = [&](Result<void> r) {
 		if (r) {
+			last_passes++;
 			if (auto n = prog_.stat(LQ_STAT_UNTRACKED))
 				untracked_in_[netns] = n;
 			else
@@ -44,12 +43,12 @@ Result<void> Sampler::pass_in(std::uint32_t netns, PassKind k, bool *entered)
 		return r;
 	};
 	if (netns == current_netns_inode())
-		return noted(prog_.run_pass(k));
+		return noted(prog_.run_pass(PassKind::tcp));
 	for (bool relist : {false, true}) {
 		auto path = netns_path(netns, relist);
 		if (!path)
 			break;
-		auto r = in_netns(*path, [&] { return prog_.run_pass(k); });
+		auto r = in_netns(*path, [&] { return prog_.run_pass(PassKind::tcp); });
 		if (r || r.error().err == ENOTRECOVERABLE)
 			return noted(std::move(r));
 	}
@@ -66,74 +65,82 @@ std::uint64_t Sampler::untracked_everywhere() const
 	return n;
 }
 
-Result<void> Sampler::full_pass(bool first, bool every_tracked_netns, std::map<std::uint32_t, ListenCounters> *start)
+std::set<std::uint32_t> Sampler::tracked_netns()
+{
+	std::set<std::uint32_t> netns = prog_.fresh_netns();
+	netns.insert(current_netns_inode());
+	prog_.each_listener([&](const lq_listener_key &k, const lq_listener_state &) { netns.insert(k.netns); });
+	for (const auto &[ns, count] : untracked_in_)
+		netns.insert(ns);
+	return netns;
+}
+
+Result<void> Sampler::tcp_walk(const std::set<std::uint32_t> &netns)
+{
+	const std::uint64_t t0 = monotonic_ns();
+	for (std::uint32_t ns : netns) {
+		bool entered;
+		if (auto r = pass_in(ns, &entered); !r)
+			return r;
+	}
+	untracked = untracked_everywhere();
+	tcp_walk_ns_ = monotonic_ns() - t0;
+	return {};
+}
+
+Result<void> Sampler::files_walk()
+{
+	const std::uint64_t t0 = monotonic_ns();
+	prog_.stat(LQ_STAT_UNTRACKED, /*zero=*/true);
+	if (auto r = prog_.run_pass(PassKind::files); !r)
+		return r;
+	last_passes++;
+	untracked = prog_.stat(LQ_STAT_UNTRACKED);
+	files_walk_ns_ = monotonic_ns() - t0;
+	return {};
+}
+
+// Every netns of the machine: an iterator walks the netns of the thread
+// that opens it (iter/task_file sees them all at once). The SYN
+// attribution's baseline is read in each on the way: its counters now.
+Result<void> Sampler::first_walk(std::map<std::uint32_t, ListenCounters> *start)
 {
 	const std::uint32_t own = current_netns_inode();
-	// The SYN attribution's baseline: each netns's counters at the start.
+	const bool tcp = prog_.can_run(PassKind::tcp);
 	auto read_start = [&](std::uint32_t inode) {
 		if (start)
 			if (auto c = read_listen_counters("/proc/thread-self"))
 				(*start)[inode] = *c;
 	};
-	if (first) {
-		// Every netns of the machine: an iterator walks the netns of the
-		// thread that opens it (iter/task_file sees them all at once).
-		const bool tcp = prog_.can_run(PassKind::tcp);
-		read_start(own);
-		bool entered;
-		if (tcp) {
-			if (auto r = pass_in(own, PassKind::tcp, &entered); !r)
+	read_start(own);
+	bool entered;
+	if (tcp)
+		if (auto r = pass_in(own, &entered); !r)
+			return r;
+	netns_seeded++;
+	for (const NetnsRef &ns : tcp || start ? list_netns() : std::vector<NetnsRef>{}) {
+		if (ns.inode == own)
+			continue;
+		netns_paths_[ns.inode] = ns.path;
+		if (start) {
+			auto r = in_netns(ns.path, [&]() -> Result<void> {
+				read_start(ns.inode);
+				return {};
+			});
+			if (!r && r.error().err == ENOTRECOVERABLE)
 				return r;
-			last_passes++;
 		}
-		netns_seeded++;
-		for (const NetnsRef &ns : tcp || start ? list_netns() : std::vector<NetnsRef>{}) {
-			if (ns.inode == own)
-				continue;
-			netns_paths_[ns.inode] = ns.path;
-			if (start) {
-				auto r = in_netns(ns.path, [&]() -> Result<void> {
-					read_start(ns.inode);
-					return {};
-				});
-				if (!r && r.error().err == ENOTRECOVERABLE)
-					return r;
-			}
-			if (tcp) {
-				if (auto r = pass_in(ns.inode, PassKind::tcp, &entered); !r)
-					return r;
-				last_passes += entered;
-			} else {
-				entered = true;
-			}
-			(entered ? netns_seeded : netns_unseeded)++;
-		}
-		if (!tcp) {
-			last_passes++;
-			return prog_.run_pass(PassKind::files);
-		}
+		entered = true;
+		if (tcp)
+			if (auto r = pass_in(ns.inode, &entered); !r)
+				return r;
+		(entered ? netns_seeded : netns_unseeded)++;
+	}
+	if (tcp) {
+		untracked = untracked_everywhere();
 		return {};
 	}
-	if (!prog_.can_run(PassKind::tcp)) {
-		last_passes++;
-		return prog_.run_pass(PassKind::files);
-	}
-	// iter/tcp: our netns, those with listeners waiting to be seeded, and,
-	// without the tracked pass, every netns that has tracked listeners.
-	std::set<std::uint32_t> netns = prog_.fresh_netns();
-	netns.insert(own);
-	if (every_tracked_netns) {
-		prog_.each_listener([&](const lq_listener_key &k, const lq_listener_state &) { netns.insert(k.netns); });
-		for (const auto &[ns, count] : untracked_in_)
-			netns.insert(ns);
-	}
-	for (std::uint32_t ns : netns) {
-		bool entered;
-		if (auto r = pass_in(ns, PassKind::tcp, &entered); !r)
-			return r;
-		last_passes += entered;
-	}
-	return {};
+	return files_walk();
 }
 
 // Entries whose listener no pass has visited since the last prune (5 s or
@@ -162,37 +169,52 @@ Result<void> Sampler::sample(std::map<std::uint32_t, ListenCounters> *start)
 {
 	const std::uint64_t t0 = monotonic_ns();
 	const bool first = !samples;
-	const bool tracked = prog_.can_run(PassKind::tracked);
+	const bool tracked = prog_.can_run(PassKind::tracked), tcp = prog_.can_run(PassKind::tcp),
+		   files = prog_.can_run(PassKind::files);
 	const bool fresh = prog_.stat(LQ_STAT_FRESH, /*zero=*/true) > 0;
 	const bool periodic = first || t0 - last_full_ns_ >= kFullEveryNs;
-	const bool can_full = prog_.can_run(PassKind::tcp) || prog_.can_run(PassKind::files);
-	const bool full = can_full && (periodic || fresh || !tracked);
 	last_passes = 0;
-	prog_.stat(LQ_STAT_UNTRACKED, /*zero=*/true);
-	if (full) {
-		if (auto r = full_pass(first, !tracked, first ? start : nullptr); !r)
-			return r;
-		if (periodic)
-			last_full_ns_ = t0;
+	Result<void> r;
+	if (first) {
+		r = first_walk(start);
+	} else if (tracked) {
+		// The tracked walk counts untracked listeners of every netns; a
+		// periodic full walk of our netns only seeds.
+		const std::uint64_t keep = untracked;
+		if (periodic || fresh) {
+			std::set<std::uint32_t> netns = prog_.fresh_netns();
+			netns.insert(current_netns_inode());
+			r = tcp ? tcp_walk(netns) : files ? files_walk() : Result<void>{};
+			untracked = keep;
+		} else {
+			prog_.stat(LQ_STAT_UNTRACKED, /*zero=*/true);
+			r = prog_.run_pass(PassKind::tracked);
+			last_passes = 1;
+			untracked = prog_.stat(LQ_STAT_UNTRACKED);
+		}
+	} else if (tcp && files) {
+		// The tcp walk of each tracked netns every 5 s in any case; between,
+		// the cheaper walk (the files walk's time is learnt once).
+		const bool by_tcp = periodic || (files_walk_ns_ && tcp_walk_ns_ < files_walk_ns_);
+		r = by_tcp ? tcp_walk(tracked_netns()) : files_walk();
+	} else if (tcp) {
+		r = tcp_walk(tracked_netns());
+	} else if (files) {
+		r = files_walk();
 	} else {
-		if (auto r = prog_.run_pass(PassKind::tracked); !r)
-			return r;
+		prog_.stat(LQ_STAT_UNTRACKED, /*zero=*/true);
+		r = prog_.run_pass(PassKind::tracked);
 		last_passes = 1;
-	}
-	// Listeners the map had no room for. The tracked pass and an
-	// iter/task_file pass see them all; iter/tcp passes, per netns, are
-	// summed over every netns that has some (the first pass walked all, and
-	// without the tracked pass those are walked every sample). A periodic
-	// full pass beside the tracked pass walks only our netns: no count.
-	const bool by_netns = full && prog_.can_run(PassKind::tcp);
-	if (!full || !prog_.can_run(PassKind::tcp))
 		untracked = prog_.stat(LQ_STAT_UNTRACKED);
-	else if (by_netns && (first || !tracked))
-		untracked = untracked_everywhere();
-	if (!first && t0 - last_prune_ns_ >= kFullEveryNs) {
-		prune_stale();
+	}
+	if (!r)
+		return r;
+	if (periodic)
+		last_full_ns_ = t0;
+	if (first) {
 		last_prune_ns_ = t0;
-	} else if (first) {
+	} else if (t0 - last_prune_ns_ >= kFullEveryNs) {
+		prune_stale();
 		last_prune_ns_ = t0;
 	}
 	samples++;

@@ -1,14 +1,19 @@
 // When and where the sample passes of fact "queues" run, after the plan's
-// way (src/plan/facts.cpp):
-//  - the first sample walks every netns of the machine (a full pass in
-//    each, or one iter/task_file pass), to seed listeners older than listenq;
-//  - then the tracked listeners every sample (iter/bpf_sk_storage_map), and
-//    a full pass of our own netns every 5 s, or at once when a listener
-//    started under a raw hook waits to be seeded;
-//  - without the tracked pass every sample is a full one: iter/tcp in our
-//    netns and in each netns that has tracked listeners, or one
-//    iter/task_file pass.
-// Entries no pass visited for 5 s (a close no hook saw) are pruned.
+// way (src/plan/facts.cpp). Three walks exist:
+//  - tracked: iter/bpf_sk_storage_map over the tracked listeners, in every
+//    netns at once;
+//  - tcp: iter/tcp, every TCP hash bucket, in one netns (entered by setns);
+//  - files: iter/task_file, every process's open sockets, every netns.
+// The first sample walks every netns of the machine (tcp in each, or one
+// files walk), to seed listeners older than listenq. Then:
+//  - with the tracked walk: it every sample, and a full walk of our own
+//    netns every 5 s, or at once when a listener started under a raw hook
+//    waits to be seeded;
+//  - without it: a full walk every sample, the cheaper (as measured) of
+//    files and tcp in each netns with tracked listeners, and the tcp walk
+//    of each such netns every 5 s in any case (listeners no visible process
+//    holds are sampled then).
+// Entries no walk visited for 5 s (a close no hook saw) are pruned.
 #pragma once
 
 #include <cstdint>
@@ -36,23 +41,31 @@ public:
 
 	std::uint64_t samples = 0, netns_seeded = 0, netns_unseeded = 0;
 	std::uint64_t untracked = 0, stale_removed = 0;
-	std::uint32_t last_passes = 0;
-	std::uint64_t last_us = 0;
+	std::uint32_t last_passes = 0;  // iterator passes of the last sample
+	std::uint64_t last_us = 0;      // and their time
 
 private:
-	Result<void> full_pass(bool first, bool every_tracked_netns, std::map<std::uint32_t, ListenCounters> *start);
+	Result<void> first_walk(std::map<std::uint32_t, ListenCounters> *start);
+	// tcp in each of these netns; untracked counted per netns.
+	Result<void> tcp_walk(const std::set<std::uint32_t> &netns);
+	Result<void> files_walk();
 	// One pass in a netns; its listeners the map had no room for are noted.
-	Result<void> pass_in(std::uint32_t netns, PassKind k, bool *entered);
+	Result<void> pass_in(std::uint32_t netns, bool *entered);
+	// Our netns, those with tracked listeners or with listeners the map had
+	// no room for, and those where a listener waits to be seeded.
+	std::set<std::uint32_t> tracked_netns();
 	std::uint64_t untracked_everywhere() const;
 	void prune_stale();
 
 	TraceProgram &prog_;
 	std::uint64_t last_full_ns_ = 0, last_prune_ns_ = 0;
+	// Without the tracked walk: the last time of each full walk, to take
+	// the cheaper every sample (0: not measured yet).
+	std::uint64_t tcp_walk_ns_ = 0, files_walk_ns_ = 0;
 	std::map<std::uint64_t, std::uint64_t> samples_at_prune_;  // cookie -> samples at the last prune
 	std::map<std::uint32_t, std::string> netns_paths_;
-	// iter/tcp passes: listeners without a map slot, per netns. Without the
-	// tracked pass, a netns that had some is walked every sample, so that
-	// the count stays whole.
+	// tcp walks: listeners without a map slot, per netns; a netns that had
+	// some is walked again, so that the count stays whole.
 	std::map<std::uint32_t, std::uint64_t> untracked_in_;
 };
 

@@ -121,12 +121,11 @@ TEST(Plan, HostV857AutoIsTier3WithFullPassesAndSaysSo)
 	ASSERT_FALSE(p.fatal);
 	EXPECT_EQ(p.tiers(), "tracepoint");
 	EXPECT_EQ(p.fact(FactId::listen).mechanisms, std::vector<std::string>{"tp_btf/inet_sock_set_state"});
-	EXPECT_EQ(p.fact(FactId::queues).mechanisms,
-		  std::vector<std::string>{"iter/tcp full pass of each tracked netns each sample"});
+	EXPECT_EQ(p.fact(FactId::queues).way, 2) << p.fact(FactId::queues).mechanisms.front();
 	EXPECT_EQ(p.fact(FactId::enqueue).level, Level::floor);
 	EXPECT_EQ(p.fact(FactId::ack_path).mechanisms.front(), "tp_btf/kfree_skb (reason TCP_LISTEN_OVERFLOW)");
 	EXPECT_EQ(attached(p), (std::set<std::string>{"on_set_state", "on_sys_enter", "on_sys_exit", "on_kfree_skb",
-						      "on_retransmit_synack", "sample_listeners"}));
+						      "on_retransmit_synack", "sample_listeners", "sample_files"}));
 	const auto r = refused_names(p);
 	EXPECT_TRUE(r.count("sample_tracked"));
 	EXPECT_TRUE(r.count("fx_accept"));
@@ -140,7 +139,7 @@ TEST(Plan, HostV857AutoIsTier3WithFullPassesAndSaysSo)
 	for (const RefusedProgram &x : p.refused)
 		if (x.program == "sample_tracked") {
 			EXPECT_EQ(x.reason, "load: Operation not permitted");
-			EXPECT_EQ(x.fallback, "iter/tcp full pass of each tracked netns each sample");
+			EXPECT_EQ(x.fallback, std::string(fact_spec(FactId::queues).ways[2].label));
 			EXPECT_FALSE(x.cost.empty());
 		}
 }
@@ -179,9 +178,11 @@ TEST(Plan, Guest612AutoIsAllFentryWithKprobeTwinsOnStandby)
 	EXPECT_EQ(p.program("krp_accept").state, ProgState::standby);
 	EXPECT_EQ(p.program("on_set_state").state, ProgState::off) << "fexit/inet_csk_listen_start has listen";
 	EXPECT_TRUE(p.refused.empty());
-	for (TraceField x : kAllFields)
-		if (x != TraceField::syn_queue_peak)
+	for (TraceField x : kAllFields) {
+		if (x != TraceField::syn_queue_peak) {
 			EXPECT_EQ(p.fields.of(x), Provenance::exact) << field_name(x);
+		}
+	}
 }
 
 TEST(Plan, Guest612KprobeKeepsTheCookieGenerator)
@@ -227,8 +228,9 @@ TEST(Plan, EveryProfileUnderEveryModeIsDecidedAndConsistent)
 				for (auto prog : fp.programs)
 					EXPECT_EQ(p.program(prog).state, ProgState::attach) << prog;
 			EXPECT_NE(p.fact(FactId::queues).level, Level::floor);
-			if (m == AttachMode::tracepoint)
+			if (m == AttachMode::tracepoint) {
 				EXPECT_EQ(p.exact_mask(), 0u);
+			}
 		}
 }
 
@@ -244,8 +246,9 @@ TEST(Plan, AnySingleRefusedProgramLeavesAPlanThatSaysSo)
 			Plan p = make_plan(f, AttachMode::automatic, {Refusal{std::string(spec.name), EPERM, "load", true, {}}});
 			ASSERT_FALSE(p.fatal) << p.fatal->message;
 			EXPECT_EQ(p.program(spec.name).state, ProgState::off);
-			if (base.program(spec.name).state == ProgState::attach)
+			if (base.program(spec.name).state == ProgState::attach) {
 				EXPECT_TRUE(refused_names(p).count(std::string(spec.name))) << "a refusal is never silent";
+			}
 		}
 		for (MapKind m : kAllMapKinds) {
 			Plan p = make_plan(f, AttachMode::automatic, {Refusal{std::string(map_kind_name(m)), EPERM, "load", true, {}}});
@@ -264,9 +267,15 @@ TEST(Plan, RefusalsFallBackAlongTheTable)
 			r.push_back(Refusal{w, EPERM, "load", true, {}});
 		return make_plan(f, AttachMode::automatic, r);
 	};
-	EXPECT_EQ(plan_without({"sample_tracked"}).fact(FactId::queues).way, 2);
+	Plan untracked = plan_without({"sample_tracked"});
+	EXPECT_EQ(untracked.fact(FactId::queues).way, 2) << "the cheaper walk each sample, iter/tcp every 5 s";
+	EXPECT_EQ(attached(untracked).count("sample_files"), 1u);
+	EXPECT_EQ(attached(untracked).count("sample_listeners"), 1u);
+	EXPECT_EQ(plan_without({"sample_tracked", "sample_files"}).fact(FactId::queues).mechanisms,
+		  std::vector<std::string>{"iter/tcp full pass of each tracked netns each sample"})
+		<< "the issue's fallback: setns into each tracked netns";
 	EXPECT_EQ(plan_without({"sample_listeners"}).fact(FactId::queues).way, 1) << "iter/task_file full passes";
-	EXPECT_EQ(plan_without({"iter/tcp", "iter/bpf_sk_storage_map"}).fact(FactId::queues).way, 3);
+	EXPECT_EQ(plan_without({"iter/tcp", "iter/bpf_sk_storage_map"}).fact(FactId::queues).way, 4);
 	EXPECT_EQ(plan_without({"tp_btf"}).fact(FactId::listen).mechanisms.front(), "raw_tp/inet_sock_set_state");
 	EXPECT_EQ(plan_without({"tp_btf", "raw_tp"}).fact(FactId::listen).mechanisms.front(),
 		  "tracepoint/sock/inet_sock_set_state");

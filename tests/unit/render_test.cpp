@@ -139,6 +139,8 @@ TEST(Render, CountsSayListenerForOne)
 	EXPECT_EQ(count_of(0, "listener"), "0 listeners");
 	EXPECT_EQ(count_of(1, "listener"), "1 listener");
 	EXPECT_EQ(count_of(2, "listener"), "2 listeners");
+	EXPECT_EQ(count_of(2, "pass"), "2 passes");
+	EXPECT_EQ(count_of(1, "pass"), "1 pass");
 }
 
 TEST(Render, ProcessListIsShortened)
