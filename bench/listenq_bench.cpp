@@ -722,7 +722,7 @@ int bench_sampler(const Common &c, int netns_count, int per_netns, int frames)
 		    "is forced with `LISTENQ_REFUSE`; a kernel that refuses the program lands in the same row.\n\n",
 		    per_netns, netns_count, frames);
 	std::printf("| LISTENQ_REFUSE | queues way | passes per sample | µs per sample | µs per pass |\n|---|---|---|---|---|\n");
-	const char *ways[] = {"", "sample_tracked", "sample_tracked,sample_listeners"};
+	const char *ways[] = {"", "sample_tracked", "sample_tracked,sample_files", "sample_tracked,sample_listeners"};
 	for (const char *refuse : ways) {
 		setenv("LISTENQ_REFUSE", refuse, 1);
 		Child w = spawn(lq(c, {"watch", "0.5", std::to_string(frames + 1), "--json"}), true, false);

@@ -221,12 +221,10 @@ const std::vector<FactSpec> &fact_specs()
 		  {"iter/bpf_sk_storage_map each sample + iter/task_file full pass every 5 s",
 		   {"sample_tracked", "sample_files"}, Needs::sk_storage,
 		   "full passes find only the listeners a process visible to listenq holds as a file"},
-		  {"the cheaper of iter/task_file or iter/tcp per tracked netns each sample + iter/tcp of each "
-		   "tracked netns every 5 s",
+		  {"cheaper of iter/task_file and per-netns iter/tcp each sample, iter/tcp every 5 s",
 		   {"sample_listeners", "sample_files"}, Needs::nothing,
-		   "a sample costs the cheaper of one walk of every process's files and one walk of every TCP hash "
-		   "bucket per tracked netns (watch's sample_us); listeners no visible process holds are sampled "
-		   "every 5 s when the files walk is the cheaper"},
+		   "a full walk each sample (its time is on watch's status line); listeners no visible process "
+		   "holds are sampled every 5 s"},
 		  {"iter/tcp full pass of each tracked netns each sample", {"sample_listeners"}, Needs::nothing,
 		   "each sample walks every TCP hash bucket, once per tracked netns"},
 		  {"iter/task_file full pass each sample", {"sample_files"}, Needs::nothing,

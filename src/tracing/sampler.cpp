@@ -193,9 +193,11 @@ Result<void> Sampler::sample(std::map<std::uint32_t, ListenCounters> *start)
 			untracked = prog_.stat(LQ_STAT_UNTRACKED);
 		}
 	} else if (tcp && files) {
-		// The tcp walk of each tracked netns every 5 s in any case; between,
-		// the cheaper walk (the files walk's time is learnt once).
-		const bool by_tcp = periodic || (files_walk_ns_ && tcp_walk_ns_ < files_walk_ns_);
+		// The tcp walk of each tracked netns every 5 s in any case, and
+		// while the map is full (it counts, per netns, the listeners left
+		// without a slot, and seeds them as slots free up); between, the
+		// cheaper walk (the files walk's time is learnt once).
+		const bool by_tcp = periodic || untracked > 0 || (files_walk_ns_ && tcp_walk_ns_ < files_walk_ns_);
 		r = by_tcp ? tcp_walk(tracked_netns()) : files_walk();
 	} else if (tcp) {
 		r = tcp_walk(tracked_netns());

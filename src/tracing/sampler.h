@@ -12,7 +12,7 @@
 //  - without it: a full walk every sample, the cheaper (as measured) of
 //    files and tcp in each netns with tracked listeners, and the tcp walk
 //    of each such netns every 5 s in any case (listeners no visible process
-//    holds are sampled then).
+//    holds are sampled then) and while the map is full.
 // Entries no walk visited for 5 s (a close no hook saw) are pruned.
 #pragma once
 
