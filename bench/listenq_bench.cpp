@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -267,42 +268,49 @@ struct ListenerFarm {
 	}
 };
 
+// A helper process that runs setup (its listeners stay open), says it is
+// ready and waits to be killed by the farm.
+bool start_helper(ListenerFarm &farm, const std::function<bool()> &setup)
+{
+	int ready[2];
+	if (pipe2(ready, O_CLOEXEC))
+		return false;
+	pid_t p = fork();
+	if (p == 0) {
+		close(ready[0]);
+		char c = 'r';
+		if (!setup() || write(ready[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	char c;
+	const bool up = read(ready[0], &c, 1) == 1;
+	close(ready[0]);
+	farm.helpers.push_back(p);
+	return up;
+}
+
 bool make_farm(ListenerFarm &farm, int n)
 {
 	constexpr int kPerHelper = 15000, kPorts = 50000;
 	for (int start = 0; start < n; start += kPerHelper) {
 		const int count = std::min(kPerHelper, n - start);
-		int ready[2];
-		if (pipe2(ready, O_CLOEXEC))
-			return false;
-		pid_t p = fork();
-		if (p == 0) {
-			close(ready[0]);
+		const bool up = start_helper(farm, [&] {
 			rlimit rl{};
 			getrlimit(RLIMIT_NOFILE, &rl);
 			rl.rlim_cur = rl.rlim_max;
 			setrlimit(RLIMIT_NOFILE, &rl);
-			std::vector<int> fds;
 			for (int i = start; i < start + count; i++) {
 				const std::uint32_t addr = (127u << 24) | static_cast<std::uint32_t>(1 + i / kPorts);
-				int fd = listen_on(addr, static_cast<std::uint16_t>(10000 + i % kPorts), 128);
-				if (fd < 0) {
+				if (listen_on(addr, static_cast<std::uint16_t>(10000 + i % kPorts), 128) < 0) {
 					std::perror("listener farm");
-					_exit(1);
+					return false;
 				}
-				fds.push_back(fd);
 			}
-			char c = 'r';
-			if (write(ready[1], &c, 1) != 1)
-				_exit(1);
-			pause();
-			_exit(0);
-		}
-		close(ready[1]);
-		char c;
-		const bool up = read(ready[0], &c, 1) == 1;
-		close(ready[0]);
-		farm.helpers.push_back(p);
+			return true;
+		});
 		if (!up)
 			return false;
 	}
@@ -669,28 +677,14 @@ int bench_events(const Common &c, int listener_cycles, int conns, double max_sec
 bool make_netns_farm(ListenerFarm &farm, int netns_count, int per_netns)
 {
 	for (int ns = 0; ns < netns_count; ns++) {
-		int ready[2];
-		if (pipe2(ready, O_CLOEXEC))
-			return false;
-		pid_t p = fork();
-		if (p == 0) {
-			close(ready[0]);
+		const bool up = start_helper(farm, [&] {
 			if (unshare(CLONE_NEWNET) != 0)
-				_exit(1);
+				return false;
 			for (int i = 0; i < per_netns; i++)
 				if (listen_on(INADDR_ANY, static_cast<std::uint16_t>(20000 + i), 128) < 0)
-					_exit(1);
-			char c = 'r';
-			if (write(ready[1], &c, 1) != 1)
-				_exit(1);
-			pause();
-			_exit(0);
-		}
-		close(ready[1]);
-		char c;
-		const bool up = read(ready[0], &c, 1) == 1;
-		close(ready[0]);
-		farm.helpers.push_back(p);
+					return false;
+			return true;
+		});
 		if (!up)
 			return false;
 	}

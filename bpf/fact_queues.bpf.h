@@ -148,19 +148,10 @@ int sample_tracked(struct bpf_iter__bpf_sk_storage_map *ctx)
 SEC("iter/task_file")
 int sample_files(struct bpf_iter__task_file *ctx)
 {
-	struct file *file = ctx->file;
-	struct socket *so;
-	struct sock *sk;
+	struct sock *sk = lq_tcp_sock_of_file(ctx->file);
 
-	if (!file)
-		return 0;
-	so = bpf_sock_from_file(file);
-	if (!so)
-		return 0;
-	sk = so->sk;
-	if (!sk || sk->__sk_common.skc_state != TCP_LISTEN || sk->sk_protocol != IPPROTO_TCP)
-		return 0;
-	sample_one(ctx, sk, mark_tracked(sk));
+	if (sk && sk->__sk_common.skc_state == TCP_LISTEN)
+		sample_one(ctx, sk, mark_tracked(sk));
 	return 0;
 }
 

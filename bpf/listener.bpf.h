@@ -30,6 +30,24 @@ static __always_inline __u64 lq_sock_ino(const struct sock *sk)
 	return BPF_CORE_READ(sa, vfs_inode.i_ino);
 }
 
+/* The TCP socket behind an open file (iter/task_file), or NULL: where the
+ * kernel refuses iter/tcp, processes' files are the way to the listeners. */
+static __always_inline struct sock *lq_tcp_sock_of_file(struct file *file)
+{
+	struct socket *so;
+	struct sock *sk;
+
+	if (!file)
+		return 0;
+	so = bpf_sock_from_file(file);
+	if (!so)
+		return 0;
+	sk = so->sk;
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	return sk;
+}
+
 static __always_inline void lq_fill_listener(struct lq_listener_rec *r, struct sock *sk)
 {
 	const struct inet_connection_sock *icsk = (void *)sk;

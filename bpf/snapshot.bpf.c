@@ -53,18 +53,9 @@ SEC("iter/task_file")
 int dump_files(struct bpf_iter__task_file *ctx)
 {
 	struct lq_listener_rec rec = {};
-	struct file *file = ctx->file;
-	struct socket *so;
-	struct sock *sk;
+	struct sock *sk = lq_tcp_sock_of_file(ctx->file);
 
-	if (!file)
-		return 0;
-	so = bpf_sock_from_file(file);
-	if (!so)
-		return 0;
-	sk = so->sk;
-	if (!sk || sk->sk_protocol != IPPROTO_TCP || !wanted(&sk->__sk_common) ||
-	    sk->__sk_common.skc_net.net->ns.inum != filter_netns)
+	if (!sk || !wanted(&sk->__sk_common) || sk->__sk_common.skc_net.net->ns.inum != filter_netns)
 		return 0;
 	lq_fill_listener(&rec, sk);
 	rec.uid = BPF_CORE_READ(sk, sk_uid.val);

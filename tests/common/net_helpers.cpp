@@ -122,6 +122,25 @@ Result<UniqueFd> connect_to(const std::string &addr, std::uint16_t port)
 	return fd;
 }
 
+UniqueFd nonblocking_connect(std::uint16_t port)
+{
+	UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+	sockaddr_in sa{};
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	(void)::connect(fd.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa));
+	return fd;
+}
+
+std::vector<UniqueFd> connect_burst(std::uint16_t port, int n)
+{
+	std::vector<UniqueFd> out;
+	for (int i = 0; i < n; i++)
+		out.push_back(nonblocking_connect(port));
+	return out;
+}
+
 std::uint32_t accept_queue_by_tcp_info(int listen_fd)
 {
 	tcp_info ti{};

@@ -25,6 +25,11 @@ Result<UniqueFd> make_listener(const std::string &addr, std::uint16_t port, int 
 std::uint16_t local_port(int fd);
 // Blocking connect to addr:port; the three-way handshake completes.
 Result<UniqueFd> connect_to(const std::string &addr, std::uint16_t port);
+// A non-blocking connect to 127.0.0.1:port (the handshake goes on alone).
+UniqueFd nonblocking_connect(std::uint16_t port);
+// n of them at once (a burst that can overflow a small backlog); the
+// sockets stay open while the vector lives.
+std::vector<UniqueFd> connect_burst(std::uint16_t port, int n);
 // getsockopt(TCP_INFO) on a listener: tcpi_unacked = accept queue.
 std::uint32_t accept_queue_by_tcp_info(int listen_fd);
 // Polls pred every 10 ms until true or timeout.

@@ -74,17 +74,6 @@ std::map<std::string, double> samples_of(const std::string &text, const std::str
 	return m;
 }
 
-UniqueFd nonblocking_connect(std::uint16_t port)
-{
-	UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-	sockaddr_in sa{};
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	(void)::connect(fd.get(), reinterpret_cast<sockaddr *>(&sa), sizeof(sa));
-	return fd;
-}
-
 // Debian's prometheus on loopback, scraping the exporter every second.
 TEST_F(Export, PrometheusScrapesTheBacklogAndQueueOfAListener)
 {

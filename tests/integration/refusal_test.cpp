@@ -119,8 +119,9 @@ void expect_refusals_named(const json &header, const Scenario &s)
 	for (const std::string &p : taken(s))
 		EXPECT_TRUE(named.count(p)) << p << " refused but not named: " << header["refused"].dump();
 	for (const char *map : {"ringbuf", "sk_storage"})
-		if (std::string(s.refuse) == map)
+		if (std::string(s.refuse) == map) {
 			EXPECT_TRUE(named.count(map)) << header["refused"].dump();
+		}
 }
 
 bool listed(const json &a, const char *field) { return std::find(a.begin(), a.end(), field) != a.end(); }
@@ -149,16 +150,7 @@ TEST_P(Refusal, WatchCountsWhatTheKernelCounts)
 	auto l = make_listener("127.0.0.1", 0, 4);
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
-	std::vector<UniqueFd> clients;
-	for (int i = 0; i < 20; i++) {
-		UniqueFd c(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-		sockaddr_in a{};
-		a.sin_family = AF_INET;
-		a.sin_port = htons(port);
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		::connect(c.get(), reinterpret_cast<sockaddr *>(&a), sizeof(a));
-		clients.push_back(std::move(c));
-	}
+	std::vector<UniqueFd> clients = connect_burst(port, 20);
 	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 5; }, 2s));
 	std::this_thread::sleep_for(700ms);
 	clients.clear();
@@ -186,8 +178,9 @@ TEST_P(Refusal, WatchCountsWhatTheKernelCounts)
 			seen = true;
 			EXPECT_EQ(x["backlog"], 4);
 			requested_null = x["requested_backlog"].is_null();
-			if (!requested_null)
+			if (!requested_null) {
 				EXPECT_EQ(x["requested_backlog"], 4);
+			}
 			peak = std::max(peak, x["accept_queue_peak"].get<std::uint32_t>());
 			last_queue = x["accept_queue"];
 			const json &i = x["interval"];
@@ -204,8 +197,9 @@ TEST_P(Refusal, WatchCountsWhatTheKernelCounts)
 	EXPECT_EQ(ovf, overflows) << "listenq overflows vs TcpExt ListenOverflows";
 	const bool requested_measured = !listed(last["unmeasured"], "requested_backlog");
 	EXPECT_EQ(requested_null, !requested_measured) << "null exactly where the header says not measured";
-	if (!listed(last["unmeasured"], "accepted"))
+	if (!listed(last["unmeasured"], "accepted")) {
 		EXPECT_EQ(accepts, 5u);
+	}
 	expect_refusals_named(last, s);
 }
 

@@ -626,8 +626,9 @@ TEST_F(Reliability, SynFloodPerListenerCountsMatchTheNetnsCountersExactly)
 	EXPECT_EQ(t2.sent + i2.sent + u_sent, d_both.sent);
 	EXPECT_EQ(t2.qdrop + i2.qdrop + u_drops, d_both.qdrop);
 	EXPECT_EQ(t2.overflows + i2.overflows + u_ovf, d_both.overflows);
-	if (frames.back()["tier"] == "tracepoint")
+	if (frames.back()["tier"] == "tracepoint") {
 		EXPECT_FALSE(u.empty()) << "two listeners under SYN pressure in one netns: tier 3 cannot split";
+	}
 	std::cout << "[ measured ] both flooded: TCPReqQFullDoCookies " << d_both.qcookies << " = " << t2.qcookies
 		  << " + " << i2.qcookies << " + " << u_cookies << " not attributed\n";
 }

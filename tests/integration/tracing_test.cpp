@@ -91,16 +91,7 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 	auto l = make_listener("127.0.0.1", 0, 4);
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
-	std::vector<UniqueFd> clients;
-	for (int i = 0; i < 20; i++) {
-		UniqueFd c(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-		sockaddr_in a{};
-		a.sin_family = AF_INET;
-		a.sin_port = htons(port);
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		::connect(c.get(), reinterpret_cast<sockaddr *>(&a), sizeof(a));
-		clients.push_back(std::move(c));
-	}
+	std::vector<UniqueFd> clients = connect_burst(port, 20);
 	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 5; }, 2s));
 	std::this_thread::sleep_for(700ms);  // at least two frames see the full queue
 	clients.clear();                      // no more SYN retransmits
@@ -169,9 +160,11 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 		EXPECT_NE(tier.find("tracepoint"), std::string::npos) << "only tier 3 may leave enqueued unmeasured";
 	}
 	// With tcp_conn_request hooked, the SYN-queue outcomes match the netns MIBs.
-	if (exact_synq)
-		for (int i = 0; i < 3; i++)
+	if (exact_synq) {
+		for (int i = 0; i < 3; i++) {
 			EXPECT_EQ(synq[i], netstat_counter(synq_mibs[i]) - synq_before[i]) << synq_mibs[i] << " " << tier;
+		}
+	}
 }
 
 TEST_F(Tracing, ListenersOlderThanListenqAreSeeded)
@@ -383,8 +376,9 @@ TEST_F(Tracing, MissingHookFunctionFallsBackAndIsReported)
 	ASSERT_EQ(f["listeners"].size(), 1u);
 	EXPECT_EQ(f["listeners"][0]["backlog"], 9);
 	EXPECT_EQ(f["listeners"][0]["accept_queue"], 1);
-	if (all["tier"] != "tracepoint")  // the guests: a function-hook tier stays in use
+	if (all["tier"] != "tracepoint") {  // the guests: a function-hook tier stays in use
 		EXPECT_NE(f["tier"].get<std::string>().find("+tracepoint"), std::string::npos) << f["tier"];
+	}
 }
 
 }  // namespace
