@@ -58,23 +58,29 @@ struct TraceProgram::Impl {
 std::optional<Refusal> refusal_from_libbpf_log(const std::string &log, int err)
 {
 	static const std::regex prog(R"(prog '([A-Za-z0-9_]+)': (?:BPF program load failed: ([^\n]*)|failed to load))");
-	static const std::regex map(R"(map '([A-Za-z0-9_.]+)': failed to create: ([^\n(]*))");
-	std::smatch m;
 	std::optional<Refusal> out;
-	// The last program or map named is the one that failed.
+	// The last program named is the one that failed.
 	for (auto it = std::sregex_iterator(log.begin(), log.end(), prog); it != std::sregex_iterator(); ++it)
 		out = Refusal{(*it)[1].str(), err, "load", false, (*it)[2].str()};
 	if (out)
 		return out;
-	if (std::regex_search(log, m, map)) {
-		const std::string name = m[1].str();
-		// The maps the tracer can do without, as their map kind.
-		if (name == "events")
-			return Refusal{"ringbuf", err, "load", false, m[2].str()};
-		if (name == "tracked")
-			return Refusal{"sk_storage", err, "load", false, m[2].str()};
+	// The maps the tracer can do without, as their map kind.
+	if (auto m = failed_map_in_libbpf_log(log)) {
+		if (m->first == "events")
+			return Refusal{"ringbuf", err, "load", false, m->second};
+		if (m->first == "tracked")
+			return Refusal{"sk_storage", err, "load", false, m->second};
 	}
 	return std::nullopt;
+}
+
+std::optional<std::pair<std::string, std::string>> failed_map_in_libbpf_log(const std::string &log)
+{
+	static const std::regex map(R"(map '([A-Za-z0-9_.]+)': failed to create: ([^\n(]*))");
+	std::smatch m;
+	if (!std::regex_search(log, m, map))
+		return std::nullopt;
+	return std::pair{m[1].str(), m[2].str()};
 }
 
 namespace {
@@ -147,8 +153,7 @@ Result<LoadTry> try_once(const TraceProgramOptions &o, const Plan &plan, const s
 
 // The refused program when the log names none: halves of the set, each
 // loaded on its own, until one program is left.
-Result<std::optional<Refusal>> bisect(const TraceProgramOptions &o, const Plan &plan, std::set<std::string> progs,
-				      int err)
+Result<std::optional<Refusal>> bisect(const TraceProgramOptions &o, const Plan &plan, std::set<std::string> progs)
 {
 	while (progs.size() > 1) {
 		std::set<std::string> half;
@@ -160,7 +165,6 @@ Result<std::optional<Refusal>> bisect(const TraceProgramOptions &o, const Plan &
 			return t.error();
 		if (t->err) {
 			progs = std::move(half);
-			err = -t->err;
 		} else {
 			std::set<std::string> rest(it, progs.end());
 			progs = std::move(rest);
@@ -168,7 +172,15 @@ Result<std::optional<Refusal>> bisect(const TraceProgramOptions &o, const Plan &
 	}
 	if (progs.empty())
 		return std::optional<Refusal>{};
-	return std::optional<Refusal>{Refusal{*progs.begin(), err, "load", false, "found by bisection"}};
+	// The last half was taken untried when its other half loaded: it must
+	// fail alone, or the failure is no single program's (e.g. a limit of
+	// the whole object).
+	auto alone = try_once(o, plan, progs);
+	if (!alone)
+		return alone.error();
+	if (!alone->err)
+		return std::optional<Refusal>{};
+	return std::optional<Refusal>{Refusal{*progs.begin(), -alone->err, "load", false, "found by bisection"}};
 }
 
 // Loads the plan's programs; a program (or map kind) the kernel refuses is
@@ -189,8 +201,11 @@ Result<TraceSkel> load_plan(const TraceProgramOptions &o, const KernelFeatures &
 		}
 		const int err = -t->err;
 		std::optional<Refusal> r = refusal_from_libbpf_log(t->log, err);
+		if (auto m = failed_map_in_libbpf_log(t->log); m && !r)  // a map it cannot do without
+			return Error{err, "load BPF object trace_bpf: map " + m->first + ": " + m->second +
+						  errno_text(err)};
 		if (!r) {
-			auto b = bisect(o, plan, progs, err);
+			auto b = bisect(o, plan, progs);
 			if (!b)
 				return b.error();
 			r = *b;

@@ -12,6 +12,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "listenq/abi.h"
@@ -70,5 +71,7 @@ private:
 // "prog 'sample_tracked': failed to load: -1" and the like in libbpf's log
 // -> the refused program (or map kind): pure, for the tests.
 std::optional<Refusal> refusal_from_libbpf_log(const std::string &log, int err);
+// "map 'listeners': failed to create: ..." -> {map name, the reason}.
+std::optional<std::pair<std::string, std::string>> failed_map_in_libbpf_log(const std::string &log);
 
 }  // namespace listenq

@@ -349,6 +349,12 @@ TEST(Plan, TheRefusedProgramIsReadFromLibbpfsLog)
 	ASSERT_TRUE(m);
 	EXPECT_EQ(m->what, "ringbuf");
 	EXPECT_FALSE(refusal_from_libbpf_log("libbpf: something else\n", EPERM));
+	// A map it cannot do without is no refusal to plan around: an error.
+	const std::string big = "libbpf: map 'listeners': failed to create: Cannot allocate memory(-12)\n";
+	EXPECT_FALSE(refusal_from_libbpf_log(big, ENOMEM));
+	auto m2 = failed_map_in_libbpf_log(big);
+	ASSERT_TRUE(m2);
+	EXPECT_EQ(m2->first, "listeners");
 }
 
 // probe prints the Plan the tracer carries out: the header of watch/trace
