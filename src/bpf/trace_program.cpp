@@ -151,37 +151,35 @@ Result<LoadTry> try_once(const TraceProgramOptions &o, const Plan &plan, const s
 	return t;
 }
 
-// The refused program when the log names none: halves of the set, each
-// loaded on its own, until one program is left.
-Result<std::optional<Refusal>> bisect(const TraceProgramOptions &o, const Plan &plan, std::set<std::string> progs)
+}  // namespace
+
+Result<std::optional<std::string>> find_refused_by_bisection(std::set<std::string> progs, const LoadTrial &load)
 {
 	while (progs.size() > 1) {
 		std::set<std::string> half;
 		auto it = progs.begin();
 		for (std::size_t i = 0; i < progs.size() / 2; i++, ++it)
 			half.insert(*it);
-		auto t = try_once(o, plan, half);
-		if (!t)
-			return t.error();
-		if (t->err) {
+		auto err = load(half);
+		if (!err)
+			return err.error();
+		if (*err)
 			progs = std::move(half);
-		} else {
-			std::set<std::string> rest(it, progs.end());
-			progs = std::move(rest);
-		}
+		else
+			progs = std::set<std::string>(it, progs.end());
 	}
 	if (progs.empty())
-		return std::optional<Refusal>{};
+		return std::optional<std::string>{};
 	// The last half was taken untried when its other half loaded: it must
 	// fail alone, or the failure is no single program's (e.g. a limit of
 	// the whole object).
-	auto alone = try_once(o, plan, progs);
+	auto alone = load(progs);
 	if (!alone)
 		return alone.error();
-	if (!alone->err)
-		return std::optional<Refusal>{};
-	return std::optional<Refusal>{Refusal{*progs.begin(), -alone->err, "load", false, "found by bisection"}};
+	return *alone ? std::optional<std::string>{*progs.begin()} : std::nullopt;
 }
+
+namespace {
 
 // Loads the plan's programs; a program (or map kind) the kernel refuses is
 // planned out and the object re-opened, until the kernel takes it all.
@@ -205,10 +203,16 @@ Result<TraceSkel> load_plan(const TraceProgramOptions &o, const KernelFeatures &
 			return Error{err, "load BPF object trace_bpf: map " + m->first + ": " + m->second +
 						  errno_text(err)};
 		if (!r) {
-			auto b = bisect(o, plan, progs);
+			auto b = find_refused_by_bisection(progs, [&](const std::set<std::string> &some) -> Result<int> {
+				auto t = try_once(o, plan, some);
+				if (!t)
+					return t.error();
+				return -t->err;
+			});
 			if (!b)
 				return b.error();
-			r = *b;
+			if (*b)
+				r = Refusal{**b, err, "load", false, "found by bisection"};
 		}
 		if (!r || std::any_of(plan.refusals.begin(), plan.refusals.end(),
 				      [&](const Refusal &x) { return x.what == r->what; }))

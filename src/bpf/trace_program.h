@@ -71,6 +71,11 @@ private:
 // "prog 'sample_tracked': failed to load: -1" and the like in libbpf's log
 // -> the refused program (or map kind): pure, for the tests.
 std::optional<Refusal> refusal_from_libbpf_log(const std::string &log, int err);
+// When libbpf's log names no program: the one whose presence makes the
+// load fail, by halves, confirmed alone (nullopt: no single program's
+// failure). load(programs) returns 0, or the kernel's errno. Pure.
+using LoadTrial = std::function<Result<int>(const std::set<std::string> &)>;
+Result<std::optional<std::string>> find_refused_by_bisection(std::set<std::string> progs, const LoadTrial &load);
 // "map 'listeners': failed to create: ..." -> {map name, the reason}.
 std::optional<std::pair<std::string, std::string>> failed_map_in_libbpf_log(const std::string &log);
 

@@ -357,6 +357,35 @@ TEST(Plan, TheRefusedProgramIsReadFromLibbpfsLog)
 	EXPECT_EQ(m2->first, "listeners");
 }
 
+// Where libbpf names no program, halves find it, and it is confirmed alone.
+TEST(Plan, BisectionFindsTheOneRefusedProgramAndNothingElse)
+{
+	std::set<std::string> all;
+	for (const ProgramSpec &p : trace_programs())
+		all.emplace(p.name);
+	for (const std::string &bad : {std::string("on_sys_exit"), std::string("sample_tracked"), *all.begin(), *all.rbegin()}) {
+		int loads = 0;
+		auto found = find_refused_by_bisection(all, [&](const std::set<std::string> &s) -> Result<int> {
+			loads++;
+			return s.count(bad) ? EPERM : 0;
+		});
+		ASSERT_TRUE(found);
+		ASSERT_TRUE(*found) << bad;
+		EXPECT_EQ(**found, bad);
+		EXPECT_LE(loads, 8) << "log2 of the object, plus the confirmation";
+	}
+	// A failure no single program causes (the object as a whole): none.
+	auto none = find_refused_by_bisection(all, [&](const std::set<std::string> &s) -> Result<int> {
+		return s.size() == all.size() ? E2BIG : 0;
+	});
+	ASSERT_TRUE(none);
+	EXPECT_FALSE(*none);
+	auto broken = find_refused_by_bisection(all, [](const std::set<std::string> &) -> Result<int> {
+		return Error{ENOMEM, "open BPF object trace_bpf"};
+	});
+	EXPECT_FALSE(broken);
+}
+
 // probe prints the Plan the tracer carries out: the header of watch/trace
 // is made from the same object, so the two cannot disagree.
 TEST(Plan, ProbeAndTraceHeaderShowOneAndTheSamePlan)
