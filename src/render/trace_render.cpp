@@ -155,9 +155,11 @@ std::vector<std::string> refused_lines(const std::vector<RefusedProgram> &refuse
 		else
 			out.push_back(r.program + tail);
 	}
-	for (auto g = hooks.rbegin(); g != hooks.rend(); ++g)
-		out.insert(out.begin(), join(g->kinds, ", ") + " (" + g->reason + "): facts " + join(g->facts, ", ") +
-						" take the next tier");
+	for (auto g = hooks.rbegin(); g != hooks.rend(); ++g) {
+		const bool one = g->facts.size() == 1;
+		out.insert(out.begin(), join(g->kinds, ", ") + " (" + g->reason + "): " + (one ? "fact " : "facts ") +
+						join(g->facts, ", ") + (one ? " takes" : " take") + " the next tier");
+	}
 	return out;
 }
 
