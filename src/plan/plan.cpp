@@ -345,10 +345,11 @@ struct Planner {
 	std::optional<NotUsed> way_off(const Way &w)
 	{
 		const std::string label(w.label);
+		// A missing kernel feature reads the same for every kind of a way.
 		if (w.needs == Needs::drop_reason && !f.drop_reason.ok)
-			return NotUsed{label + ": " + f.drop_reason.detail, false, label + ": " + f.drop_reason.detail};
+			return NotUsed{label + ": " + f.drop_reason.detail, false, "kfree_skb: " + f.drop_reason.detail};
 		if (w.needs == Needs::sk_storage && !sk_storage)
-			return NotUsed{label + ": no sk_storage map", false, label + ": no sk_storage map"};
+			return NotUsed{label + ": no sk_storage map", false, "tracked listeners: no sk_storage map"};
 		if (auto off = first_off(w.programs, f, refusals))
 			return NotUsed{label + ": " + off->why, off->refused, label + ": " + off->why};
 		return std::nullopt;
