@@ -45,7 +45,7 @@ bool refused_by_user(const ProbeScope &s, std::string_view kind)
 	return std::find(s.refuse.begin(), s.refuse.end(), kind) != s.refuse.end();
 }
 
-Capability user_refusal(std::string_view what)
+Capability user_refusal()
 {
 	return Capability::no("refused by LISTENQ_REFUSE", EPERM);
 }
@@ -249,7 +249,7 @@ KernelFeatures probe_kernel_features(const ProbeScope &scope)
 		const std::string name(prog_kind_name(k));
 		Capability c;
 		if (refused_by_user(scope, name)) {
-			c = user_refusal(name);
+			c = user_refusal();
 		} else {
 			switch (k) {
 			case ProgKind::fentry:
@@ -285,7 +285,7 @@ KernelFeatures probe_kernel_features(const ProbeScope &scope)
 	for (MapKind m : kAllMapKinds) {
 		const std::string name(map_kind_name(m));
 		f.maps[m] = refused_by_user(scope, name)
-				    ? user_refusal(name)
+				    ? user_refusal()
 				    : probe_map(m == MapKind::ringbuf ? BPF_MAP_TYPE_RINGBUF : BPF_MAP_TYPE_SK_STORAGE,
 						name.c_str());
 	}
