@@ -122,6 +122,18 @@ Result<UniqueFd> connect_to(const std::string &addr, std::uint16_t port)
 	return fd;
 }
 
+Result<std::vector<UniqueFd>> connect_many(const std::string &addr, std::uint16_t port, int n)
+{
+	std::vector<UniqueFd> out;
+	for (int i = 0; i < n; i++) {
+		auto c = connect_to(addr, port);
+		if (!c)
+			return c.error();
+		out.push_back(std::move(*c));
+	}
+	return out;
+}
+
 UniqueFd nonblocking_connect(std::uint16_t port)
 {
 	UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

@@ -25,6 +25,9 @@ Result<UniqueFd> make_listener(const std::string &addr, std::uint16_t port, int 
 std::uint16_t local_port(int fd);
 // Blocking connect to addr:port; the three-way handshake completes.
 Result<UniqueFd> connect_to(const std::string &addr, std::uint16_t port);
+// n blocking connects to addr:port, kept open while the vector lives
+// (the first failure is the error).
+Result<std::vector<UniqueFd>> connect_many(const std::string &addr, std::uint16_t port, int n);
 // A non-blocking connect to 127.0.0.1:port (the handshake goes on alone).
 UniqueFd nonblocking_connect(std::uint16_t port);
 // n of them at once (a burst that can overflow a small backlog); the

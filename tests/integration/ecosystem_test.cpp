@@ -86,12 +86,8 @@ TEST_F(Export, PrometheusScrapesTheBacklogAndQueueOfAListener)
 	auto listener = make_listener("127.0.0.1", 0, 7);
 	ASSERT_TRUE(listener);
 	const std::uint16_t port = local_port(listener->get());
-	std::vector<UniqueFd> clients;
-	for (int i = 0; i < 3; i++) {
-		auto c = connect_to("127.0.0.1", port);
-		ASSERT_TRUE(c);
-		clients.push_back(std::move(*c));
-	}
+	auto clients = connect_many("127.0.0.1", port, 3);
+	ASSERT_TRUE(clients) << clients.error().message;
 	auto exporter = start_export();
 	ASSERT_TRUE(exporter) << "listenq export did not answer";
 	// A listener whose owner's comm is not UTF-8 (any bytes are allowed):

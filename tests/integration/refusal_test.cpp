@@ -264,12 +264,8 @@ TEST_P(Refusal, ExportShowsTheQueueAndTheRefusals)
 	auto l = make_listener("127.0.0.1", 0, 7);
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
-	std::vector<UniqueFd> clients;
-	for (int i = 0; i < 3; i++) {
-		auto c = connect_to("127.0.0.1", port);
-		ASSERT_TRUE(c);
-		clients.push_back(std::move(*c));
-	}
+	auto clients = connect_many("127.0.0.1", port, 3);
+	ASSERT_TRUE(clients) << clients.error().message;
 	RunResult r = run_program({LISTENQ_BIN, "export", "--once", "--port", std::to_string(port)}, env_of(s));
 	ASSERT_EQ(r.exit_code, 0) << r.err;
 	const std::string sel = "port=\"" + std::to_string(port) + "\"";

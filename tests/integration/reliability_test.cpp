@@ -352,12 +352,11 @@ TEST_F(Reliability, SamePortInAnotherNetnsIsItsOwnRow)
 		auto l = make_listener("127.0.0.1", kPort, 7);
 		if (!l)
 			return false;
-		for (int i = 0; i < 2; i++) {
-			auto c = connect_to("127.0.0.1", kPort);
-			if (!c)
-				return false;
-			held.push_back(std::move(*c));
-		}
+		auto c = connect_many("127.0.0.1", kPort, 2);
+		if (!c)
+			return false;
+		for (auto &fd : *c)
+			held.push_back(std::move(fd));
 		held.push_back(std::move(*l));
 		return true;
 	});
@@ -411,12 +410,8 @@ TEST_F(Reliability, ReuseportGroupOfFourIsFourRowsWithTheirOwnQueues)
 		ASSERT_TRUE(l);
 		group.push_back(std::move(*l));
 	}
-	std::vector<UniqueFd> clients;
-	for (int i = 0; i < 8; i++) {
-		auto c = connect_to("127.0.0.1", port);
-		ASSERT_TRUE(c);
-		clients.push_back(std::move(*c));
-	}
+	auto clients = connect_many("127.0.0.1", port, 8);
+	ASSERT_TRUE(clients) << clients.error().message;
 	std::map<int, std::uint32_t> queue_by_backlog;  // the kernel's own view, per socket
 	std::uint32_t queued = 0;
 	for (int i = 0; i < 4; i++) {
@@ -554,12 +549,8 @@ TEST_F(Reliability, SynFloodPerListenerCountsMatchTheNetnsCountersExactly)
 	ASSERT_TRUE(write_file("/proc/sys/net/ipv4/tcp_syncookies", "1"));
 	r = peer.flood(port, 3000);  // the queue is still full: cookies
 	ASSERT_TRUE(r) << r.error().message;
-	std::vector<UniqueFd> clients;  // complete by cookie: the accept queue fills (9)
-	for (int i = 0; i < 9; i++) {
-		auto c = connect_to("10.77.0.2", port);
-		ASSERT_TRUE(c) << c.error().message;
-		clients.push_back(std::move(*c));
-	}
+	auto clients = connect_many("10.77.0.2", port, 9);  // complete by cookie: the accept queue fills (9)
+	ASSERT_TRUE(clients) << clients.error().message;
 	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(target->get()) == 9; }, 2s));
 	r = peer.flood(port, 3000);  // cookie wanted, accept queue full: overflow
 	ASSERT_TRUE(r) << r.error().message;

@@ -44,12 +44,8 @@ TEST_F(Snapshot, AcceptQueueAndBacklogWithUnacceptedClients)
 	auto lfd = make_listener("127.0.0.1", 0, 17);
 	ASSERT_TRUE(lfd) << lfd.error().message;
 	const std::uint16_t port = local_port(lfd->get());
-	std::vector<UniqueFd> clients;
-	for (int i = 0; i < 5; i++) {
-		auto c = connect_to("127.0.0.1", port);
-		ASSERT_TRUE(c) << c.error().message;
-		clients.push_back(std::move(*c));
-	}
+	auto clients = connect_many("127.0.0.1", port, 5);
+	ASSERT_TRUE(clients) << clients.error().message;
 	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(lfd->get()) == 5; }, 2s));
 
 	json l = only_listener(port);

@@ -251,12 +251,8 @@ TEST_F(Tracing, HistShowsSampledDepthPerListener)
 	auto l = make_listener("127.0.0.1", 0, 16);
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
-	std::vector<UniqueFd> clients;
-	for (int i = 0; i < 6; i++) {
-		auto c = connect_to("127.0.0.1", port);
-		ASSERT_TRUE(c);
-		clients.push_back(std::move(*c));
-	}
+	auto clients = connect_many("127.0.0.1", port, 6);
+	ASSERT_TRUE(clients) << clients.error().message;
 	RunResult r = run_program({LISTENQ_BIN, "hist", "0.5", "--json", "--port", std::to_string(port)});
 	ASSERT_EQ(r.exit_code, 0) << r.err;
 	json j = json::parse(r.out);

@@ -48,11 +48,10 @@ protected:
 		ASSERT_EQ(::bind(bound.get(), reinterpret_cast<sockaddr *>(&a), sizeof(a)), 0);
 		ASSERT_EQ(::listen(bound.get(), 4096), 0);
 		keep_.push_back(std::move(bound));
-		for (int i = 0; i < 5; i++) {
-			auto c = connect_to("127.0.0.1", 8080);
-			ASSERT_TRUE(c);
-			keep_.push_back(std::move(*c));
-		}
+		auto clients = connect_many("127.0.0.1", 8080, 5);
+		ASSERT_TRUE(clients) << clients.error().message;
+		for (auto &c : *clients)
+			keep_.push_back(std::move(c));
 		ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l8080_) == 5; }, 2s));
 	}
 

@@ -45,8 +45,9 @@ TEST(Docs, ManPageCoversEveryCommandAndFlag)
 {
 	const std::string man = man_text();
 	for (const CliCommandSpec &c : describe_cli()) {
-		if (!c.name.empty())
+		if (!c.name.empty()) {
 			EXPECT_NE(man.find(".SS " + c.name), std::string::npos) << "no section for " << c.name;
+		}
 		for (const std::string &f : c.flags)
 			EXPECT_NE(man.find(f), std::string::npos) << (c.name.empty() ? "listenq" : c.name) << " " << f;
 	}
