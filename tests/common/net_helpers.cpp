@@ -153,6 +153,15 @@ std::vector<UniqueFd> connect_burst(std::uint16_t port, int n)
 	return out;
 }
 
+int accept_all(int listen_fd)
+{
+	::fcntl(listen_fd, F_SETFL, ::fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+	int n = 0;
+	while (UniqueFd(::accept(listen_fd, nullptr, nullptr)).valid())
+		n++;
+	return n;
+}
+
 std::uint32_t accept_queue_by_tcp_info(int listen_fd)
 {
 	tcp_info ti{};

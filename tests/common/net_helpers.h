@@ -33,6 +33,9 @@ UniqueFd nonblocking_connect(std::uint16_t port);
 // n of them at once (a burst that can overflow a small backlog); the
 // sockets stay open while the vector lives.
 std::vector<UniqueFd> connect_burst(std::uint16_t port, int n);
+// accept()s every connection waiting on a listener (which it makes
+// non-blocking) and closes them; returns how many.
+int accept_all(int listen_fd);
 // getsockopt(TCP_INFO) on a listener: tcpi_unacked = accept queue.
 std::uint32_t accept_queue_by_tcp_info(int listen_fd);
 // Polls pred every 10 ms until true or timeout.

@@ -156,11 +156,7 @@ TEST_P(Refusal, WatchCountsWhatTheKernelCounts)
 	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 5; }, 2s));
 	std::this_thread::sleep_for(700ms);
 	clients.clear();
-	int accepted = 0;
-	::fcntl(l->get(), F_SETFL, ::fcntl(l->get(), F_GETFL) | O_NONBLOCK);
-	while (UniqueFd(::accept(l->get(), nullptr, nullptr)).valid())
-		accepted++;
-	EXPECT_EQ(accepted, 5);
+	EXPECT_EQ(accept_all(l->get()), 5);
 	std::this_thread::sleep_for(700ms);  // frames after the accepts
 	watch.signal(SIGINT);
 	std::vector<std::string> rest;

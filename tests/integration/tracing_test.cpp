@@ -97,11 +97,7 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 5; }, 2s));
 	std::this_thread::sleep_for(700ms);  // at least two frames see the full queue
 	clients.clear();                      // no more SYN retransmits
-	int accepted = 0;
-	::fcntl(l->get(), F_SETFL, ::fcntl(l->get(), F_GETFL) | O_NONBLOCK);
-	while (UniqueFd(::accept(l->get(), nullptr, nullptr)).valid())
-		accepted++;
-	EXPECT_EQ(accepted, 5);
+	EXPECT_EQ(accept_all(l->get()), 5);
 	std::this_thread::sleep_for(700ms);  // frames after the accepts
 	l->reset();                          // close: the listener leaves the map
 	std::this_thread::sleep_for(700ms);  // frames after the close
