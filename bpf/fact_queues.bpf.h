@@ -6,6 +6,7 @@
  *   regular pass  iter/bpf_sk_storage_map over the tracked marks: only the
  *                 tracked listeners, in every netns
  *   full pass     iter/tcp, in each netns (every TCP hash bucket), else
+ *                 the kprobe walk of /proc/net/tcp{,6} in each netns, else
  *                 iter/task_file (every process's sockets, all netns)
  * Without the tracked-marks iterator every pass is a full one.
  */
@@ -15,7 +16,7 @@
 /* A listener this pass found that is not in the map yet: seeded, or taken
  * over from `fresh` (started under a raw hook). 0: skip it. */
 static __always_inline struct lq_listener_state *seed(void *ctx, struct sock *sk, const __u8 *mark,
-						      const struct lq_listener_key *key)
+						      const struct lq_listener_key *key, int btf)
 {
 	struct lq_listener_state *st;
 	__u64 ptr = (__u64)sk;
@@ -34,7 +35,7 @@ static __always_inline struct lq_listener_state *seed(void *ctx, struct sock *sk
 	 * close marks first, and sets the state to CLOSE before listen_stop
 	 * (fentry tier), so one of the two shows. */
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN || (mark && (*mark & LQ_TRK_CLOSED)) ||
-	    (!mark && sk_storage_on())) {
+	    (btf && !mark && sk_storage_on())) {
 		bpf_map_delete_elem(&listeners, key);
 		return 0;
 	}
@@ -63,18 +64,21 @@ static __always_inline struct lq_listener_state *seed(void *ctx, struct sock *sk
 	return st;
 }
 
-/* One listener's sample: queue depth, SYN queue and sk_drops. */
-static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark)
+/* One listener's sample: queue depth, SYN queue and sk_drops. btf: a BTF
+ * program (a compile-time constant); the kprobe walk has no marks, and its
+ * keys are socket pointers (LQ_CFG_PTR_KEYS). */
+static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, int btf)
 {
 	struct lq_listener_key key = {};
 	struct lq_listener_state *st;
 	__u32 drops, acceptq;
 	__u64 known;
 
-	key_of(&key, sk);
+	if (!key_any(&key, sk, btf))
+		return;
 	st = bpf_map_lookup_elem(&listeners, &key);
 	if (!st)
-		st = seed(ctx, sk, mark, &key);
+		st = seed(ctx, sk, mark, &key, btf);
 	if (!st || st->sample_pass == sample_pass)
 		return;
 	st->sample_pass = sample_pass;
@@ -124,7 +128,7 @@ int sample_listeners(struct bpf_iter__tcp *ctx)
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;
-	sample_one(ctx, (struct sock *)tp, mark_tracked((struct sock *)tp));
+	sample_one(ctx, (struct sock *)tp, mark_tracked((struct sock *)tp), 1);
 	return 0;
 }
 
@@ -138,7 +142,7 @@ int sample_tracked(struct bpf_iter__bpf_sk_storage_map *ctx)
 
 	if (!sk || !mark || sk->__sk_common.skc_state != TCP_LISTEN || (*mark & LQ_TRK_CLOSED))
 		return 0;
-	sample_one(ctx, sk, mark);
+	sample_one(ctx, sk, mark, 1);
 	return 0;
 }
 
@@ -151,7 +155,32 @@ int sample_files(struct bpf_iter__task_file *ctx)
 	struct sock *sk = lq_tcp_sock_of_file(ctx->file);
 
 	if (sk && sk->__sk_common.skc_state == TCP_LISTEN)
-		sample_one(ctx, sk, mark_tracked(sk));
+		sample_one(ctx, sk, mark_tracked(sk), 1);
+	return 0;
+}
+
+/* Full pass of a netns where no iterator loads (before 5.9, no kernel BTF,
+ * refused): the kernel walks its TCP tables while listenq reads
+ * /proc/net/tcp{,6} (see walk.bpf.c); this process's reads only. */
+static __always_inline void sample_walked(void *ctx, struct sock *sk)
+{
+	if ((__u64)sk <= 1 || bpf_get_current_pid_tgid() >> 32 != walk_tgid)
+		return;  /* 1: SEQ_START_TOKEN, the header row */
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN)
+		sample_one(ctx, sk, 0, 0);
+}
+
+SEC("kprobe/tcp4_seq_show")
+int BPF_KPROBE(sample_walk4, struct seq_file *seq, void *v)
+{
+	sample_walked(ctx, v);
+	return 0;
+}
+
+SEC("kprobe/tcp6_seq_show")
+int BPF_KPROBE(sample_walk6, struct seq_file *seq, void *v)
+{
+	sample_walked(ctx, v);
 	return 0;
 }
 

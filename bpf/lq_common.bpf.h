@@ -39,6 +39,10 @@ volatile __u32 interval_epoch = 0;
  * many file descriptors). */
 volatile __u32 sample_pass = 0;
 
+/* The process whose reads of /proc/net/tcp{,6} are sample passes (the
+ * kprobe walk: fact_queues.bpf.h). */
+const volatile __u32 walk_tgid = 0;
+
 static __always_inline int exact(__u32 fact)
 {
 	return exact_mask & fact;
@@ -251,10 +255,15 @@ static __always_inline void emit(void *ctx, __u32 type, const struct lq_listener
 	}
 }
 
+static __always_inline int ptr_keys(void)
+{
+	return lq_config & LQ_CFG_PTR_KEYS;
+}
+
 /* Key of a socket held as a BTF pointer; generates the cookie if needed. */
 static __always_inline void key_of(struct lq_listener_key *key, const struct sock *sk)
 {
-	key->cookie = bpf_get_socket_cookie((void *)sk);
+	key->cookie = ptr_keys() ? (__u64)sk : bpf_get_socket_cookie((void *)sk);
 	key->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	key->__pad = 0;
 }
@@ -263,7 +272,7 @@ static __always_inline void key_of(struct lq_listener_key *key, const struct soc
  * asked for it (a BTF program, the sampler, inet_diag); 0 otherwise. */
 static __always_inline int key_of_raw(struct lq_listener_key *key, const struct sock *sk)
 {
-	key->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	key->cookie = ptr_keys() ? (__u64)sk : BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	key->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	key->__pad = 0;
 	return key->cookie != 0;

@@ -147,6 +147,9 @@ enum lq_exact {
 enum lq_config {
 	LQ_CFG_PERF_BUFFER = 1,	/* events go to the perf buffer (ringbuf refused) */
 	LQ_CFG_NO_SK_STORAGE = 2, /* sk_storage refused: no tracked marks */
+	LQ_CFG_PTR_KEYS = 4,	/* no program can make socket cookies (the
+				 * kprobe walk samples): a key's cookie is
+				 * the socket pointer, never shown */
 };
 
 enum lq_stat {
@@ -168,6 +171,16 @@ struct lq_fresh {
 	char comm[LQ_COMM_LEN];
 	__s32 requested;	/* listen()'s argument, LQ_BACKLOG_UNKNOWN until its exit */
 	__u32 __pad;
+};
+
+/*
+ * Settings of walk.bpf.c (key 0 of its walk_config array map: no global
+ * data before 5.2). Only reads of /proc/net/tcp{,6} by this process are
+ * recorded.
+ */
+struct lq_walk_config {
+	__u32 tgid;		/* the reading process */
+	__u32 dropped;		/* listeners the walked map had no room for */
 };
 
 #endif /* LISTENQ_ABI_H */

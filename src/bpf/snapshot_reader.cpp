@@ -5,20 +5,30 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <cstdio>
 #include <set>
 #include <vector>
 
 #include "bpf/libbpf_raii.h"
 #include "bpf/record_decode.h"
+#include "listenq/abi.h"
 #include "sources/kernel_info.h"
 #include "snapshot.skel.h"
+#include "util/files.h"
 #include "util/unique_fd.h"
+#include "walk.skel.h"
 
 namespace listenq {
 
 namespace {
 
+constexpr const char *kKernelBtfPath = "/sys/kernel/btf/vmlinux";
+constexpr const char *kKprobePmuPath = "/sys/bus/event_source/devices/kprobe/type";
+
 using SnapshotSkel = SkelPtr<snapshot_bpf, snapshot_bpf__destroy>;
+using WalkSkel = SkelPtr<walk_bpf, walk_bpf__destroy>;
 
 Result<std::vector<std::uint8_t>> read_all(int fd, const char *what)
 {
@@ -42,17 +52,24 @@ Result<std::vector<std::uint8_t>> read_all(int fd, const char *what)
 	return buf;
 }
 
-}  // namespace
-
-namespace {
+Result<void> refused_by_user(const BpfOptions &opts, const ProgramSpec &spec)
+{
+	for (const Refusal &r : opts.refuse)
+		if (r.matches(spec))
+			return Error{EPERM, spec.section() + " " + std::string(spec.name) + ": refused by LISTENQ_REFUSE"};
+	return {};
+}
 
 // One pass of one program of snapshot.bpf.c (only that one loaded).
 Result<std::vector<std::uint8_t>> run_program(const BpfOptions &opts, const ListenerFilter &filter,
 					      const ProgramSpec &spec)
 {
-	for (const Refusal &r : opts.refuse)
-		if (r.matches(spec))
-			return Error{EPERM, spec.section() + " " + std::string(spec.name) + ": refused by LISTENQ_REFUSE"};
+	if (auto r = refused_by_user(opts, spec); !r)
+		return r.error();
+	// libbpf would say "loading vmlinux BTF: -3" and fail with ESRCH.
+	if (!path_exists(kKernelBtfPath))
+		return Error{ENOENT, spec.section() + " " + std::string(spec.name) + ": no kernel BTF (" + kKernelBtfPath +
+					     "; --btf serves CO-RE relocations only, an iterator needs the kernel's own)"};
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	if (!opts.btf_path.empty())
 		oo.btf_custom_path = opts.btf_path.c_str();
@@ -81,23 +98,134 @@ Result<std::vector<std::uint8_t>> run_program(const BpfOptions &opts, const List
 
 }  // namespace
 
+namespace {
+
+// LISTEN rows ("st" 0A) of a /proc/net/tcp{,6} text.
+std::size_t listen_rows(const std::string &text)
+{
+	std::size_t n = 0, pos = text.find('\n');
+	while (pos != std::string::npos && pos + 1 < text.size()) {
+		const std::size_t end = text.find('\n', pos + 1);
+		const std::string line = text.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
+		// sl local rem st ...: the fourth field
+		char st[8] = {};
+		if (std::sscanf(line.c_str(), "%*s %*s %*s %7s", st) == 1 && std::string(st) == "0A")
+			n++;
+		pos = end;
+	}
+	return n;
+}
+
+// The kernel's own walk of this netns's TCP tables while this process
+// reads /proc/net/tcp{,6}, seen by kprobes on tcp{4,6}_seq_show
+// (bpf/walk.bpf.c): every listener, for kernels without iter/tcp.
+// tcp6 may be missing (no IPv6): then /proc/net/tcp6 is too.
+Result<std::vector<std::uint8_t>> run_walk(const BpfOptions &opts, const ProgramSpec &v4, const ProgramSpec &v6,
+					   std::vector<std::string> &notes)
+{
+	for (const ProgramSpec *spec : {&v4, &v6})
+		if (auto r = refused_by_user(opts, *spec); !r)
+			return r.error();
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	if (!opts.btf_path.empty())
+		oo.btf_custom_path = opts.btf_path.c_str();
+	WalkSkel skel(walk_bpf__open_opts(&oo));
+	if (!skel)
+		return Error::from_errno(errno, "open BPF object walk_bpf");
+	const std::string what = v4.section() + " " + std::string(v4.name);
+	if (int err = walk_bpf__load(skel.get()))
+		return Error::from_errno(-err, "load " + what);
+	const lq_walk_config cfg{static_cast<std::uint32_t>(::getpid()), 0};
+	const std::uint32_t zero = 0;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.walk_config), &zero, &cfg, BPF_ANY))
+		return Error::from_errno(errno, "configure " + what);
+
+	const bool have_v6 = path_exists("/proc/self/net/tcp6");
+	LinkPtr l4(bpf_program__attach(skel->progs.walk_tcp4));
+	if (!l4) {
+		const int err = errno;
+		if (err == ENOENT && !path_exists(kKprobePmuPath))
+			return Error{err, what + ": no kprobe PMU (" + kKprobePmuPath + " missing)"};
+		return Error::from_errno(err, "attach " + what);
+	}
+	LinkPtr l6(have_v6 ? bpf_program__attach(skel->progs.walk_tcp6) : nullptr);
+	if (have_v6 && !l6)
+		return Error::from_errno(errno, "attach " + v6.section() + " " + std::string(v6.name));
+
+	std::size_t rows = 0;
+	for (const char *path : {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
+		if (path == std::string("/proc/self/net/tcp6") && !have_v6)
+			continue;
+		UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+		if (!fd.valid())
+			return Error::from_errno(errno, std::string("open ") + path);
+		auto text = read_all(fd.get(), path);
+		if (!text)
+			return text.error();
+		rows += listen_rows(std::string(text->begin(), text->end()));
+	}
+	l6.reset();
+	l4.reset();
+
+	std::vector<std::uint8_t> out;
+	const int map_fd = bpf_map__fd(skel->maps.walked);
+	std::uint64_t key = 0, next = 0;
+	const std::uint64_t *prev = nullptr;
+	while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+		lq_listener_rec rec{};
+		if (bpf_map_lookup_elem(map_fd, &next, &rec) == 0) {
+			const auto *b = reinterpret_cast<const std::uint8_t *>(&rec);
+			out.insert(out.end(), b, b + sizeof(rec));
+		}
+		key = next;
+		prev = &key;
+	}
+	lq_walk_config after{};
+	bpf_map_lookup_elem(bpf_map__fd(skel->maps.walk_config), &zero, &after);
+	const std::size_t got = out.size() / sizeof(lq_listener_rec);
+	if (after.dropped)
+		notes.push_back(std::to_string(after.dropped) + " listeners did not fit the walk's map: not shown");
+	else if (got != rows)
+		notes.push_back("the walk saw " + std::to_string(got) + " listeners where /proc/net/tcp{,6} showed " +
+				std::to_string(rows) + " (listeners came or went during the read)");
+	return out;
+}
+
+}  // namespace
+
 Result<ListenerRecords> read_listener_records(const BpfOptions &opts, const ListenerFilter &filter)
 {
 	ListenerRecords out;
 	std::vector<std::string> failed;
-	for (const ProgramSpec &spec : snapshot_programs()) {
-		auto bytes = run_program(opts, filter, spec);
+	const auto &progs = snapshot_programs();
+	for (std::size_t i = 0; i < progs.size(); i++) {
+		const ProgramSpec &spec = progs[i];
+		std::vector<std::string> notes;
+		Result<std::vector<std::uint8_t>> bytes = Error{ENOENT, ""};
+		if (spec.kind == ProgKind::kprobe) {
+			// The walk: this kprobe and the next, one way.
+			bytes = run_walk(opts, spec, progs.at(i + 1), notes);
+			i++;
+		} else {
+			bytes = run_program(opts, filter, spec);
+		}
 		if (bytes) {
 			out.bytes = std::move(*bytes);
-			out.source = std::string(prog_kind_name(spec.kind));
+			out.source = spec.kind == ProgKind::kprobe ? std::string(kWalkSource)
+								   : std::string(prog_kind_name(spec.kind));
+			const std::string loses =
+				spec.kind == ProgKind::iter_task_file
+					? "; listeners no visible process holds (in-kernel, other pid namespaces) are not shown"
+					: "";
 			for (const std::string &f : failed)
-				out.notes.push_back(f + ": read with " + out.source +
-						    " instead; listeners no visible process holds (in-kernel, other pid namespaces) are not shown");
+				out.notes.push_back(f + ": read with " + out.source + " instead" + loses);
+			for (std::string &n : notes)
+				out.notes.push_back(std::move(n));
 			return out;
 		}
 		// The kernel refused it (or has no such kind): the next one.
 		failed.push_back(bytes.error().message);
-		if (&spec == &snapshot_programs().back()) {
+		if (i + 1 >= progs.size()) {
 			std::string all;
 			for (const std::string &f : failed)
 				all += (all.empty() ? "" : "; ") + f;
@@ -121,9 +249,10 @@ Result<Snapshot> read_snapshot_iter(const BpfOptions &opts, const ListenerFilter
 	snap.notes = std::move(recs->notes);
 	snap.netns = current_netns_inode();
 	// iter/task_file: one record per descriptor; one listener per cookie.
+	// The walk filters in user space (its kprobes have no settings for it).
 	std::set<std::uint64_t> seen;
 	for (Listener &l : *listeners)
-		if (seen.insert(l.cookie).second)
+		if (filter.matches(l) && (!l.cookie || seen.insert(l.cookie).second))
 			snap.listeners.push_back(std::move(l));
 	sort_listeners(snap.listeners);
 	return snap;

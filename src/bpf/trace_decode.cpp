@@ -25,12 +25,13 @@ std::string comm_of(const char (&c)[LQ_COMM_LEN]) { return std::string(c, strnle
 
 }  // namespace
 
-ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_state &st)
+ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_state &st, bool ptr_keys)
 {
 	ListenerStat s;
 	set_endpoint(s.id, st.family, st.addr, st.port);
 	s.id.netns = key.netns;
-	s.id.cookie = key.cookie;
+	s.id.cookie = ptr_keys ? 0 : key.cookie;
+	s.key = key.cookie;
 	s.id.backlog = st.effective_backlog;
 	s.id.accept_queue = st.accept_queue;
 	s.id.syn_queue = st.syn_queue;
@@ -62,7 +63,7 @@ ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_st
 	return s;
 }
 
-Result<TraceEvent> decode_event(std::span<const std::uint8_t> bytes)
+Result<TraceEvent> decode_event(std::span<const std::uint8_t> bytes, bool ptr_keys)
 {
 	if (bytes.size() != sizeof(lq_event))
 		return Error{EPROTO, "decode event: " + std::to_string(bytes.size()) + " bytes, expected " +
@@ -79,13 +80,13 @@ Result<TraceEvent> decode_event(std::span<const std::uint8_t> bytes)
 	case LQ_EV_OVERFLOW: t.type = EventType::overflow; break;
 	default: return Error{EPROTO, "decode event: unknown type " + std::to_string(e.type)};
 	}
-	t.cookie = e.cookie;
+	t.cookie = ptr_keys ? 0 : e.cookie;
 	t.netns = e.netns;
 	t.pid = e.tgid;
 	t.comm = comm_of(e.comm);
 	set_endpoint(t.where, e.family, e.addr, e.port);
 	t.where.netns = e.netns;
-	t.where.cookie = e.cookie;
+	t.where.cookie = t.cookie;
 	t.where.accept_queue = e.queue;
 	t.where.backlog = e.effective;
 	if (e.requested != LQ_BACKLOG_UNKNOWN)

@@ -12,8 +12,10 @@ struct lq_listener_state;
 
 namespace listenq {
 
-ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_state &st);
+// ptr_keys: the key's cookie is a socket pointer (LQ_CFG_PTR_KEYS): kept
+// as the opaque ListenerStat::key only, the cookie shown is 0.
+ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_state &st, bool ptr_keys = false);
 // One ringbuf record; wrong size is an error (ABI mismatch).
-Result<TraceEvent> decode_event(std::span<const std::uint8_t> bytes);
+Result<TraceEvent> decode_event(std::span<const std::uint8_t> bytes, bool ptr_keys = false);
 
 }  // namespace listenq

@@ -1,5 +1,7 @@
 #include "bpf/trace_program.h"
 
+#include <fcntl.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/perf_event.h>
@@ -17,6 +19,7 @@
 #include "bpf/libbpf_raii.h"
 #include "sources/tracefs.h"
 #include "trace.skel.h"
+#include "util/files.h"
 #include "util/unique_fd.h"
 
 namespace listenq {
@@ -30,6 +33,7 @@ struct TraceProgram::Impl {
 	std::set<std::string> loaded;  // programs the skeleton loaded
 	std::vector<LinkPtr> links;
 	std::map<PassKind, LinkPtr> iters;
+	bool walk = false;  // the kprobe walk serves PassKind::tcp (no iter/tcp)
 	RingBufPtr rb;
 	PerfBufPtr pb;
 	Plan plan;
@@ -87,7 +91,8 @@ namespace {
 
 std::uint32_t lq_config_of(const Plan &p)
 {
-	return (p.perf_buffer ? LQ_CFG_PERF_BUFFER : 0) | (p.sk_storage ? 0 : LQ_CFG_NO_SK_STORAGE);
+	return (p.perf_buffer ? LQ_CFG_PERF_BUFFER : 0) | (p.sk_storage ? 0 : LQ_CFG_NO_SK_STORAGE) |
+	       (p.ptr_keys ? LQ_CFG_PTR_KEYS : 0);
 }
 
 // Opens the object with only these programs on, the maps of the plan.
@@ -116,6 +121,7 @@ Result<TraceSkel> open_configured(const TraceProgramOptions &o, const Plan &plan
 		bpf_map__set_max_entries(s->maps.tracked, 1);
 	}
 	s->rodata->lq_config = lq_config_of(plan);
+	s->rodata->walk_tgid = static_cast<std::uint32_t>(::getpid());
 	bpf_program *p;
 	bpf_object__for_each_program(p, s->obj) bpf_program__set_autoload(p, progs.count(bpf_program__name(p)) > 0);
 	return skel;
@@ -279,8 +285,12 @@ std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
 	impl.links.clear();
 	impl.iters.clear();
 	impl.attached.clear();
+	impl.walk = false;
 	for (const ProgramPlan &pp : impl.plan.programs) {
 		if (pp.state != ProgState::attach)
+			continue;
+		// No IPv6: no tcp6_seq_show, and no /proc/net/tcp6 to walk.
+		if (pp.name == "sample_walk6" && !path_exists("/proc/self/net/tcp6"))
 			continue;
 		const ProgramSpec *spec = find_program(pp.name);
 		bpf_program *prog = bpf_object__find_program_by_name(s->obj, std::string(pp.name).c_str());
@@ -308,6 +318,7 @@ std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
 			impl.iters[pass_of(spec->kind)].reset(l);
 		else
 			impl.links.emplace_back(l);
+		impl.walk |= pp.name == "sample_walk4";
 		impl.attached.push_back(spec->section());
 	}
 	return std::nullopt;
@@ -384,7 +395,37 @@ Result<std::unique_ptr<TraceProgram>> TraceProgram::start(const TraceProgramOpti
 
 const Plan &TraceProgram::plan() const { return impl_->plan; }
 const std::vector<std::string> &TraceProgram::attached() const { return impl_->attached; }
-bool TraceProgram::can_run(PassKind k) const { return impl_->iters.count(k) > 0; }
+bool TraceProgram::can_run(PassKind k) const
+{
+	return impl_->iters.count(k) > 0 || (k == PassKind::tcp && impl_->walk);
+}
+
+namespace {
+
+// A walk pass: the kernel shows this thread's netns's TCP sockets as
+// /proc text, and sample_walk{4,6} sample its listeners on the way.
+Result<void> walk_pass()
+{
+	char buf[16384];
+	for (const char *path : {"/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"}) {
+		UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+		if (!fd.valid()) {
+			if (errno == ENOENT && std::string_view(path).ends_with("6"))
+				continue;  // no IPv6
+			return Error::from_errno(errno, std::string("kprobe walk: open ") + path);
+		}
+		for (;;) {
+			ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+			if (n == 0)
+				break;
+			if (n < 0 && errno != EINTR)
+				return Error::from_errno(errno, std::string("kprobe walk: read ") + path);
+		}
+	}
+	return {};
+}
+
+}  // namespace
 
 Result<void> TraceProgram::run_pass(PassKind k)
 {
@@ -392,6 +433,10 @@ Result<void> TraceProgram::run_pass(PassKind k)
 	const char *what = k == PassKind::tracked ? "iter/bpf_sk_storage_map sample_tracked"
 			   : k == PassKind::tcp   ? "iter/tcp sample_listeners"
 						  : "iter/task_file sample_files";
+	if (it == impl_->iters.end() && k == PassKind::tcp && impl_->walk) {
+		impl_->skel->bss->sample_pass++;
+		return walk_pass();
+	}
 	if (it == impl_->iters.end())
 		return Error{ENOENT, std::string(what) + ": not attached"};
 	impl_->skel->bss->sample_pass++;

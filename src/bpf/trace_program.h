@@ -29,6 +29,8 @@ struct TraceProgramOptions {
 };
 
 // The iterators a sample pass can run (fact queues).
+// tcp: iter/tcp, or where it does not load the kprobe walk of
+// /proc/net/tcp{,6} (sample_walk{4,6}), in the calling thread's netns.
 enum class PassKind { tracked, tcp, files };
 
 class TraceProgram {

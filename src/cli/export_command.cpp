@@ -100,8 +100,8 @@ Result<std::string> scrape(Tracer &t, const Options &o)
 		if (wanted(o, l.id, l.owner_pid))
 			s.listeners.push_back(std::move(l));
 	std::sort(s.listeners.begin(), s.listeners.end(), [](const ListenerStat &a, const ListenerStat &b) {
-		return std::tie(a.id.port, a.id.family, a.id.netns, a.id.cookie) <
-		       std::tie(b.id.port, b.id.family, b.id.netns, b.id.cookie);
+		return std::tie(a.id.port, a.id.family, a.id.netns, a.key) <
+		       std::tie(b.id.port, b.id.family, b.id.netns, b.key);
 	});
 	const TracerStats ts = t.stats();
 	s.untracked = ts.untracked;

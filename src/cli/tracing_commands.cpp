@@ -159,7 +159,7 @@ Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
 		std::vector<ListenerStat> shown;
 		std::map<std::uint64_t, ListenerStat> next;
 		for (auto &s : *stats) {
-			next[s.id.cookie] = s;
+			next[s.key] = s;
 			if (wanted(o, s.id, s.owner_pid))
 				shown.push_back(s);
 		}
@@ -229,7 +229,7 @@ int run_hist(const Options &o, std::ostream &out, std::ostream &err)
 		if (wanted(o, s.id, s.owner_pid))
 			shown.push_back(std::move(s));
 	std::sort(shown.begin(), shown.end(), [](const ListenerStat &a, const ListenerStat &b) {
-		return std::tie(a.id.port, a.id.family, a.id.cookie) < std::tie(b.id.port, b.id.family, b.id.cookie);
+		return std::tie(a.id.port, a.id.family, a.key) < std::tie(b.id.port, b.id.family, b.key);
 	});
 	if (o.tracing.json)
 		out << hist_json(header_of(t, o), shown).dump(2) << '\n';

@@ -30,8 +30,8 @@ void SynAttributor::apply(std::vector<ListenerStat> &stats, const std::map<std::
 	for (const ListenerStat &s : stats) {
 		if (s.seeded)
 			has_older.insert(s.id.netns);
-		PerListener &pl = listeners_[s.id.cookie];
-		alive.insert(s.id.cookie);
+		PerListener &pl = listeners_[s.key];
+		alive.insert(s.key);
 		const std::uint64_t drops = rise(s.overflow_syn, pl.raw_drops);
 		ack_overflows[s.id.netns] += rise(s.overflow_ack, pl.ack);
 		pl.raw_drops = s.overflow_syn;
@@ -39,7 +39,7 @@ void SynAttributor::apply(std::vector<ListenerStat> &stats, const std::map<std::
 		// A full SYN queue is qlen > backlog (6.14+, 6.1.y/6.12.y stable);
 		// >= also covers older kernels, and a peak at the limit is pressure.
 		if (drops || (s.syn_queue_peak && s.syn_queue_peak >= s.backlog))
-			pressured[s.id.netns].push_back(s.id.cookie);
+			pressured[s.id.netns].push_back(s.key);
 	}
 	for (auto it = listeners_.begin(); it != listeners_.end();)
 		it = alive.count(it->first) ? std::next(it) : listeners_.erase(it);
@@ -71,7 +71,7 @@ void SynAttributor::apply(std::vector<ListenerStat> &stats, const std::map<std::
 	for (ListenerStat &s : stats) {
 		if (!mibs.count(s.id.netns))
 			continue;
-		const SynCounts &g = listeners_[s.id.cookie].given;
+		const SynCounts &g = listeners_[s.key].given;
 		s.overflow_syn = g.overflow_syn;
 		s.synq_full_drops = g.synq_full_drops;
 		s.synq_full_cookies = g.synq_full_cookies;

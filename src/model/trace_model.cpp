@@ -42,7 +42,7 @@ std::vector<WatchRow> compute_interval(const std::map<std::uint64_t, ListenerSta
 	for (const ListenerStat &s : now) {
 		WatchRow r;
 		r.now = s;
-		auto it = prev.find(s.id.cookie);
+		auto it = prev.find(s.key);
 		const ListenerStat *p = it == prev.end() ? nullptr : &it->second;
 		r.is_new = !p;
 		auto delta = [&](std::uint64_t a, std::uint64_t b) { return a >= b ? a - b : a; };
@@ -73,7 +73,7 @@ std::vector<WatchRow> compute_interval(const std::map<std::uint64_t, ListenerSta
 		const auto oa = a.overflow_syn + a.overflow_ack, ob = b.overflow_syn + b.overflow_ack;
 		if (oa != ob)
 			return oa > ob;
-		return std::tie(a.now.id.port, a.now.id.cookie) < std::tie(b.now.id.port, b.now.id.cookie);
+		return std::tie(a.now.id.port, a.now.key) < std::tie(b.now.id.port, b.now.key);
 	});
 	return rows;
 }

@@ -18,6 +18,10 @@ using Log2Hist = std::array<std::uint32_t, kHistSlots>;
 
 struct ListenerStat {
 	Listener id;  // family, addr, port, netns, cookie (queues below)
+	// The tracer's identity of the listener: its cookie, or where no
+	// program can make cookies (Plan::ptr_keys) an opaque per-socket id;
+	// id.cookie is then 0. Never shown.
+	std::uint64_t key = 0;
 	std::uint32_t owner_pid = 0;
 	std::string owner_comm;
 	std::optional<std::int32_t> requested_backlog;  // nullopt: listen() not seen (seeded)

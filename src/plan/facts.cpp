@@ -89,6 +89,8 @@ const std::vector<ProgramSpec> &trace_programs()
 		{"sample_tracked", K::iter_sk_storage_map, ""},
 		{"sample_listeners", K::iter_tcp, ""},
 		{"sample_files", K::iter_task_file, ""},
+		{"sample_walk4", K::kprobe, "tcp4_seq_show"},
+		{"sample_walk6", K::kprobe, "tcp6_seq_show"},
 	};
 	return progs;
 }
@@ -96,6 +98,8 @@ const std::vector<ProgramSpec> &trace_programs()
 const std::vector<ProgramSpec> &snapshot_programs()
 {
 	static const std::vector<ProgramSpec> progs = {{"dump_listeners", ProgKind::iter_tcp, ""},
+						       {"walk_tcp4", ProgKind::kprobe, "tcp4_seq_show"},
+						       {"walk_tcp6", ProgKind::kprobe, "tcp6_seq_show"},
 						       {"dump_files", ProgKind::iter_task_file, ""}};
 	return progs;
 }
@@ -227,6 +231,10 @@ const std::vector<FactSpec> &fact_specs()
 		   "holds are sampled every 5 s"},
 		  {"iter/tcp full pass of each tracked netns each sample", {"sample_listeners"}, Needs::nothing,
 		   "each sample walks every TCP hash bucket, once per tracked netns"},
+		  {"kprobe walk of /proc/net/tcp{,6} in each tracked netns each sample",
+		   {"sample_walk4", "sample_walk6"}, Needs::nothing,
+		   "each sample has the kernel format every TCP socket of each tracked netns as /proc text; no "
+		   "socket cookies (cookie 0): listeners are keyed by socket pointer"},
 		  {"iter/task_file full pass each sample", {"sample_files"}, Needs::nothing,
 		   "each sample walks every process's open files; listeners no visible process holds are not seen"},
 		  {"iter/bpf_sk_storage_map each sample, no full pass", {"sample_tracked"}, Needs::sk_storage,

@@ -48,7 +48,9 @@ struct ProgramSpec {
 // Every program of trace.bpf.c (tests/unit/plan_test.cpp checks the object).
 const std::vector<ProgramSpec> &trace_programs();
 const ProgramSpec *find_program(std::string_view name);
-// The programs of snapshot.bpf.c, in the order they are tried.
+// The snapshot's programs, in the order they are tried: iter/tcp
+// (snapshot.bpf.c), the kprobes of the /proc walk (walk.bpf.c: both
+// together, one way), iter/task_file (snapshot.bpf.c).
 const std::vector<ProgramSpec> &snapshot_programs();
 
 // The facts, in the order they are shown.

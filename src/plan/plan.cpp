@@ -173,6 +173,16 @@ bool is_function_hook(ProgKind k)
 	return k == ProgKind::fentry || k == ProgKind::fexit || k == ProgKind::kprobe || k == ProgKind::kretprobe;
 }
 
+// One of the fact table's function-hook programs (HookFn), not a way's.
+bool is_hook_program(std::string_view name)
+{
+	for (const FactSpec &spec : fact_specs())
+		for (const HookFn &h : spec.hooks)
+			if (name == h.fentry || name == h.kprobe || name == h.kretprobe)
+				return true;
+	return false;
+}
+
 std::optional<Off> why_off(const ProgramSpec &p, const KernelFeatures &f, const std::vector<Refusal> &refusals)
 {
 	for (const Refusal &r : refusals)
@@ -184,7 +194,9 @@ std::optional<Off> why_off(const ProgramSpec &p, const KernelFeatures &f, const 
 	const Capability &kind = f.kind(p.kind);
 	if (!kind.ok)
 		return off_of(p.section(), kind);
-	if (!is_function_hook(p.kind))
+	// A tier-3 way's kprobe (the walk's tcp{4,6}_seq_show, in every
+	// kernel since 2.6) is not a probed function hook.
+	if (!is_function_hook(p.kind) || !is_hook_program(p.name))
 		return std::nullopt;
 	const FunctionFeatures *fn = f.function(p.target);
 	if (!fn || !fn->present)
@@ -504,6 +516,7 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 	}
 
 	const FactPlan &queues = plan.fact(FactId::queues);
+	plan.ptr_keys = std::find(queues.programs.begin(), queues.programs.end(), "sample_walk4") != queues.programs.end();
 	if (queues.level == Level::floor) {
 		std::string why;
 		for (const NotUsed &n : queues.not_used)

@@ -111,6 +111,7 @@ struct Plan {
 	std::vector<Refusal> refusals;      // the input, kept for re-planning
 	bool perf_buffer = false;           // events through the perf buffer (ringbuf refused)
 	bool sk_storage = true;             // tracked marks
+	bool ptr_keys = false;              // the kprobe walk samples: no cookies, keys by socket pointer
 	FieldSources fields;
 	std::optional<Error> fatal;         // no way to read listeners, or a forced tier impossible
 

@@ -24,7 +24,7 @@ struct Tracer::Impl {
 	std::optional<SynAttributor> synq;  // the SYN path is not hooked
 	// Owners of seeded listeners (listen() not seen), found once in /proc
 	// by socket inode; pid 0 when no process holds it.
-	std::map<std::uint64_t, ProcessRef> seeded_owners;  // by cookie
+	std::map<std::uint64_t, ProcessRef> seeded_owners;  // by ListenerStat::key
 };
 
 Tracer::Tracer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -39,7 +39,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 	TraceProgramOptions po{opts.btf_path, opts.max_listeners, opts.ringbuf_bytes};
 	auto prog = TraceProgram::start(po, features, make_plan(features, opts.attach, opts.refuse),
 					[raw](std::span<const std::uint8_t> bytes) {
-						auto ev = decode_event(bytes);
+						auto ev = decode_event(bytes, raw->prog && raw->prog->plan().ptr_keys);
 						if (!ev)
 							raw->event_error = ev.error().message;
 						else if (raw->on_event)
@@ -123,7 +123,7 @@ void fill_seeded_owners(std::vector<ListenerStat> &stats, std::map<std::uint64_t
 	for (const ListenerStat &s : stats) {
 		if (s.owner_pid || !s.id.inode)
 			continue;
-		if (auto it = cache.find(s.id.cookie); it != cache.end())
+		if (auto it = cache.find(s.key); it != cache.end())
 			kept.insert(*it);
 		else
 			wanted.insert(s.id.inode);
@@ -137,14 +137,14 @@ void fill_seeded_owners(std::vector<ListenerStat> &stats, std::map<std::uint64_t
 			if (auto it = found.find(s.id.inode); it != found.end() && !it->second.empty())
 				owner = *std::min_element(it->second.begin(), it->second.end(),
 							  [](const ProcessRef &a, const ProcessRef &b) { return a.pid < b.pid; });
-			kept[s.id.cookie] = owner;
+			kept[s.key] = owner;
 		}
 	}
 	cache = std::move(kept);
 	for (ListenerStat &s : stats) {
 		if (s.owner_pid)
 			continue;
-		if (auto it = cache.find(s.id.cookie); it != cache.end()) {
+		if (auto it = cache.find(s.key); it != cache.end()) {
 			s.owner_pid = static_cast<std::uint32_t>(it->second.pid);
 			s.owner_comm = it->second.comm;
 		}
@@ -157,7 +157,7 @@ Result<std::vector<ListenerStat>> Tracer::read_listeners()
 {
 	std::vector<ListenerStat> out;
 	impl_->prog->each_listener(
-		[&](const lq_listener_key &k, const lq_listener_state &st) { out.push_back(listener_stat_from(k, st)); });
+		[&](const lq_listener_key &k, const lq_listener_state &st) { out.push_back(listener_stat_from(k, st, impl_->prog->plan().ptr_keys)); });
 	fill_seeded_owners(out, impl_->seeded_owners);
 	if (impl_->synq) {
 		std::map<std::uint32_t, ListenCounters> mibs;

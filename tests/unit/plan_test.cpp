@@ -275,7 +275,8 @@ TEST(Plan, RefusalsFallBackAlongTheTable)
 		  std::vector<std::string>{"iter/tcp full pass of each tracked netns each sample"})
 		<< "the issue's fallback: setns into each tracked netns";
 	EXPECT_EQ(plan_without({"sample_listeners"}).fact(FactId::queues).way, 1) << "iter/task_file full passes";
-	EXPECT_EQ(plan_without({"iter/tcp", "iter/bpf_sk_storage_map"}).fact(FactId::queues).way, 4);
+	EXPECT_EQ(plan_without({"iter/tcp", "iter/bpf_sk_storage_map"}).fact(FactId::queues).way, 5)
+		<< "iter/task_file only: the host has no kprobes for the walk";
 	EXPECT_EQ(plan_without({"tp_btf"}).fact(FactId::listen).mechanisms.front(), "raw_tp/inet_sock_set_state");
 	EXPECT_EQ(plan_without({"tp_btf", "raw_tp"}).fact(FactId::listen).mechanisms.front(),
 		  "tracepoint/sock/inet_sock_set_state");
@@ -297,6 +298,7 @@ TEST(Plan, RefusalsFallBackAlongTheTable)
 	ASSERT_TRUE(none.fatal);
 	EXPECT_NE(none.fatal->message.find("no way to read the listeners' queues"), std::string::npos);
 	EXPECT_NE(none.fatal->message.find("refused by LISTENQ_REFUSE"), std::string::npos) << none.fatal->message;
+	EXPECT_FALSE(none.ptr_keys);
 }
 
 TEST(Plan, AFailedAttachOfAFentryTakesTheStandbyTwin)
@@ -413,3 +415,29 @@ TEST(Plan, ProbeAndTraceHeaderShowOneAndTheSamePlan)
 }
 
 }  // namespace
+
+// The seed's class of kernel, as simulated in the guests: no kernel BTF
+// (so no fentry, tp_btf or iterator), the ringbuf refused, kprobes there.
+TEST(Plan, SeedClassKernelSamplesByTheKprobeWalk)
+{
+	KernelFeatures f = guest_61();
+	f.btf = Capability::no("no kernel BTF at /sys/kernel/btf/vmlinux");
+	for (ProgKind k : {ProgKind::fentry, ProgKind::fexit, ProgKind::tp_btf, ProgKind::iter_tcp,
+			   ProgKind::iter_sk_storage_map, ProgKind::iter_task_file})
+		f.kinds[k] = Capability::no("no kernel BTF");
+	const Plan p = make_plan(f, AttachMode::automatic, {Refusal{"ringbuf", EPERM, "load", true, {}}});
+	ASSERT_FALSE(p.fatal) << p.fatal->message;
+	EXPECT_EQ(p.fact(FactId::queues).mechanisms,
+		  std::vector<std::string>{"kprobe walk of /proc/net/tcp{,6} in each tracked netns each sample"});
+	EXPECT_TRUE(p.ptr_keys) << "no program there can make a socket cookie";
+	EXPECT_TRUE(p.perf_buffer);
+	EXPECT_EQ(p.program("sample_walk4").state, ProgState::attach);
+	EXPECT_EQ(p.program("sample_walk6").state, ProgState::attach);
+	for (FactId fact : {FactId::listen, FactId::enqueue, FactId::accept, FactId::syn_path, FactId::ack_path})
+		EXPECT_EQ(p.fact(fact).tier, Tier::kprobe) << fact_name(fact);
+	EXPECT_EQ(p.fields.of(TraceField::overflow_ack), Provenance::exact);
+	EXPECT_EQ(p.fields.of(TraceField::overflow_syn), Provenance::exact);
+
+	// With an iterator the cookies stay: the walk is not chosen.
+	EXPECT_FALSE(make_plan(guest_61(), AttachMode::automatic, {}).ptr_keys);
+}

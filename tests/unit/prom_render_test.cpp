@@ -24,6 +24,7 @@ ListenerStat listener(int family, const char *addr, std::uint16_t port, std::uin
 	inet_pton(family, addr, s.id.addr.data());
 	s.id.port = port;
 	s.id.cookie = cookie;
+	s.key = cookie;
 	s.id.netns = 4026531840;
 	s.owner_pid = 100;
 	s.owner_comm = comm;

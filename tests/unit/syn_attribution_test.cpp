@@ -10,6 +10,7 @@ ListenerStat listener(std::uint64_t cookie, std::uint32_t netns, std::uint32_t b
 {
 	ListenerStat s;
 	s.id.cookie = cookie;
+	s.key = cookie;
 	s.id.netns = netns;
 	s.backlog = backlog;
 	return s;

@@ -109,6 +109,30 @@ TEST(TraceDecode, ListenerState)
 	EXPECT_EQ(s.synq_full_drops, 4u);
 	EXPECT_EQ(s.synq_full_cookies, 5u);
 	EXPECT_EQ(s.syncookies_sent, 6u);
+
+	// Pointer keys (the kprobe walk: no cookies): an identity, never shown.
+	k.cookie = 0xffff888012345678ULL;
+	ListenerStat p = listener_stat_from(k, st, /*ptr_keys=*/true);
+	EXPECT_EQ(p.id.cookie, 0u);
+	EXPECT_EQ(p.key, 0xffff888012345678ULL);
+	EXPECT_EQ(listener_stat_from(k, st).key, p.key);
+}
+
+TEST(TraceDecode, PointerKeyedEventShowsNoCookie)
+{
+	lq_event e{};
+	e.type = LQ_EV_LISTEN;
+	e.cookie = 0xffff888012345678ULL;
+	e.family = AF_INET;
+	e.port = 80;
+	const auto *b = reinterpret_cast<const std::uint8_t *>(&e);
+	auto shown = decode_event({b, sizeof(e)}, /*ptr_keys=*/true);
+	ASSERT_TRUE(shown) << shown.error().message;
+	EXPECT_EQ(shown->cookie, 0u);
+	EXPECT_EQ(shown->where.cookie, 0u);
+	auto plain = decode_event({b, sizeof(e)});
+	ASSERT_TRUE(plain);
+	EXPECT_EQ(plain->cookie, e.cookie);
 }
 
 ListenerStat stat(std::uint64_t cookie, std::uint16_t port, std::uint32_t peak, std::uint32_t backlog)
@@ -118,6 +142,7 @@ ListenerStat stat(std::uint64_t cookie, std::uint16_t port, std::uint32_t peak, 
 	inet_pton(AF_INET, "127.0.0.1", s.id.addr.data());
 	s.id.port = port;
 	s.id.cookie = cookie;
+	s.key = cookie;
 	s.id.netns = 1;
 	s.owner_pid = 10;
 	s.owner_comm = "srv";
