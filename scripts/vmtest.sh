@@ -93,6 +93,9 @@ build_initramfs() {
   cp /bin/busybox "$stage/bin/busybox"
   ln -s busybox "$stage/bin/sh"
   cp tests/vm/guest-init.sh "$stage/init"
+  cp tests/vm/seed-class.sh "$stage/lq/seed-class.sh"
+  # The static binary runs there in a root holding nothing else.
+  [ -x "$ROOT/build-static/listenq" ] && cp "$ROOT/build-static/listenq" "$stage/lq/listenq-static"
   gcc -static -O2 -o "$stage/lq/lq_listen" tests/vm/lq_listen.c
   local lq=$ROOT/build/listenq integ=$ROOT/build/tests/listenq_integration bench=$ROOT/build/listenq_bench
   for b in "$lq" "$integ" "$bench" "$(command -v ss)" "$(command -v ip)" "$(command -v setpriv)"; do

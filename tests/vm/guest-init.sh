@@ -72,6 +72,11 @@ section listenq_ss_nodiag /tmp/lqss_nodiag.txt
 check - listenq_ss_nodiag "listenq ss -lnt Send-Q $(col_of /tmp/lqss_nodiag.txt 7123 3) (iter/tcp)" \
 	[ "$(col_of /tmp/lqss_nodiag.txt 7123 3)" = 123 ]
 
+# --- The kernel's walk of /proc/net/tcp, and the seed's class of kernel
+# (no BTF in sysfs, iterators, tp_btf, fentry and ringbuf refused) with the
+# static binary: tests/vm/seed-class.sh.
+. /lq/seed-class.sh
+
 # --- Every tier the prober can force on this kernel. probe's plan has a
 # row per fact; five facts have function hooks (listen, enqueue, accept,
 # syn_path, ack_path), and five are served in tier 3 when forced there

@@ -1,0 +1,124 @@
+# Sourced by guest-init.sh before tcp_diag is loaded (uses its result,
+# check, section, col_of, want, and the unrestricted outputs in /tmp).
+#
+# The seed's class of kernel, simulated on this one: the static binary in
+# a root that holds nothing else (no libraries), no kernel BTF in sysfs (a
+# copy passed with --btf), iter/tcp, tp_btf, fentry/fexit, the ringbuf and
+# the sk_storage iterator refused, no tcp_diag. What is left: kprobes, the
+# perf buffer, CO-RE from a BTF file, and the kernel's walk of
+# /proc/net/tcp: what a 4.14-5.8 kernel has. Every number must equal the
+# unrestricted run's, or the kernel's own counters.
+
+# Recv-Q Send-Q SynQ Drops of a port's row.
+row() { awk -v p=":$2\$" '$NF ~ p {print $1, $2, $3, $4; exit}' "$1"; }
+# A snapshot's table without its header lines.
+body() { grep -v '^listenq \|^refused\|^         ' "$1"; }
+# Overflow bursts under watch: backlog 4, 20 connects never accepted.
+listen_overflows() {
+	awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 }
+			  else for (i = 1; i <= NF; i++) if (n[i] == "ListenOverflows") print $i }' /proc/net/netstat
+}
+# A port's Recv-Q peak, Send-Q, and OVF-S, OVF-A summed over the frames.
+watch_row() {
+	awk -v a="127.0.0.1:$2" '$1 == a { if ($4 > pk) pk = $4; bl = $5; s += $8; k += $9 }
+				 END { print pk + 0, bl + 0, s + 0, k + 0 }' "$1"
+}
+sc_watch() {  # OUT PORT COMMAND...
+	out=$1 port=$2
+	shift 2
+	"$@" watch 1 4 --port "$port" > "$out" 2>&1 &
+	wpid=$!
+	for i in $(seq 1 100); do grep -q '^listenq watch' "$out" && break; sleep 0.2; done
+	# The burst ends (its connects closed) well before the last frame, so
+	# the frames hold every overflow the kernel counts meanwhile.
+	o0=$(listen_overflows)
+	/lq/lq_listen 127.0.0.1 "$port" 4 20 nb > /dev/null 2>&1 &
+	fpid=$!
+	sleep 2.5
+	kill $fpid 2>/dev/null
+	wait $fpid 2>/dev/null
+	sleep 0.2
+	kernel_ovf=$(( $(listen_overflows) - o0 ))
+	wait $wpid
+}
+
+# The walk alone first (the regular binary, kernel BTF there): iterators
+# refused, so the snapshot and the tracer's samples come from the walk.
+if want walk_; then
+	LISTENQ_REFUSE=iter/tcp "$LQ" snapshot -n > /tmp/walk_snap.txt 2>&1
+	rc=$?
+	section walk_snapshot /tmp/walk_snap.txt
+	body /tmp/walk_snap.txt > /tmp/walk_body.txt
+	body /tmp/snap.txt > /tmp/snap_body.txt
+	check - walk_snapshot "exit $rc; 7123: $(row /tmp/walk_snap.txt 7123) (iter/tcp: $(row /tmp/snap.txt 7123))" \
+		sh -c "[ $rc = 0 ] && head -1 /tmp/walk_snap.txt | grep -q 'source kprobe/tcp_seq_show' &&
+		       cmp -s /tmp/walk_body.txt /tmp/snap_body.txt"
+	sc_watch /tmp/walk_watch.txt 7403 env LISTENQ_REFUSE=iter/tcp,iter/task_file,iter/bpf_sk_storage_map "$LQ"
+	rc=$?
+	section walk_watch /tmp/walk_watch.txt
+	a=$(watch_row /tmp/walk_watch.txt 7403)
+	check - walk_watch "exit $rc; peak Send-Q OVF-S OVF-A: $a, ListenOverflows +$kernel_ovf" \
+		sh -c "set -- $a; [ $rc = 0 ] && [ \"\$1 \$2\" = '5 4' ] && [ \$((\$3 + \$4)) = $kernel_ovf ] &&
+		       grep -q 'kprobe walk of' /tmp/walk_watch.txt"
+fi
+
+want seed_class || return 0
+
+if [ ! -x /lq/listenq-static ]; then
+	result - seed_class fail "no static binary in the initramfs (scripts/build-static.sh)"
+	return 0
+fi
+R=/tmp/bare
+mkdir -p $R/proc $R/sys $R/tmp
+cp /lq/listenq-static $R/listenq
+mount -t proc proc $R/proc
+mount -o bind /sys $R/sys
+cp /sys/kernel/btf/vmlinux $R/vmlinux.btf
+mount -t tmpfs none $R/sys/kernel/btf
+check - seed_class_bare_root "files in the root: $(cd $R && find . -xdev -type f | tr '\n' ' ')" \
+	sh -c "[ \"$(cd $R && find . -xdev -type f | sort | tr '\n' ' ')\" = './listenq ./vmlinux.btf ' ] &&
+	       [ ! -e $R/sys/kernel/btf/vmlinux ]"
+SC="chroot $R /listenq --btf /vmlinux.btf"
+export LISTENQ_REFUSE=iter/tcp,tp_btf,fentry,fexit,ringbuf,iter/bpf_sk_storage_map
+
+ss -lnt > /tmp/sc_ss.txt 2>&1
+section seed_class_ss /tmp/sc_ss.txt
+check - seed_class_ss_sendq0 "ss -lnt Send-Q $(col_of /tmp/sc_ss.txt 7123 3): the reproduction" \
+	[ "$(col_of /tmp/sc_ss.txt 7123 3)" = 0 ]
+
+$SC snapshot -n > /tmp/sc_snap.txt 2>&1
+rc=$?
+section seed_class_snapshot /tmp/sc_snap.txt
+a=$(row /tmp/sc_snap.txt 7123) b=$(row /tmp/snap.txt 7123)
+check - seed_class_snapshot "exit $rc; 7123 Recv-Q Send-Q SynQ Drops: $a (unrestricted: $b)" \
+	sh -c "[ $rc = 0 ] && head -1 /tmp/sc_snap.txt | grep -q 'source kprobe/tcp_seq_show' &&
+	       [ '$a' = '$b' ] && [ '$(col_of /tmp/sc_snap.txt 7123 2)' = 123 ]"
+
+$SC ss -lnt > /tmp/sc_lqss.txt 2>&1
+rc=$?
+section seed_class_listenq_ss /tmp/sc_lqss.txt
+check - seed_class_listenq_ss "exit $rc; Send-Q $(col_of /tmp/sc_lqss.txt 7123 3), byte-identical to the unrestricted listenq ss -lnt" \
+	sh -c "[ $rc = 0 ] && [ '$(col_of /tmp/sc_lqss.txt 7123 3)' = 123 ] && cmp -s /tmp/sc_lqss.txt /tmp/lqss_nodiag.txt"
+
+$SC verify > /tmp/sc_verify.txt 2>&1
+rc=$?
+section seed_class_verify /tmp/sc_verify.txt
+check - seed_class_verify "exit $rc; tcp_diag unavailable, /proc's tx_queue 0 explained" \
+	sh -c "[ $rc = 0 ] && grep -q 'tcp_diag: unavailable' /tmp/sc_verify.txt && grep -q 'tx_queue is 0' /tmp/sc_verify.txt"
+
+sc_watch /tmp/sc_watch.txt 7401 $SC
+rc=$?
+sc_kernel=$kernel_ovf
+section seed_class_watch /tmp/sc_watch.txt
+unset LISTENQ_REFUSE
+sc_watch /tmp/sc_watch_full.txt 7402 /lq/listenq-static
+full_kernel=$kernel_ovf
+section seed_class_watch_unrestricted /tmp/sc_watch_full.txt
+umount $R/sys/kernel/btf $R/sys $R/proc
+a=$(watch_row /tmp/sc_watch.txt 7401) b=$(watch_row /tmp/sc_watch_full.txt 7402)
+# peak and Send-Q as unrestricted; overflows split by path, their sum the
+# kernel's ListenOverflows rise; the header names the kprobe tier.
+check - seed_class_watch "exit $rc; peak Send-Q OVF-S OVF-A: $a, ListenOverflows +$sc_kernel (unrestricted: $b, +$full_kernel)" \
+	sh -c "set -- $a; [ $rc = 0 ] && [ \"\$1 \$2\" = '5 4' ] && [ \"\$1 \$2\" = \"$(echo $b | cut -d' ' -f1-2)\" ] &&
+	       [ \$((\$3 + \$4)) = $sc_kernel ] && [ \$3 -gt 0 ] &&
+	       head -1 /tmp/sc_watch.txt | grep -q 'tier kprobe'"
