@@ -153,17 +153,35 @@ static __always_inline void mark_closed(struct sock *sk)
 		*m |= LQ_TRK_CLOSED;
 }
 
+/* floor(log2(v)), 0 for v <= 1, at most LQ_HIST_SLOTS - 1. No loop:
+ * bounded loops need 5.3, and the kprobe tier runs on older kernels. */
 static __always_inline __u32 log2_slot(__u64 v)
 {
 	__u32 slot = 0;
 
-	for (int i = 0; i < LQ_HIST_SLOTS - 1; i++) {
-		if (v <= 1)
-			break;
-		v >>= 1;
-		slot++;
+	if (v >> 32) {
+		v >>= 32;
+		slot += 32;
 	}
-	return slot;
+	if (v >> 16) {
+		v >>= 16;
+		slot += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		slot += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		slot += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		slot += 2;
+	}
+	if (v >> 1)
+		slot += 1;
+	return slot < LQ_HIST_SLOTS - 1 ? slot : LQ_HIST_SLOTS - 1;
 }
 
 /* Peak bookkeeping for the current interval; returns 1 on a new epoch. */
