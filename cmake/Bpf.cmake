@@ -33,7 +33,8 @@ message(STATUS "listenq: vmlinux.h from ${LISTENQ_VMLINUX_FROM}")
 set(SKEL_DIR ${CMAKE_BINARY_DIR}/skel)
 file(MAKE_DIRECTORY ${SKEL_DIR})
 
-# bpf_skeleton(NAME): bpf/NAME.bpf.c -> ${SKEL_DIR}/NAME.skel.h (struct NAME_bpf)
+# bpf_skeleton(NAME): bpf/NAME.bpf.c -> ${SKEL_DIR}/NAME.skel.h (struct NAME_bpf);
+# the object is listed in the global property LISTENQ_BPF_OBJECTS.
 function(bpf_skeleton name)
   set(src ${CMAKE_SOURCE_DIR}/bpf/${name}.bpf.c)
   set(obj ${SKEL_DIR}/${name}.bpf.o)
@@ -54,4 +55,5 @@ function(bpf_skeleton name)
     DEPENDS ${obj}
     COMMENT "skeleton ${name}.skel.h")
   add_custom_target(${name}_skel DEPENDS ${skel})
+  set_property(GLOBAL APPEND PROPERTY LISTENQ_BPF_OBJECTS ${obj})
 endfunction()

@@ -9,6 +9,11 @@
 
 namespace listenq {
 
+struct ObjectDeleter {
+	void operator()(bpf_object *o) const { bpf_object__close(o); }
+};
+using ObjectPtr = std::unique_ptr<bpf_object, ObjectDeleter>;
+
 struct LinkDeleter {
 	void operator()(bpf_link *l) const { bpf_link__destroy(l); }
 };
