@@ -89,6 +89,22 @@ std::string test_name(const ::testing::TestParamInfo<std::string> &info)
 	return base;
 }
 
+// What an object's kprobe programs still need beyond 4.19, by design and
+// said in README "Kernels". walk.bpf.o (snapshot, ss, verify): nothing.
+// trace.bpf.o (the tracer): global data (5.2), and the ringbuf helpers and
+// map that its rodata setting prunes when events go to the perf buffer
+// (which the verifier does once rodata is frozen: 5.2). Anything else is
+// a failure.
+bool known_gap(const std::string &object, const Problem4_19 &pr)
+{
+	if (base_name(object) != "trace.bpf.o")
+		return false;
+	if (pr.check == Check4_19::global_data)
+		return true;
+	return (pr.check == Check4_19::helper || pr.check == Check4_19::map_type) &&
+	       pr.message.find("ringbuf") != std::string::npos;
+}
+
 class Fits4_19 : public ::testing::TestWithParam<std::string> {
 protected:
 	// No program on the path has a problem of these kinds.
@@ -100,7 +116,8 @@ protected:
 		std::size_t n = 0;
 		for (const ObjectProgram &p : on_path(*r))
 			for (const Problem4_19 &pr : problems_on_4_19(p))
-				if (std::find(checks.begin(), checks.end(), pr.check) != checks.end()) {
+				if (std::find(checks.begin(), checks.end(), pr.check) != checks.end() &&
+				    !known_gap(GetParam(), pr)) {
 					lines += "  " + pr.message + "\n";
 					n++;
 				}
@@ -114,6 +131,21 @@ TEST_P(Fits4_19, NoJmp32OrNewAtomics) { expect_none({Check4_19::jmp32, Check4_19
 TEST_P(Fits4_19, OnlyKprobeHelpersOf4_19) { expect_none({Check4_19::helper}); }
 TEST_P(Fits4_19, OnlyMapTypesOf4_19) { expect_none({Check4_19::map_type}); }
 TEST_P(Fits4_19, NoGlobalDataOrExterns) { expect_none({Check4_19::global_data, Check4_19::externs}); }
+
+// The snapshot's walk is the 4.19 path with no gap at all.
+TEST(ObjectCheck4_19, TheWalkFitsWhole)
+{
+	const auto &all = objects_4_19();
+	auto it = std::find_if(all.begin(), all.end(), [](const std::string &p) { return base_name(p) == "walk.bpf.o"; });
+	ASSERT_NE(it, all.end()) << "walk.bpf.o is not in " << LQ_BPF_4_19_OBJECTS;
+	const auto &r = read_cached(*it);
+	ASSERT_TRUE(r) << r.error().message;
+	const auto progs = on_path(*r);
+	EXPECT_EQ(progs.size(), 2u) << "walk_tcp4 and walk_tcp6";
+	for (const ObjectProgram &p : progs)
+		for (const Problem4_19 &pr : problems_on_4_19(p))
+			ADD_FAILURE() << pr.message;
+}
 
 INSTANTIATE_TEST_SUITE_P(Built, Fits4_19, ::testing::ValuesIn(objects_4_19()), test_name);
 
