@@ -98,7 +98,7 @@ build_initramfs() {
   [ -x "$ROOT/build-static/listenq" ] && cp "$ROOT/build-static/listenq" "$stage/lq/listenq-static"
   gcc -static -O2 -o "$stage/lq/lq_listen" tests/vm/lq_listen.c
   local lq=$ROOT/build/listenq integ=$ROOT/build/tests/listenq_integration bench=$ROOT/build/listenq_bench
-  for b in "$lq" "$integ" "$bench" "$(command -v ss)" "$(command -v ip)" "$(command -v setpriv)"; do
+  for b in "$lq" "$integ" "$bench" "$(command -v ss)" "$(command -v ip)" "$(command -v setpriv)" /usr/sbin/bpftool; do
     copy_with_libs "$stage" "$b"
   done
   echo "$lq" > "$stage/lq/listenq.path"

@@ -288,6 +288,8 @@ int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::os
 		return run_export(o, out, err);
 	if (o.command == "demo")
 		return run_demo(o, out, err);
+	if (o.command == "btf-min")
+		return run_btf_min(o, out, err);
 	err << "listenq: unknown command " << o.command << '\n';
 	return kExitUsage;
 }

@@ -22,6 +22,7 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err);
 int run_hist(const Options &o, std::ostream &out, std::ostream &err);
 int run_export(const Options &o, std::ostream &out, std::ostream &err);
 int run_demo(const Options &o, std::ostream &out, std::ostream &err);
+int run_btf_min(const Options &o, std::ostream &out, std::ostream &err);
 // Shared by commands that load BPF: BTF and privilege; 0 when it may proceed.
 int preflight(const Options &o, std::ostream &err);
 // --btf and LISTENQ_REFUSE for the snapshot programs.

@@ -62,6 +62,21 @@ Columns: Recv-Q = accept queue (sk_ack_backlog), Send-Q = backlog limit
 (request sockets), Drops = sk_drops (ListenDrops for this socket).
 )";
 
+constexpr const char *kBtfMinExamples = R"(EXAMPLES:
+  listenq btf-min listenq.btf       for this kernel, from /sys/kernel/btf
+  listenq btf-min --vmlinux 4.19.91-26.al7.x86_64.btf al7.btf
+                                    for another kernel, from its BTFHub file
+  sudo listenq --btf al7.btf snapshot
+                                    on that kernel, which has no BTF in sysfs
+
+Kernels without /sys/kernel/btf/vmlinux (before 5.4, or built without
+CONFIG_DEBUG_INFO_BTF) need a BTF file for CO-RE. A full one comes from
+BTFHub archives, or from pahole -J on the kernel's debug vmlinux. This
+command keeps only the types listenq's BPF objects use (a few KiB), to ship
+next to the binary for a fleet of identical kernels. It runs bpftool gen
+min_core_btf, on any machine with bpftool.
+)";
+
 constexpr const char *kProbeExamples = R"(EXAMPLES:
   sudo listenq probe
   sudo listenq probe --json | jq '.plan.facts[] | {fact, tier, mechanisms}'
@@ -292,6 +307,16 @@ Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 	demo->add_option("--accept-ms", o.demo.accept_ms, "the server accepts one connection per this many ms (default 250)")
 		->check(CLI::Range(1, 10000));
 	demo->footer(kDemoExamples);
+
+	auto *btf_min = app.add_subcommand("btf-min", "write a minimized BTF for listenq (bpftool gen min_core_btf), for --btf");
+	btf_min->add_option("output", o.btf_min.output, "the BTF file to write")->required();
+	btf_min->add_option("--vmlinux", o.btf_min.vmlinux,
+			    "the target kernel's full BTF (default /sys/kernel/btf/vmlinux; a BTFHub file, or pahole -J "
+			    "on a debug vmlinux)")
+		->type_name("PATH");
+	btf_min->add_option("--bpftool", o.btf_min.bpftool, "bpftool to run (default: /usr/sbin/bpftool, else PATH)")
+		->type_name("PATH");
+	btf_min->footer(kBtfMinExamples);
 
 }
 

@@ -83,8 +83,15 @@ struct DemoOptions {
 	std::uint32_t accept_ms = 250;  // the server accepts one connection per accept_ms
 };
 
+// btf-min: a minimized BTF for kernels without /sys/kernel/btf/vmlinux.
+struct BtfMinOptions {
+	std::string output;                              // the file to write
+	std::string vmlinux = "/sys/kernel/btf/vmlinux";  // the target kernel's full BTF
+	std::string bpftool;                             // "" : looked up
+};
+
 struct Options {
-	std::string command;  // "probe", "snapshot", "verify", "ss", "watch", "trace", "hist", "export", "demo"
+	std::string command;  // "probe", "snapshot", "verify", "ss", "watch", "trace", "hist", "export", "demo", "btf-min"
 	CommonOptions common;
 	FilterOptions filter;
 	SnapshotOptions snapshot;
@@ -94,6 +101,7 @@ struct Options {
 	TracingOptions tracing;
 	ExportOptions exporter;
 	DemoOptions demo;
+	BtfMinOptions btf_min;
 };
 
 struct ParseOutcome {

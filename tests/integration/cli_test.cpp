@@ -65,6 +65,36 @@ TEST_F(Cli, ValidCustomBtfIsUsedForCoRe)
 	EXPECT_NE(r.out.find("\"source\": \"iter/tcp\""), std::string::npos);
 }
 
+// btf-min's file, for a kernel without BTF in sysfs (hidden here): a few
+// KiB that libbpf takes for CO-RE. This host has no kprobes for the walk,
+// so the snapshot comes from inet_diag and says why.
+TEST_F(Cli, MinimizedBtfServesAKernelWithoutSysfsBtf)
+{
+	const std::string path = ::testing::TempDir() + "/listenq-min.btf";
+	RunResult w = run_program({LISTENQ_BIN, "btf-min", path});
+	ASSERT_EQ(w.exit_code, 0) << w.out << w.err;
+	EXPECT_NE(w.out.find("wrote " + path), std::string::npos) << w.out;
+	std::ifstream f(path, std::ios::binary | std::ios::ate);
+	const auto size = static_cast<long>(f.tellg());
+	EXPECT_GT(size, 1000) << "a BTF with listenq's types";
+	EXPECT_LT(size, 64 * 1024) << "minimized: the full vmlinux BTF is megabytes";
+	for (const char *cmd : {"snapshot", "probe"}) {
+		RunResult r = run_program({which("unshare"), "-m", "sh", "-c",
+					   std::string("mount -t tmpfs none /sys/kernel/btf && exec ") + LISTENQ_BIN +
+						   " --btf " + path + " " + cmd});
+		EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.out << r.err;
+		if (std::string(cmd) == "snapshot") {
+			EXPECT_NE(r.out.find("source inet_diag"), std::string::npos) << r.out;
+			EXPECT_NE(r.out.find("no kernel BTF"), std::string::npos) << r.out;
+		} else {
+			EXPECT_NE(r.out.find(path + " (--btf)"), std::string::npos) << r.out;
+		}
+	}
+	RunResult bad = run_program({LISTENQ_BIN, "btf-min", "--bpftool", "/nonexistent/bpftool", path});
+	EXPECT_EQ(bad.exit_code, 1);
+	EXPECT_NE(bad.err.find("needs bpftool"), std::string::npos) << bad.err;
+}
+
 TEST_F(Cli, BadArgumentsExit2WithUsage)
 {
 	for (auto args : std::vector<std::vector<std::string>>{{"snapshot", "--port", "0"},

@@ -3,7 +3,7 @@
 #
 # The seed's class of kernel, simulated on this one: the static binary in
 # a root that holds nothing else (no libraries), no kernel BTF in sysfs (a
-# copy passed with --btf), iter/tcp, tp_btf, fentry/fexit, the ringbuf and
+# minimized copy from listenq btf-min passed with --btf), iter/tcp, tp_btf, fentry/fexit, the ringbuf and
 # the sk_storage iterator refused, no tcp_diag. What is left: kprobes, the
 # perf buffer, CO-RE from a BTF file, and the kernel's walk of
 # /proc/net/tcp: what a 4.14-5.8 kernel has. Every number must equal the
@@ -73,7 +73,13 @@ mkdir -p $R/proc $R/sys $R/tmp
 cp /lq/listenq-static $R/listenq
 mount -t proc proc $R/proc
 mount -o bind /sys $R/sys
-cp /sys/kernel/btf/vmlinux $R/vmlinux.btf
+# The operator's step, done here with the regular binary and bpftool: a
+# minimized BTF of this kernel, shipped next to the static binary.
+"$LQ" btf-min $R/vmlinux.btf > /tmp/sc_btf_min.txt 2>&1
+rc=$?
+section seed_class_btf_min /tmp/sc_btf_min.txt
+check - seed_class_btf_min "exit $rc; $(head -1 /tmp/sc_btf_min.txt | cut -d: -f1)" \
+	sh -c "[ $rc = 0 ] && [ -s $R/vmlinux.btf ]"
 mount -t tmpfs none $R/sys/kernel/btf
 check - seed_class_bare_root "files in the root: $(cd $R && find . -xdev -type f | tr '\n' ' ')" \
 	sh -c "[ \"$(cd $R && find . -xdev -type f | sort | tr '\n' ' ')\" = './listenq ./vmlinux.btf ' ] &&
