@@ -231,12 +231,12 @@ const std::vector<FactSpec> &fact_specs()
 		   "holds are sampled every 5 s"},
 		  {"iter/tcp full pass of each tracked netns each sample", {"sample_listeners"}, Needs::nothing,
 		   "each sample walks every TCP hash bucket, once per tracked netns"},
+		  {"iter/task_file full pass each sample", {"sample_files"}, Needs::nothing,
+		   "each sample walks every process's open files; listeners no visible process holds are not seen"},
 		  {"kprobe walk of /proc/net/tcp{,6} in each tracked netns each sample",
 		   {"sample_walk4", "sample_walk6"}, Needs::nothing,
 		   "each sample has the kernel format every TCP socket of each tracked netns as /proc text; no "
 		   "socket cookies (cookie 0): listeners are keyed by socket pointer"},
-		  {"iter/task_file full pass each sample", {"sample_files"}, Needs::nothing,
-		   "each sample walks every process's open files; listeners no visible process holds are not seen"},
 		  {"iter/bpf_sk_storage_map each sample, no full pass", {"sample_tracked"}, Needs::sk_storage,
 		   "listeners older than listenq, or started under a raw hook, are never seen"}},
 		 "",  // nothing reads the queues: the tracer cannot run
