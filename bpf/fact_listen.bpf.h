@@ -17,7 +17,7 @@ static __always_inline void start_listener(void *ctx, const struct sock *sk, con
 {
 	struct lq_listener_state *st;
 
-	if (bpf_map_update_elem(&listeners, key, &lq_zero_state, BPF_ANY))
+	if (insert_zero_state(&listeners, key, BPF_ANY))
 		return;
 	st = bpf_map_lookup_elem(&listeners, key);
 	if (!st)

@@ -22,7 +22,7 @@ static __always_inline struct lq_listener_state *seed(void *ctx, struct sock *sk
 	__u64 ptr = (__u64)sk;
 	struct lq_fresh *f;
 
-	if (bpf_map_update_elem(&listeners, key, &lq_zero_state, BPF_NOEXIST)) {
+	if (insert_zero_state(&listeners, key, BPF_NOEXIST)) {
 		st = bpf_map_lookup_elem(&listeners, key);
 		if (!st)  /* map full: user space zeroes this before each pass */
 			stat_inc(LQ_STAT_UNTRACKED);
@@ -71,7 +71,7 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 {
 	struct lq_listener_key key = {};
 	struct lq_listener_state *st;
-	__u32 drops, acceptq;
+	__u32 drops, acceptq, pass;
 	__u64 known;
 
 	if (!key_any(&key, sk, btf))
@@ -79,9 +79,10 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 	st = bpf_map_lookup_elem(&listeners, &key);
 	if (!st)
 		st = seed(ctx, sk, mark, &key, btf);
-	if (!st || st->sample_pass == sample_pass)
+	pass = cur_sample_pass();
+	if (!st || st->sample_pass == pass)
 		return;
-	st->sample_pass = sample_pass;
+	st->sample_pass = pass;
 	acceptq = BPF_CORE_READ(sk, sk_ack_backlog);
 	observe_queues(&key, st, acceptq, syn_qlen(sk));
 	st->effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
@@ -164,7 +165,7 @@ int sample_files(struct bpf_iter__task_file *ctx)
  * /proc/net/tcp{,6} (see walk.bpf.c); this process's reads only. */
 static __always_inline void sample_walked(void *ctx, struct sock *sk)
 {
-	if ((__u64)sk <= 1 || bpf_get_current_pid_tgid() >> 32 != walk_tgid)
+	if ((__u64)sk <= 1 || bpf_get_current_pid_tgid() >> 32 != cur_walk_tgid())
 		return;  /* 1: SEQ_START_TOKEN, the header row */
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN)
 		sample_one(ctx, sk, 0, 0);

@@ -22,9 +22,11 @@
 #include <bpf/bpf_tracing.h>
 #include "listener.bpf.h"
 
+#ifndef LQ_LEGACY
 /* Load-time settings (enum lq_config): rodata, so the verifier prunes the
  * code of a refused map kind. */
 const volatile __u32 lq_config = 0;
+#define LQ_CONFIG lq_config
 
 /* The plan's exact facts (enum lq_exact), written by user space once all
  * of the plan's programs are attached. */
@@ -43,9 +45,91 @@ volatile __u32 sample_pass = 0;
  * kprobe walk: fact_queues.bpf.h). */
 const volatile __u32 walk_tgid = 0;
 
+/* A new entry is inserted as this, then filled in place: a listener state
+ * is too big for a program's stack. User space skips an entry whose family
+ * is still 0. */
+const struct lq_listener_state lq_zero_state = {};
+
+static __always_inline __u32 cur_exact_mask(void) { return exact_mask; }
+static __always_inline __u32 cur_interval_epoch(void) { return interval_epoch; }
+static __always_inline __u32 cur_sample_pass(void) { return sample_pass; }
+static __always_inline __u32 cur_walk_tgid(void) { return walk_tgid; }
+
+static __always_inline long insert_zero_state(void *map, const void *key, __u64 flags)
+{
+	return bpf_map_update_elem(map, key, &lq_zero_state, flags);
+}
+#else
+/* trace_legacy.bpf.c: no global data before 5.2. The load-time settings
+ * are compiled in (perf buffer, no sk_storage, pointer keys), the others
+ * live in a map (struct lq_settings). */
+#define LQ_CONFIG (LQ_CFG_PERF_BUFFER | LQ_CFG_NO_SK_STORAGE | LQ_CFG_PTR_KEYS)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lq_settings);
+} lq_settings SEC(".maps");
+
+/* One zeroed listener state: what a new entry is inserted as. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lq_listener_state);
+} lq_zero_state SEC(".maps");
+
+static __always_inline struct lq_settings *settings(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&lq_settings, &zero);
+}
+
+static __always_inline __u32 cur_exact_mask(void)
+{
+	struct lq_settings *s = settings();
+
+	return s ? s->exact_mask : 0;
+}
+
+static __always_inline __u32 cur_interval_epoch(void)
+{
+	struct lq_settings *s = settings();
+
+	return s ? s->interval_epoch : 0;
+}
+
+static __always_inline __u32 cur_sample_pass(void)
+{
+	struct lq_settings *s = settings();
+
+	return s ? s->sample_pass : 0;
+}
+
+static __always_inline __u32 cur_walk_tgid(void)
+{
+	struct lq_settings *s = settings();
+
+	return s ? s->walk_tgid : 0;
+}
+
+/* A map value as the value argument: 4.19 takes it (not only stack). */
+static __always_inline long insert_zero_state(void *map, const void *key, __u64 flags)
+{
+	__u32 zero = 0;
+	struct lq_listener_state *z = bpf_map_lookup_elem(&lq_zero_state, &zero);
+
+	if (!z)
+		return -1;
+	return bpf_map_update_elem(map, key, z, flags);
+}
+#endif
+
 static __always_inline int exact(__u32 fact)
 {
-	return exact_mask & fact;
+	return cur_exact_mask() & fact;
 }
 
 struct {
@@ -116,11 +200,6 @@ struct {
 	__type(value, struct lq_fresh);
 } fresh SEC(".maps");
 
-/* A new entry is inserted as this, then filled in place: a listener state
- * is too big for a program's stack. User space skips an entry whose family
- * is still 0. */
-const struct lq_listener_state lq_zero_state = {};
-
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -131,7 +210,7 @@ static __always_inline void stat_inc(__u32 idx)
 
 static __always_inline int sk_storage_on(void)
 {
-	return !(lq_config & LQ_CFG_NO_SK_STORAGE);
+	return !(LQ_CONFIG & LQ_CFG_NO_SK_STORAGE);
 }
 
 /* The listener's tracked mark (BTF programs only), created if missing. */
@@ -187,7 +266,7 @@ static __always_inline __u32 log2_slot(__u64 v)
 /* Peak bookkeeping for the current interval; returns 1 on a new epoch. */
 static __always_inline int touch_epoch(const struct lq_listener_key *key)
 {
-	__u32 now = interval_epoch;
+	__u32 now = cur_interval_epoch();
 	__u32 *seen = bpf_map_lookup_elem(&epochs, key);
 
 	if (seen && *seen == now)
@@ -237,7 +316,7 @@ static __always_inline void emit(void *ctx, __u32 type, const struct lq_listener
 {
 	struct lq_event rec, *e = &rec;
 
-	if (!(lq_config & LQ_CFG_PERF_BUFFER))
+	if (!(LQ_CONFIG & LQ_CFG_PERF_BUFFER))
 		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		stat_inc(LQ_STAT_EVENTS_LOST);
@@ -265,7 +344,7 @@ static __always_inline void emit(void *ctx, __u32 type, const struct lq_listener
 	e->overflow_path = path;
 	e->accepted = st->accepted;
 	e->overflows = st->overflow_syn + st->overflow_ack;
-	if (lq_config & LQ_CFG_PERF_BUFFER) {
+	if (LQ_CONFIG & LQ_CFG_PERF_BUFFER) {
 		if (bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, e, sizeof(*e)))
 			stat_inc(LQ_STAT_EVENTS_LOST);
 	} else {
@@ -275,7 +354,7 @@ static __always_inline void emit(void *ctx, __u32 type, const struct lq_listener
 
 static __always_inline int ptr_keys(void)
 {
-	return lq_config & LQ_CFG_PTR_KEYS;
+	return LQ_CONFIG & LQ_CFG_PTR_KEYS;
 }
 
 /* Key of a socket held as a BTF pointer; generates the cookie if needed. */

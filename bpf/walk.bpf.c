@@ -34,7 +34,8 @@ struct {
  * pointer: user space reads the values only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);	/* set by user space */
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* 4.6+: not 8 MiB per snapshot */
 	__type(key, __u64);
 	__type(value, struct lq_listener_rec);
 } walked SEC(".maps");

@@ -39,7 +39,8 @@ function(bpf_skeleton name)
   set(src ${CMAKE_SOURCE_DIR}/bpf/${name}.bpf.c)
   set(obj ${SKEL_DIR}/${name}.bpf.o)
   set(skel ${SKEL_DIR}/${name}.skel.h)
-  file(GLOB bpf_headers ${CMAKE_SOURCE_DIR}/bpf/*.h ${CMAKE_SOURCE_DIR}/include/listenq/*.h)
+  # trace_legacy.bpf.c includes trace.bpf.c: every object depends on every source.
+  file(GLOB bpf_headers ${CMAKE_SOURCE_DIR}/bpf/*.h ${CMAKE_SOURCE_DIR}/bpf/*.bpf.c ${CMAKE_SOURCE_DIR}/include/listenq/*.h)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${CLANG_BPF} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror

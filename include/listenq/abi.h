@@ -174,6 +174,19 @@ struct lq_fresh {
 };
 
 /*
+ * The run-time settings of trace_legacy.bpf.o (key 0 of its lq_settings
+ * array map), for kernels without global data (before 5.2): trace.bpf.o
+ * keeps them in .bss and .rodata. Its load-time settings (enum lq_config)
+ * are compiled in: perf buffer, no sk_storage, pointer keys.
+ */
+struct lq_settings {
+	__u32 exact_mask;	/* enum lq_exact */
+	__u32 interval_epoch;
+	__u32 sample_pass;
+	__u32 walk_tgid;	/* whose /proc/net/tcp reads are walk passes */
+};
+
+/*
  * Settings of walk.bpf.c (key 0 of its walk_config array map: no global
  * data before 5.2). Only reads of /proc/net/tcp{,6} by this process are
  * recorded.

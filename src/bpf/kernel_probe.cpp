@@ -178,6 +178,28 @@ Capability probe_map(bpf_map_type t, const char *name)
 	return Capability::no("create: " + errno_text(-r), -r);
 }
 
+// Global variables (5.2): an instruction that addresses an array map's
+// value directly (BPF_PSEUDO_MAP_VALUE), as libbpf's own probe does.
+Capability probe_global_data()
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo);
+	UniqueFd map(bpf_map_create(BPF_MAP_TYPE_ARRAY, "lq_probe_gd", sizeof(int), 32, 1, &mo));
+	if (!map.valid())
+		return Capability::no("create array map: " + errno_text(errno), errno);
+	const bpf_insn insns[] = {
+		// r1 = &map[0] + 16 (ld_imm64, two slots); *(u64 *)(r1 + 0) = 42
+		{BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_VALUE, 0, map.get()},
+		{0, 0, 0, 0, 16},
+		{BPF_ST | BPF_MEM | BPF_DW, BPF_REG_1, 0, 0, 42},
+		{BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+		{BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+	};
+	UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "lq_probe", "GPL", insns, 5, nullptr));
+	if (!prog.valid())
+		return load_failure("global data", errno);
+	return Capability::yes("global_data");
+}
+
 Capability probe_drop_reason(const btf *vmlinux)
 {
 	int id = btf_func(vmlinux, "skb_drop_reason", BTF_KIND_ENUM);
@@ -284,8 +306,9 @@ KernelFeatures probe_kernel_features(const ProbeScope &scope)
 	}
 	for (MapKind m : kAllMapKinds) {
 		const std::string name(map_kind_name(m));
-		f.maps[m] = refused_by_user(scope, name)
-				    ? user_refusal()
+		f.maps[m] = refused_by_user(scope, name) ? user_refusal()
+			    : m == MapKind::global_data
+				    ? probe_global_data()
 				    : probe_map(m == MapKind::ringbuf ? BPF_MAP_TYPE_RINGBUF : BPF_MAP_TYPE_SK_STORAGE,
 						name.c_str());
 	}

@@ -18,18 +18,16 @@
 #include "bpf/libbpf_log.h"
 #include "bpf/libbpf_raii.h"
 #include "sources/tracefs.h"
-#include "trace.skel.h"
+#include "bpf/trace_object.h"
 #include "util/files.h"
 #include "util/unique_fd.h"
 
 namespace listenq {
 
-using TraceSkel = SkelPtr<trace_bpf, trace_bpf__destroy>;
-
 // Member order is teardown order, reversed: the readers and links go
 // before the skeleton that owns their maps and programs.
 struct TraceProgram::Impl {
-	TraceSkel skel;
+	std::optional<TraceObject> skel;
 	std::set<std::string> loaded;  // programs the skeleton loaded
 	std::vector<LinkPtr> links;
 	std::map<PassKind, LinkPtr> iters;
@@ -96,35 +94,32 @@ std::uint32_t lq_config_of(const Plan &p)
 }
 
 // Opens the object with only these programs on, the maps of the plan.
-Result<TraceSkel> open_configured(const TraceProgramOptions &o, const Plan &plan, const std::set<std::string> &progs)
+Result<TraceObject> open_configured(const TraceProgramOptions &o, const Plan &plan, const std::set<std::string> &progs)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo);
-	if (!o.btf_path.empty())
-		oo.btf_custom_path = o.btf_path.c_str();
-	TraceSkel skel(trace_bpf__open_opts(&oo));
-	if (!skel)
-		return Error::from_errno(errno, "open BPF object trace_bpf");
-	trace_bpf *s = skel.get();
-	bpf_map__set_max_entries(s->maps.listeners, o.max_listeners);
-	bpf_map__set_max_entries(s->maps.epochs, o.max_listeners);
+	auto t = TraceObject::open(o.btf_path, plan.legacy);
+	if (!t)
+		return t.error();
+	bpf_map__set_max_entries(t->map("listeners"), o.max_listeners);
+	bpf_map__set_max_entries(t->map("epochs"), o.max_listeners);
 	// A refused map kind becomes a placeholder the pruned code never uses.
+	bpf_map *events = t->map("events");
 	if (plan.perf_buffer) {
-		bpf_map__set_type(s->maps.events, BPF_MAP_TYPE_ARRAY);
-		bpf_map__set_key_size(s->maps.events, 4);
-		bpf_map__set_value_size(s->maps.events, 4);
-		bpf_map__set_max_entries(s->maps.events, 1);
+		bpf_map__set_type(events, BPF_MAP_TYPE_ARRAY);
+		bpf_map__set_key_size(events, 4);
+		bpf_map__set_value_size(events, 4);
+		bpf_map__set_max_entries(events, 1);
 	} else {
-		bpf_map__set_max_entries(s->maps.events, o.ringbuf_bytes);
+		bpf_map__set_max_entries(events, o.ringbuf_bytes);
 	}
 	if (!plan.sk_storage) {
-		bpf_map__set_type(s->maps.tracked, BPF_MAP_TYPE_HASH);
-		bpf_map__set_max_entries(s->maps.tracked, 1);
+		bpf_map__set_type(t->map("tracked"), BPF_MAP_TYPE_HASH);
+		bpf_map__set_max_entries(t->map("tracked"), 1);
 	}
-	s->rodata->lq_config = lq_config_of(plan);
-	s->rodata->walk_tgid = static_cast<std::uint32_t>(::getpid());
+	if (auto r = t->configure(lq_config_of(plan), static_cast<std::uint32_t>(::getpid())); !r)
+		return r.error();
 	bpf_program *p;
-	bpf_object__for_each_program(p, s->obj) bpf_program__set_autoload(p, progs.count(bpf_program__name(p)) > 0);
-	return skel;
+	bpf_object__for_each_program(p, t->obj()) bpf_program__set_autoload(p, progs.count(bpf_program__name(p)) > 0);
+	return t;
 }
 
 std::set<std::string> programs_to_load(const Plan &plan)
@@ -138,7 +133,7 @@ std::set<std::string> programs_to_load(const Plan &plan)
 
 // The kernel's verdict on loading these programs: nullopt when it loads.
 struct LoadTry {
-	TraceSkel skel;
+	std::optional<TraceObject> skel;
 	int err = 0;
 	std::string log;
 };
@@ -150,7 +145,7 @@ Result<LoadTry> try_once(const TraceProgramOptions &o, const Plan &plan, const s
 		return skel.error();
 	clear_libbpf_log();
 	LoadTry t;
-	t.err = trace_bpf__load(skel->get());
+	t.err = skel->load();
 	t.log = libbpf_recent_log();
 	if (!t.err)
 		t.skel = std::move(*skel);
@@ -189,7 +184,7 @@ namespace {
 
 // Loads the plan's programs; a program (or map kind) the kernel refuses is
 // planned out and the object re-opened, until the kernel takes it all.
-Result<TraceSkel> load_plan(const TraceProgramOptions &o, const KernelFeatures &f, Plan &plan,
+Result<TraceObject> load_plan(const TraceProgramOptions &o, const KernelFeatures &f, Plan &plan,
 			    std::set<std::string> &loaded)
 {
 	for (;;) {
@@ -201,12 +196,12 @@ Result<TraceSkel> load_plan(const TraceProgramOptions &o, const KernelFeatures &
 			return t.error();
 		if (!t->err) {
 			loaded = progs;
-			return std::move(t->skel);
+			return std::move(*t->skel);
 		}
 		const int err = -t->err;
 		std::optional<Refusal> r = refusal_from_libbpf_log(t->log, err);
 		if (auto m = failed_map_in_libbpf_log(t->log); m && !r)  // a map it cannot do without
-			return Error{err, "load BPF object trace_bpf: map " + m->first + ": " + m->second +
+			return Error{err, std::string("load BPF object ") + (plan.legacy ? "trace_legacy_bpf" : "trace_bpf") + ": map " + m->first + ": " + m->second +
 						  errno_text(err)};
 		if (!r) {
 			auto b = find_refused_by_bisection(progs, [&](const std::set<std::string> &some) -> Result<int> {
@@ -222,7 +217,7 @@ Result<TraceSkel> load_plan(const TraceProgramOptions &o, const KernelFeatures &
 		}
 		if (!r || std::any_of(plan.refusals.begin(), plan.refusals.end(),
 				      [&](const Refusal &x) { return x.what == r->what; }))
-			return Error{err, "load BPF object trace_bpf: " + errno_text(err)};
+			return Error{err, std::string("load BPF object ") + (plan.legacy ? "trace_legacy_bpf" : "trace_bpf") + ": " + errno_text(err)};
 		std::vector<Refusal> refusals = plan.refusals;
 		refusals.push_back(*r);
 		plan = make_plan(f, plan.mode, refusals);
@@ -281,7 +276,7 @@ PassKind pass_of(ProgKind k)
 // Attaches every program the plan attaches; the first that fails is returned.
 std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
 {
-	trace_bpf *s = impl.skel.get();
+	TraceObject &s = *impl.skel;
 	impl.links.clear();
 	impl.iters.clear();
 	impl.attached.clear();
@@ -293,7 +288,7 @@ std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
 		if (pp.name == "sample_walk6" && !path_exists("/proc/self/net/tcp6"))
 			continue;
 		const ProgramSpec *spec = find_program(pp.name);
-		bpf_program *prog = bpf_object__find_program_by_name(s->obj, std::string(pp.name).c_str());
+		bpf_program *prog = bpf_object__find_program_by_name(s.obj(), std::string(pp.name).c_str());
 		if (!spec || !prog)
 			return Refusal{std::string(pp.name), ENOENT, "attach", false, "not in the object"};
 		bpf_link *l = nullptr;
@@ -301,7 +296,7 @@ std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
 		case ProgKind::tracepoint: l = attach_tracepoint(prog, std::string(spec->target)); break;
 		case ProgKind::iter_sk_storage_map: {
 			union bpf_iter_link_info info = {};
-			info.map.map_fd = static_cast<__u32>(bpf_map__fd(s->maps.tracked));
+			info.map.map_fd = static_cast<__u32>(bpf_map__fd(s.map("tracked")));
 			LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &info, .link_info_len = sizeof(info));
 			l = bpf_program__attach_iter(prog, &io);
 			break;
@@ -326,9 +321,9 @@ std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
 
 Result<void> make_reader(TraceProgram::Impl &impl, const TraceProgramOptions &o)
 {
-	trace_bpf *s = impl.skel.get();
+	const TraceObject &s = *impl.skel;
 	if (!impl.plan.perf_buffer) {
-		impl.rb.reset(ring_buffer__new(bpf_map__fd(s->maps.events), on_ringbuf, &impl, nullptr));
+		impl.rb.reset(ring_buffer__new(bpf_map__fd(s.map("events")), on_ringbuf, &impl, nullptr));
 		if (!impl.rb)
 			return Error::from_errno(errno, "create ring buffer for map events");
 		return {};
@@ -338,7 +333,7 @@ Result<void> make_reader(TraceProgram::Impl &impl, const TraceProgramOptions &o)
 	std::size_t pages = 8;
 	while (pages * 2 * 4096 * static_cast<std::size_t>(ncpu) <= o.ringbuf_bytes && pages < 1024)
 		pages *= 2;
-	impl.pb.reset(perf_buffer__new(bpf_map__fd(s->maps.perf_events), pages, on_perf, on_perf_lost, &impl, nullptr));
+	impl.pb.reset(perf_buffer__new(bpf_map__fd(s.map("perf_events")), pages, on_perf, on_perf_lost, &impl, nullptr));
 	if (!impl.pb)
 		return Error::from_errno(errno, "create perf buffer for map perf_events");
 	return {};
@@ -372,7 +367,7 @@ Result<std::unique_ptr<TraceProgram>> TraceProgram::start(const TraceProgramOpti
 			auto skel = load_plan(opts, f, plan, impl->loaded);
 			if (!skel)
 				return skel.error();
-			impl->skel = std::move(*skel);
+			impl->skel.emplace(std::move(*skel));
 		}
 		impl->plan = plan;
 		// Attach failures: plan again without that program (a standby twin
@@ -389,7 +384,7 @@ Result<std::unique_ptr<TraceProgram>> TraceProgram::start(const TraceProgramOpti
 	if (auto r = make_reader(*impl, opts); !r)
 		return r.error();
 	// Hand over to the exact hooks only now that everything is attached.
-	impl->skel->bss->exact_mask = impl->plan.exact_mask();
+	impl->skel->set_exact_mask(impl->plan.exact_mask());
 	return std::unique_ptr<TraceProgram>(new TraceProgram(std::move(impl)));
 }
 
@@ -434,12 +429,12 @@ Result<void> TraceProgram::run_pass(PassKind k)
 			   : k == PassKind::tcp   ? "iter/tcp sample_listeners"
 						  : "iter/task_file sample_files";
 	if (it == impl_->iters.end() && k == PassKind::tcp && impl_->walk) {
-		impl_->skel->bss->sample_pass++;
+		impl_->skel->next_sample_pass();
 		return walk_pass();
 	}
 	if (it == impl_->iters.end())
 		return Error{ENOENT, std::string(what) + ": not attached"};
-	impl_->skel->bss->sample_pass++;
+	impl_->skel->next_sample_pass();
 	UniqueFd fd(bpf_iter_create(bpf_link__fd(it->second.get())));
 	if (!fd.valid())
 		return Error::from_errno(errno, std::string("create ") + what);
@@ -478,7 +473,7 @@ Result<int> TraceProgram::poll(int timeout_ms, int wake_fd)
 void TraceProgram::each_listener(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn,
 				 bool unfilled) const
 {
-	const int fd = bpf_map__fd(impl_->skel->maps.listeners);
+	const int fd = bpf_map__fd(impl_->skel->map("listeners"));
 	lq_listener_key key{}, next{};
 	lq_listener_key *prev = nullptr;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
@@ -493,14 +488,14 @@ void TraceProgram::each_listener(const std::function<void(const lq_listener_key 
 
 void TraceProgram::remove_listener(const lq_listener_key &k)
 {
-	bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.listeners), &k);
-	bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.epochs), &k);
+	bpf_map_delete_elem(bpf_map__fd(impl_->skel->map("listeners")), &k);
+	bpf_map_delete_elem(bpf_map__fd(impl_->skel->map("epochs")), &k);
 }
 
 std::set<std::uint32_t> TraceProgram::fresh_netns() const
 {
 	std::set<std::uint32_t> out;
-	const int fd = bpf_map__fd(impl_->skel->maps.fresh);
+	const int fd = bpf_map__fd(impl_->skel->map("fresh"));
 	__u64 key = 0, next = 0;
 	__u64 *prev = nullptr;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
@@ -515,7 +510,7 @@ std::set<std::uint32_t> TraceProgram::fresh_netns() const
 
 std::uint64_t TraceProgram::stat(std::uint32_t idx, bool zero) const
 {
-	const int fd = bpf_map__fd(impl_->skel->maps.stats);
+	const int fd = bpf_map__fd(impl_->skel->map("stats"));
 	const int ncpu = libbpf_num_possible_cpus();
 	std::vector<std::uint64_t> vals(static_cast<std::size_t>(ncpu > 0 ? ncpu : 1));
 	std::uint64_t sum = 0;
@@ -531,6 +526,6 @@ std::uint64_t TraceProgram::stat(std::uint32_t idx, bool zero) const
 
 std::uint64_t TraceProgram::events_lost() const { return stat(LQ_STAT_EVENTS_LOST) + impl_->perf_lost; }
 
-void TraceProgram::next_interval() { impl_->skel->bss->interval_epoch++; }
+void TraceProgram::next_interval() { impl_->skel->next_interval(); }
 
 }  // namespace listenq

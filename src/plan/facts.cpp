@@ -29,7 +29,15 @@ std::optional<ProgKind> parse_prog_kind(std::string_view s)
 	return std::nullopt;
 }
 
-std::string_view map_kind_name(MapKind k) { return k == MapKind::ringbuf ? "ringbuf" : "sk_storage"; }
+std::string_view map_kind_name(MapKind k)
+{
+	switch (k) {
+	case MapKind::ringbuf: return "ringbuf";
+	case MapKind::sk_storage: return "sk_storage";
+	case MapKind::global_data: return "global_data";
+	}
+	return "?";
+}
 
 std::string ProgramSpec::section() const
 {

@@ -33,10 +33,12 @@ inline constexpr ProgKind kAllProgKinds[] = {
 std::string_view prog_kind_name(ProgKind k);
 std::optional<ProgKind> parse_prog_kind(std::string_view s);
 
-// Map kinds the tracer can do without.
-enum class MapKind { ringbuf, sk_storage };
-inline constexpr MapKind kAllMapKinds[] = {MapKind::ringbuf, MapKind::sk_storage};
-std::string_view map_kind_name(MapKind k);  // "ringbuf", "sk_storage"
+// Map kinds the tracer can do without. global_data: the .bss/.rodata maps
+// of global variables (5.2); without them trace_legacy.bpf.o keeps its
+// settings in a map.
+enum class MapKind { ringbuf, sk_storage, global_data };
+inline constexpr MapKind kAllMapKinds[] = {MapKind::ringbuf, MapKind::sk_storage, MapKind::global_data};
+std::string_view map_kind_name(MapKind k);  // "ringbuf", "sk_storage", "global_data"
 
 // One program of trace.bpf.c. Its section is "<kind>/<target>".
 struct ProgramSpec {

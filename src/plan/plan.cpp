@@ -59,8 +59,9 @@ Result<std::vector<Refusal>> parse_refusals(std::string_view list)
 		list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
 		if (item.empty())
 			continue;
-		bool known = item == map_kind_name(MapKind::ringbuf) || item == map_kind_name(MapKind::sk_storage) ||
-			     parse_prog_kind(item).has_value();
+		bool known = parse_prog_kind(item).has_value();
+		for (MapKind m : kAllMapKinds)
+			known |= item == map_kind_name(m);
 		for (const auto *list : {&trace_programs(), &snapshot_programs()})
 			for (const ProgramSpec &p : *list)
 				known |= item == p.name || item == p.section();
@@ -230,9 +231,13 @@ std::optional<Off> map_off(MapKind k, const KernelFeatures &f, const std::vector
 	for (const Refusal &r : refusals)
 		if (r.what == map_kind_name(k))
 			return Off{r.reason(), r.err, r.by_user, true, r.stage.empty() ? "load" : r.stage, r.reason()};
+	// Probes captured before listenq probed global data come from kernels
+	// that have it (5.10 and later).
+	if (k == MapKind::global_data && !f.maps.count(k))
+		return std::nullopt;
 	const Capability &c = f.map(k);
 	if (!c.ok)
-		return off_of(std::string(map_kind_name(k)) + " map", c);
+		return off_of(std::string(map_kind_name(k)) + (k == MapKind::global_data ? "" : " map"), c);
 	return std::nullopt;
 }
 
@@ -458,7 +463,16 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 					      "no tracked-listener pass; a listener closed while being seeded may stay "
 					      "up to 10 s"});
 	}
-	if (auto off = map_off(MapKind::ringbuf, f, refusals)) {
+	if (auto off = map_off(MapKind::global_data, f, refusals)) {
+		// trace_legacy.bpf.o: what it compiles in.
+		plan.legacy = plan.perf_buffer = true;
+		pl.sk_storage = plan.sk_storage = false;
+		pl.refused.push_back({"global_data", "map", "settings", off->reason(), off->why, off->err, off->by_user,
+				      "trace_legacy.bpf.o: its settings in a map",
+				      "a map lookup per setting read; events through the perf buffer, no tracked marks, "
+				      "listeners keyed by socket pointer (cookie 0)"});
+	}
+	if (auto off = map_off(MapKind::ringbuf, f, refusals); off && !plan.legacy) {
 		plan.perf_buffer = true;
 		if (off->refused)
 			pl.refused.push_back({"ringbuf", "map", "events", off->reason(), off->why, off->err, off->by_user,
@@ -516,7 +530,8 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 	}
 
 	const FactPlan &queues = plan.fact(FactId::queues);
-	plan.ptr_keys = std::find(queues.programs.begin(), queues.programs.end(), "sample_walk4") != queues.programs.end();
+	plan.ptr_keys = plan.legacy ||
+			std::find(queues.programs.begin(), queues.programs.end(), "sample_walk4") != queues.programs.end();
 	if (queues.level == Level::floor) {
 		std::string why;
 		for (const NotUsed &n : queues.not_used)

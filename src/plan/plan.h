@@ -111,7 +111,8 @@ struct Plan {
 	std::vector<Refusal> refusals;      // the input, kept for re-planning
 	bool perf_buffer = false;           // events through the perf buffer (ringbuf refused)
 	bool sk_storage = true;             // tracked marks
-	bool ptr_keys = false;              // the kprobe walk samples: no cookies, keys by socket pointer
+	bool ptr_keys = false;              // the kprobe walk samples (or legacy): keys by socket pointer
+	bool legacy = false;                // no global data: trace_legacy.bpf.o (perf buffer, no sk_storage)
 	FieldSources fields;
 	std::optional<Error> fatal;         // no way to read listeners, or a forced tier impossible
 

@@ -72,8 +72,11 @@ void render_probe_text(std::ostream &os, const ProbeReport &r)
 		caps.add_row({std::string(prog_kind_name(kind)), c.ok ? "yes" : "no", c.detail});
 	}
 	for (MapKind m : kAllMapKinds) {
+		if (!f.maps.count(m))  // a capture from before it was probed
+			continue;
 		const Capability &c = f.map(m);
-		caps.add_row({std::string(map_kind_name(m)) + " map", c.ok ? "yes" : "no", c.detail});
+		caps.add_row({m == MapKind::global_data ? "global data" : std::string(map_kind_name(m)) + " map",
+			      c.ok ? "yes" : "no", c.detail});
 	}
 	caps.add_row({"drop reason", f.drop_reason.ok ? "yes" : "no", f.drop_reason.detail});
 	caps.print(os);
@@ -167,7 +170,8 @@ nlohmann::ordered_json probe_to_json(const ProbeReport &r)
 	for (ProgKind kind : kAllProgKinds)
 		kinds[std::string(prog_kind_name(kind))] = cap_json(f.kind(kind));
 	for (MapKind m : kAllMapKinds)
-		maps[std::string(map_kind_name(m))] = cap_json(f.map(m));
+		if (f.maps.count(m))
+			maps[std::string(map_kind_name(m))] = cap_json(f.map(m));
 	nlohmann::ordered_json functions = nlohmann::ordered_json::array();
 	for (const FunctionFeatures &fn : f.functions)
 		functions.push_back({{"function", fn.function},
@@ -209,8 +213,9 @@ Result<KernelFeatures> features_from_probe_json(const nlohmann::ordered_json &do
 		f.drop_reason = cap(c.at("drop_reason"));
 		for (ProgKind kind : kAllProgKinds)
 			f.kinds[kind] = cap(c.at("kinds").at(std::string(prog_kind_name(kind))));
-		for (MapKind m : kAllMapKinds)
-			f.maps[m] = cap(c.at("maps").at(std::string(map_kind_name(m))));
+		for (MapKind m : kAllMapKinds)  // global_data: absent from captures before it was probed
+			if (m != MapKind::global_data || c.at("maps").contains(std::string(map_kind_name(m))))
+				f.maps[m] = cap(c.at("maps").at(std::string(map_kind_name(m))));
 		for (const auto &fn : doc.at("functions")) {
 			FunctionFeatures x;
 			x.function = fn.at("function").get<std::string>();

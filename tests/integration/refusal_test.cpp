@@ -48,6 +48,7 @@ const Scenario kScenarios[] = {
 	{"on_retransmit_synack", "SYN-ACK retransmits: raw_tp"},
 	{"ringbuf", "the ring buffer: perf buffer"},
 	{"sk_storage", "sk_storage: no tracked marks"},
+	{"global_data", "no global data (before 5.2): trace_legacy.bpf.o, its settings in a map"},
 	// Function hooks: the guests have them (scripts/vmtest.sh runs these
 	// there); on the host they are refused already and change nothing.
 	{"fx_accept", "fexit/inet_csk_accept: its kprobe twin"},
@@ -118,7 +119,7 @@ void expect_refusals_named(const json &header, const Scenario &s)
 		}
 	for (const std::string &p : taken(s))
 		EXPECT_TRUE(named.count(p)) << p << " refused but not named: " << header["refused"].dump();
-	for (const char *map : {"ringbuf", "sk_storage"})
+	for (const char *map : {"ringbuf", "sk_storage", "global_data"})
 		if (std::string(s.refuse) == map) {
 			EXPECT_TRUE(named.count(map)) << header["refused"].dump();
 		}
@@ -292,14 +293,15 @@ TEST(RefusalAll, NoWayToReadListenersIsOneClearError)
 {
 	if (::geteuid() != 0)
 		GTEST_SKIP() << "needs root";
+	// kprobe too: the guests have kprobes, for the walk of /proc/net/tcp.
 	RunResult r = run_program({LISTENQ_BIN, "watch", "0.2", "1"},
-				  {"LISTENQ_REFUSE=iter/tcp,iter/bpf_sk_storage_map,iter/task_file"});
+				  {"LISTENQ_REFUSE=iter/tcp,iter/bpf_sk_storage_map,iter/task_file,kprobe"});
 	EXPECT_EQ(r.exit_code, 3) << r.err;
 	EXPECT_NE(r.err.find("listenq: no way to read the listeners' queues:"), std::string::npos) << r.err;
 	EXPECT_NE(r.err.find("iter/tcp: refused by LISTENQ_REFUSE"), std::string::npos) << r.err;
 	EXPECT_EQ(r.err.find("needs root"), std::string::npos) << r.err;
 	RunResult snap = run_program({LISTENQ_BIN, "snapshot", "--json"},
-				     {"LISTENQ_REFUSE=iter/tcp,iter/task_file"});
+				     {"LISTENQ_REFUSE=iter/tcp,iter/task_file,kprobe"});
 	ASSERT_EQ(snap.exit_code, 0) << snap.err;
 	const json j = json::parse(snap.out);
 	EXPECT_EQ(j["source"], "inet_diag") << "the true backlog without BPF, where tcp_diag answers";
