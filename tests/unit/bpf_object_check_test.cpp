@@ -90,11 +90,11 @@ std::string test_name(const ::testing::TestParamInfo<std::string> &info)
 }
 
 // What an object's kprobe programs still need beyond 4.19, by design and
-// said in README "Kernels". walk.bpf.o (snapshot, ss, verify): nothing.
-// trace.bpf.o (the tracer): global data (5.2), and the ringbuf helpers and
-// map that its rodata setting prunes when events go to the perf buffer
-// (which the verifier does once rodata is frozen: 5.2). Anything else is
-// a failure.
+// said in README "Kernels". walk.bpf.o and trace_legacy.bpf.o (what old
+// kernels load): nothing. trace.bpf.o (5.2 and later): global data, and the
+// ringbuf helpers and map that its rodata setting prunes when events go to
+// the perf buffer (which the verifier does once rodata is frozen: 5.2).
+// Anything else is a failure.
 bool known_gap(const std::string &object, const Problem4_19 &pr)
 {
 	if (base_name(object) != "trace.bpf.o")
@@ -132,19 +132,22 @@ TEST_P(Fits4_19, OnlyKprobeHelpersOf4_19) { expect_none({Check4_19::helper}); }
 TEST_P(Fits4_19, OnlyMapTypesOf4_19) { expect_none({Check4_19::map_type}); }
 TEST_P(Fits4_19, NoGlobalDataOrExterns) { expect_none({Check4_19::global_data, Check4_19::externs}); }
 
-// The snapshot's walk is the 4.19 path with no gap at all.
-TEST(ObjectCheck4_19, TheWalkFitsWhole)
+// What old kernels load fits 4.19 with no gap at all: the snapshot's walk,
+// and the tracer's legacy build (its settings in a map).
+TEST(ObjectCheck4_19, TheOldKernelObjectsFitWhole)
 {
 	const auto &all = objects_4_19();
-	auto it = std::find_if(all.begin(), all.end(), [](const std::string &p) { return base_name(p) == "walk.bpf.o"; });
-	ASSERT_NE(it, all.end()) << "walk.bpf.o is not in " << LQ_BPF_4_19_OBJECTS;
-	const auto &r = read_cached(*it);
-	ASSERT_TRUE(r) << r.error().message;
-	const auto progs = on_path(*r);
-	EXPECT_EQ(progs.size(), 2u) << "walk_tcp4 and walk_tcp6";
-	for (const ObjectProgram &p : progs)
-		for (const Problem4_19 &pr : problems_on_4_19(p))
-			ADD_FAILURE() << pr.message;
+	for (auto [object, programs] : {std::pair{"walk.bpf.o", 2u}, std::pair{"trace_legacy.bpf.o", 14u}}) {
+		auto it = std::find_if(all.begin(), all.end(), [&](const std::string &p) { return base_name(p) == object; });
+		ASSERT_NE(it, all.end()) << object << " is not in " << LQ_BPF_4_19_OBJECTS;
+		const auto &r = read_cached(*it);
+		ASSERT_TRUE(r) << r.error().message;
+		const auto progs = on_path(*r);
+		EXPECT_EQ(progs.size(), programs) << object << ": its kprobe programs";
+		for (const ObjectProgram &p : progs)
+			for (const Problem4_19 &pr : problems_on_4_19(p))
+				ADD_FAILURE() << object << ": " << pr.message;
+	}
 }
 
 INSTANTIATE_TEST_SUITE_P(Built, Fits4_19, ::testing::ValuesIn(objects_4_19()), test_name);
