@@ -3,11 +3,14 @@
 # Idempotent: apt is only called when something is missing.
 set -euo pipefail
 
+# The static build (scripts/build-static.sh) links the .a files of
+# libbpf-dev, libelf-dev, zlib1g-dev, libc6-dev and libstdc++-12-dev (the
+# last two come with build-essential); `file` checks the result.
 PKGS=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config file
   clang llvm bpftool
   libbpf-dev libelf-dev zlib1g-dev
-  libcli11-dev libgtest-dev libmnl-dev nlohmann-json3-dev libfmt-dev
+  libcli11-dev libgtest-dev nlohmann-json3-dev libfmt-dev
   iproute2 util-linux hping3
   libclang-rt-14-dev
   libcpp-httplib-dev prometheus curl groff-base

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every test: unit (no root), the same under
 # ASan/UBSan plus a bounded libFuzzer run (scripts/fuzz.sh), privileged
-# integration tests (root; each in a private network namespace), a smoke
-# run of the benchmarks (bench/run.sh --smoke), then the
+# integration tests (root; each in a private network namespace; they
+# include the static binary's, scripts/build-static.sh, compared with the
+# dynamic one), a smoke run of the benchmarks (bench/run.sh --smoke), then the
 # kernel matrix in qemu guests (scripts/vmtest.sh; LISTENQ_SKIP_VM=1 skips
 # it outside CI).
 # Under CI=true the privileged tier must run: a skip there is a failure.
@@ -30,6 +31,18 @@ rm -rf "$inst" "$nroff_err"
 
 echo "== sanitizers and fuzzing (scripts/fuzz.sh: ASan/UBSan unit tests, ${FUZZ_SECONDS:-60} s per libFuzzer target)"
 scripts/fuzz.sh || status=1
+
+echo "== static binary (scripts/build-static.sh: build-static/listenq; the privileged StaticBinary tests run it)"
+if scripts/build-static.sh &&
+   file -b build-static/listenq | grep -q "statically linked" &&
+   { ldd build-static/listenq 2>&1 || true; } | grep -q "not a dynamic executable" &&
+   build-static/listenq --version | grep -q "^listenq " &&
+   build-static/listenq --help | grep -q "^EXAMPLES:" &&
+   build-static/listenq export --help | grep -q "^Usage: export"; then
+  echo "static: ok (file: statically linked; ldd: not a dynamic executable; --version, --help, export --help run)"
+else
+  echo "static: FAILED"; status=1
+fi
 
 echo "== privileged integration tests (host kernel $(uname -r))"
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,17 +1,12 @@
-// listenq export: Prometheus /metrics over HTTP (Debian's cpp-httplib).
+// listenq export: Prometheus /metrics over HTTP (cli/http_server.h).
 //
 // The tracer is not thread-safe, so it stays on the main thread, in the
 // usual sample/poll loop. An HTTP handler thread asks for a scrape and waits;
 // the loop answers it at its next turn (<= 50 ms). Requests that arrive
 // together share one scrape.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-#include <httplib.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -20,6 +15,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/http_server.h"
 #include "cli/tracing_loop.h"
 #include "render/prom_render.h"
 #include "util/clock.h"
@@ -114,35 +110,6 @@ Result<std::string> scrape(Tracer &t, const Options &o)
 	return render_prometheus(s, [t0] { return static_cast<double>(monotonic_ns() - t0) / 1e9; });
 }
 
-// httplib reports no errno: bind a socket ourselves to say why it failed.
-std::string why_bind_fails(const ListenAddress &a)
-{
-	const bool v6 = a.host.find(':') != std::string::npos;
-	UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	sockaddr_storage ss{};
-	socklen_t len;
-	if (v6) {
-		auto *sa = reinterpret_cast<sockaddr_in6 *>(&ss);
-		sa->sin6_family = AF_INET6;
-		sa->sin6_port = htons(a.port);
-		if (::inet_pton(AF_INET6, a.host.c_str(), &sa->sin6_addr) != 1)
-			return "not an IPv6 address";
-		len = sizeof(*sa);
-	} else {
-		auto *sa = reinterpret_cast<sockaddr_in *>(&ss);
-		sa->sin_family = AF_INET;
-		sa->sin_port = htons(a.port);
-		if (::inet_pton(AF_INET, a.host.c_str(), &sa->sin_addr) != 1)
-			return "not an IPv4 address (use a numeric address)";
-		len = sizeof(*sa);
-	}
-	int one = 1;
-	::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&ss), len) != 0)
-		return std::strerror(errno);
-	return "cpp-httplib could not listen";
-}
-
 }  // namespace
 
 int run_export(const Options &o, std::ostream &out, std::ostream &err)
@@ -170,31 +137,24 @@ int run_export(const Options &o, std::ostream &out, std::ostream &err)
 
 	::signal(SIGPIPE, SIG_IGN);  // a scraper that hangs up must not kill us
 	ScrapeDesk desk;
-	httplib::Server server;
-	server.Get("/metrics", [&](const httplib::Request &, httplib::Response &res) {
-		if (auto body = desk.request(std::chrono::seconds(10))) {
-			res.set_content(*body, kContentType);
-		} else {
-			res.status = 503;
-			res.set_content("listenq: the tracer loop did not answer\n", "text/plain");
-		}
-	});
-	server.Get("/", [](const httplib::Request &, httplib::Response &res) {
-		res.set_content("<html><head><title>listenq</title></head><body><h1>listenq export</h1>"
-				"<p><a href=\"/metrics\">/metrics</a></p></body></html>\n",
-				"text/html");
-	});
-	// httplib's default adds SO_REUSEPORT: a second exporter on the same
-	// port would share it silently and answer every other scrape.
-	server.set_socket_options([](socket_t sock) {
-		int yes = 1;
-		::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-	});
-	if (!server.bind_to_port(addr.host.c_str(), addr.port)) {
-		err << "listenq: export: cannot listen on " << o.exporter.listen << ": " << why_bind_fails(addr) << '\n';
+	HttpServer server;
+	if (auto b = server.bind(addr); !b) {
+		err << "listenq: export: cannot listen on " << o.exporter.listen << ": " << b.error().message << '\n';
 		return kExitFailure;
 	}
-	std::thread http([&] { server.listen_after_bind(); });
+	const HttpServer::Handler handler = [&](const HttpRequest &req) -> HttpResponse {
+		if (req.path == "/metrics") {
+			if (auto body = desk.request(std::chrono::seconds(10)))
+				return {200, kContentType, std::move(*body)};
+			return {503, "text/plain", "listenq: the tracer loop did not answer\n"};
+		}
+		if (req.path == "/")
+			return {200, "text/html",
+				"<html><head><title>listenq</title></head><body><h1>listenq export</h1>"
+				"<p><a href=\"/metrics\">/metrics</a></p></body></html>\n"};
+		return {404, "text/plain", "listenq export serves /metrics\n"};
+	};
+	std::thread http([&] { server.run(handler); });
 	err << "listenq export: serving http://" << o.exporter.listen << "/metrics (tier " << t.tier()
 	    << "); SIGINT or SIGTERM stops it\n";
 	err.flush();

@@ -1,5 +1,8 @@
 #include "cli/options.h"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
@@ -380,7 +383,7 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	if (o.verify.sources.empty())
 		return usage_error("--sources needs at least one of bpf, diag, proc");
 	if (!parse_listen_address(o.exporter.listen))
-		return usage_error("--listen " + o.exporter.listen + ": expected ADDR:PORT, [V6ADDR]:PORT or :PORT");
+		return usage_error("--listen " + o.exporter.listen + ": expected ADDR:PORT, [V6ADDR]:PORT or :PORT, with a numeric address (names are not resolved)");
 	o.common.attach = *parse_attach_mode(cli.attach);
 	if (cli.port)
 		o.filter.port = static_cast<std::uint16_t>(cli.port);
@@ -426,12 +429,19 @@ std::optional<ListenAddress> parse_listen_address(const std::string &s)
 		return std::nullopt;
 	ListenAddress a;
 	a.host = s.substr(0, colon);
-	if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']')
+	if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') {
 		a.host = a.host.substr(1, a.host.size() - 2);
-	else if (a.host.find(':') != std::string::npos)
+		a.family = AF_INET6;
+	} else if (a.host.find(':') != std::string::npos) {
 		return std::nullopt;  // an IPv6 address needs brackets
-	if (a.host.empty())
+	}
+	if (a.host.empty() && a.family == AF_INET)
 		a.host = "0.0.0.0";
+	// Numeric only: no getaddrinfo(), so no NSS (the static build cannot
+	// load NSS modules), and one code path for both builds.
+	in6_addr bytes;
+	if (::inet_pton(a.family, a.host.c_str(), &bytes) != 1)
+		return std::nullopt;
 	unsigned port = 0;
 	for (std::size_t i = colon + 1; i < s.size(); i++) {
 		if (s[i] < '0' || s[i] > '9')

@@ -2,6 +2,8 @@
 // text it writes to the given streams, so tests drive it directly.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <optional>
 #include <ostream>
@@ -122,8 +124,9 @@ std::vector<CliCommandSpec> describe_cli();
 
 // "ADDR:PORT", "[V6ADDR]:PORT" or ":PORT" (all addresses): host and port.
 struct ListenAddress {
-	std::string host;
+	std::string host;  // numeric: "127.0.0.1", "::1"
 	std::uint16_t port = 0;
+	int family = AF_INET;  // AF_INET6 for a [bracketed] host
 };
 std::optional<ListenAddress> parse_listen_address(const std::string &s);
 

@@ -1,30 +1,26 @@
 #include "render/snapshot_render.h"
 
 #include <net/if.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstring>
+#include <fstream>
 #include <unordered_map>
 
 #include "render/table.h"
+#include "sources/etc_services.h"
 
 namespace listenq {
 
 std::string system_service_name(std::uint16_t port)
 {
-	// getservbyport() re-reads /etc/services on every call (16% of a 10k
-	// listener snapshot): read it once, first tcp entry per port wins, as
-	// getservbyport() does.
+	// Read once: getservbyport() re-read /etc/services on every call (16%
+	// of a 10k listener snapshot). parse_services() instead of getservent()
+	// also keeps NSS out of the static build (sources/etc_services.h).
 	static const std::unordered_map<std::uint16_t, std::string> names = [] {
-		std::unordered_map<std::uint16_t, std::string> m;
-		setservent(0);
-		while (servent *s = getservent())
-			if (s->s_name && s->s_proto && std::strcmp(s->s_proto, "tcp") == 0)
-				m.emplace(ntohs(static_cast<std::uint16_t>(s->s_port)), s->s_name);
-		endservent();
-		return m;
+		std::ifstream in("/etc/services");
+		return parse_services(in);
 	}();
 	auto it = names.find(port);
 	return it == names.end() ? "" : it->second;

@@ -24,7 +24,8 @@ void render_snapshot_text(std::ostream &os, const Snapshot &snap, const Snapshot
 nlohmann::ordered_json listener_to_json(const Listener &l, bool processes_resolved, bool syn_queue_known = true);
 nlohmann::ordered_json snapshot_to_json(const Snapshot &snap);
 
-// Default lookups backed by getservbyport(3) and if_indextoname(3).
+// Default lookups: /etc/services (sources/etc_services.h, no NSS) and
+// if_indextoname(3) (an ioctl, no NSS).
 std::string system_service_name(std::uint16_t port);
 std::string system_ifname(std::uint32_t ifindex);
 

@@ -1,6 +1,5 @@
 #include "sources/inet_diag.h"
 
-#include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
@@ -8,19 +7,17 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
-#include <memory>
+
+#include "sources/netlink.h"
 
 namespace listenq {
 
 namespace {
 
 constexpr int kTcpListen = 10;
-
-struct MnlDeleter {
-	void operator()(mnl_socket *s) const { mnl_socket_close(s); }
-};
 
 Listener listener_from_diag(const inet_diag_msg &m)
 {
@@ -56,104 +53,102 @@ int errno_of(int negated)
 Result<DiagBatch> decode_diag_batch(std::span<const std::uint8_t> buf)
 {
 	DiagBatch out;
-	const auto *nlh = reinterpret_cast<const nlmsghdr *>(buf.data());
-	int left = static_cast<int>(buf.size());
-	while (left > 0) {
-		const std::size_t off = buf.size() - static_cast<std::size_t>(left);
-		// mnl_nlmsg_ok() compares (int)nlmsg_len: a length >= 2^31 passes
-		// as negative (found by tests/fuzz/fuzz_inet_diag), so check it
-		// unsigned as well.
-		if (!mnl_nlmsg_ok(nlh, left) || nlh->nlmsg_len > static_cast<std::uint32_t>(left))
+	for (std::size_t off = 0; off < buf.size();) {
+		// message_at() checks nlmsg_len unsigned: libmnl's mnl_nlmsg_ok()
+		// compared (int)nlmsg_len, and a length >= 2^31 passed as negative
+		// (found by tests/fuzz/fuzz_inet_diag).
+		const auto msg = netlink::message_at(buf, off);
+		if (!msg)
 			return Error{EBADMSG, "inet_diag: truncated netlink message at byte " + std::to_string(off)};
-		if (nlh->nlmsg_type == NLMSG_DONE) {
+		const nlmsghdr &nlh = msg->hdr;
+		if (nlh.nlmsg_type == NLMSG_DONE) {
 			out.done = true;
 			// A dump that failed midway reports its errno in DONE's payload.
-			if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
+			if (msg->payload.size() >= sizeof(int)) {
 				int e;
-				std::memcpy(&e, mnl_nlmsg_get_payload(nlh), sizeof(e));
+				std::memcpy(&e, msg->payload.data(), sizeof(e));
 				out.error = errno_of(e);
 			}
 			return out;
 		}
-		if (nlh->nlmsg_type == NLMSG_ERROR) {
-			if (mnl_nlmsg_get_payload_len(nlh) < sizeof(nlmsgerr))
+		if (nlh.nlmsg_type == NLMSG_ERROR) {
+			if (msg->payload.size() < sizeof(nlmsgerr))
 				return Error{EBADMSG, "inet_diag: short NLMSG_ERROR at byte " + std::to_string(off)};
 			nlmsgerr e;
-			std::memcpy(&e, mnl_nlmsg_get_payload(nlh), sizeof(e));
+			std::memcpy(&e, msg->payload.data(), sizeof(e));
 			out.error = errno_of(e.error);
 			out.done = true;
 			return out;
 		}
-		if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
-			return Error{EBADMSG, "inet_diag: unexpected message type " + std::to_string(nlh->nlmsg_type) +
+		if (nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY)
+			return Error{EBADMSG, "inet_diag: unexpected message type " + std::to_string(nlh.nlmsg_type) +
 						      " at byte " + std::to_string(off)};
-		if (mnl_nlmsg_get_payload_len(nlh) < sizeof(inet_diag_msg))
+		if (msg->payload.size() < sizeof(inet_diag_msg))
 			return Error{EBADMSG, "inet_diag: message at byte " + std::to_string(off) +
 						      " shorter than struct inet_diag_msg"};
 		inet_diag_msg m;
-		std::memcpy(&m, mnl_nlmsg_get_payload(nlh), sizeof(m));
+		std::memcpy(&m, msg->payload.data(), sizeof(m));
 		if (m.idiag_family != AF_INET && m.idiag_family != AF_INET6)
 			return Error{EBADMSG, "inet_diag: unknown family " + std::to_string(m.idiag_family) +
 						      " at byte " + std::to_string(off)};
 		Listener l = listener_from_diag(m);
 		bool meminfo = false;
-		// Attributes follow the fixed header; walk them with bounds checks.
-		// The end is nlmsg_len itself: mnl_nlmsg_get_payload_tail() rounds
-		// it up to 4, past the buffer for an unaligned last message (found
-		// by tests/fuzz/fuzz_inet_diag).
-		const char *tail = reinterpret_cast<const char *>(nlh) + nlh->nlmsg_len;
-		for (auto *attr = static_cast<const nlattr *>(mnl_nlmsg_get_payload_offset(nlh, sizeof(inet_diag_msg)));
-		     mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char *>(attr)));
-		     attr = mnl_attr_next(attr)) {
-			if (mnl_attr_get_type(attr) == INET_DIAG_SKMEMINFO &&
-			    mnl_attr_get_payload_len(attr) >= (SK_MEMINFO_DROPS + 1) * sizeof(std::uint32_t)) {
-				const auto *mem = static_cast<const std::uint32_t *>(mnl_attr_get_payload(attr));
-				l.drops = mem[SK_MEMINFO_DROPS];
+		// Attributes follow the fixed header, up to nlmsg_len itself: libmnl's
+		// mnl_nlmsg_get_payload_tail() rounded it up to 4, past the buffer for
+		// an unaligned last message (found by tests/fuzz/fuzz_inet_diag).
+		const auto attrs = msg->payload.subspan(std::min<std::size_t>(NLMSG_ALIGN(sizeof(m)), msg->payload.size()));
+		netlink::for_each_attr(attrs, [&](std::uint16_t type, std::span<const std::uint8_t> p) {
+			if (type == INET_DIAG_SKMEMINFO && p.size() >= (SK_MEMINFO_DROPS + 1) * sizeof(std::uint32_t)) {
+				std::memcpy(&l.drops, p.data() + SK_MEMINFO_DROPS * sizeof(std::uint32_t), sizeof(std::uint32_t));
 				meminfo = true;
 			}
-			if (mnl_attr_get_type(attr) == INET_DIAG_SKV6ONLY && mnl_attr_get_payload_len(attr) >= 1)
-				l.ipv6only = mnl_attr_get_u8(attr) != 0;
-		}
+			if (type == INET_DIAG_SKV6ONLY && !p.empty())
+				l.ipv6only = p[0] != 0;
+		});
 		out.listeners.push_back(std::move(l));
 		out.has_meminfo.push_back(meminfo);
-		nlh = mnl_nlmsg_next(nlh, &left);
+		off = netlink::next_message(off, *msg);
 	}
 	return out;
 }
 
 namespace {
 
+// One LISTEN dump request: an nlmsghdr and an inet_diag_req_v2.
+struct DumpRequest {
+	nlmsghdr hdr;
+	inet_diag_req_v2 req;
+};
+static_assert(sizeof(DumpRequest) == NLMSG_HDRLEN + sizeof(inet_diag_req_v2), "no padding between the two");
+
 // Sends one LISTEN dump request and hands every received buffer to
 // on_buffer, which returns whether the dump is finished.
 Result<void> run_dump(int family, std::uint16_t port,
 		      const std::function<Result<bool>(std::span<const std::uint8_t>)> &on_buffer)
 {
-	std::unique_ptr<mnl_socket, MnlDeleter> nl(mnl_socket_open(NETLINK_SOCK_DIAG));
+	auto nl = netlink::Socket::open(NETLINK_SOCK_DIAG);
 	if (!nl)
-		return Error::from_errno(errno, "inet_diag: open NETLINK_SOCK_DIAG socket");
-	if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0)
-		return Error::from_errno(errno, "inet_diag: bind netlink socket");
+		return nl.error().context("inet_diag");
 
-	char req[MNL_SOCKET_BUFFER_SIZE];
-	nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = static_cast<unsigned>(time(nullptr));
-	auto *r = static_cast<inet_diag_req_v2 *>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
-	r->sdiag_family = static_cast<std::uint8_t>(family);
-	r->sdiag_protocol = IPPROTO_TCP;
-	r->idiag_states = 1U << kTcpListen;
-	r->idiag_ext = 1U << (INET_DIAG_SKMEMINFO - 1);
-	r->id.idiag_sport = htons(port);  // 0 = any; inet_diag_dump_icsk skips other listeners
-	if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0)
-		return Error::from_errno(errno, "inet_diag: send dump request");
+	DumpRequest d{};
+	d.hdr.nlmsg_len = sizeof(d);
+	d.hdr.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	d.hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	d.hdr.nlmsg_seq = static_cast<unsigned>(time(nullptr));
+	d.req.sdiag_family = static_cast<std::uint8_t>(family);
+	d.req.sdiag_protocol = IPPROTO_TCP;
+	d.req.idiag_states = 1U << kTcpListen;
+	d.req.idiag_ext = 1U << (INET_DIAG_SKMEMINFO - 1);
+	d.req.id.idiag_sport = htons(port);  // 0 = any; inet_diag_dump_icsk skips other listeners
+	if (auto r = nl->send({reinterpret_cast<const std::uint8_t *>(&d), sizeof(d)}); !r)
+		return r.error().context("inet_diag");
 
 	std::vector<std::uint8_t> buf(64 * 1024);
 	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl.get(), buf.data(), buf.size());
-		if (n < 0)
-			return Error::from_errno(errno, "inet_diag: receive");
-		auto done = on_buffer({buf.data(), static_cast<std::size_t>(n)});
+		auto n = nl->receive(buf);
+		if (!n)
+			return n.error().context("inet_diag");
+		auto done = on_buffer({buf.data(), *n});
 		if (!done)
 			return done.error();
 		if (*done)

@@ -1,4 +1,5 @@
-// inet_diag (NETLINK_SOCK_DIAG) reader for TCP listeners, on libmnl.
+// inet_diag (NETLINK_SOCK_DIAG) reader for TCP listeners, on our own
+// netlink client (sources/netlink.h says why not libmnl or libnl).
 // "tcp_diag unavailable" is a state of the result, not an error.
 #pragma once
 

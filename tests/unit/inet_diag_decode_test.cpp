@@ -11,6 +11,7 @@
 #include "bpf/record_decode.h"
 #include "golden.h"
 #include "sources/inet_diag.h"
+#include "sources/netlink.h"
 
 using namespace listenq;
 using namespace listenq::testing;
@@ -87,7 +88,8 @@ TEST(InetDiagDecode, TruncatedMessageIsAClearError)
 }
 
 // Found by tests/fuzz/fuzz_inet_diag: nlmsg_len 0xf70000ac passed
-// mnl_nlmsg_ok() (a signed compare) and the decoder read past the buffer.
+// libmnl's mnl_nlmsg_ok() (a signed compare) and the decoder read past the
+// buffer. sources/netlink.h, which replaced libmnl, compares unsigned.
 TEST(InetDiagDecode, LengthOver2GiBIsTruncationNotAnOverread)
 {
 	const std::vector<std::uint8_t> b = {0xac, 0x00, 0x00, 0xf7, 0x14, 0x00, 0x02, 0x00, 0x3e, 0xa6,
@@ -157,6 +159,47 @@ TEST(InetDiagDecode, ImplausibleErrnoIsAProtocolError)
 	ASSERT_TRUE(r);
 	EXPECT_TRUE(r->done);
 	EXPECT_EQ(r->error, EPROTO);
+}
+
+}  // namespace
+
+namespace {
+
+// sources/netlink.h, which replaced libmnl: attributes are walked until
+// the first one that does not fit, as mnl_attr_ok() did.
+TEST(NetlinkAttrs, WalkStopsAtTheFirstAttributeThatDoesNotFit)
+{
+	// {len 5, type 0x8000|7, 1 byte, 3 padding} {len 8, type 2, 4 bytes} {len 12: past the end}
+	const std::vector<std::uint8_t> area = {5, 0, 7, 0x80, 0xaa, 0, 0, 0, 8, 0, 2, 0, 1, 2, 3, 4, 12, 0, 3, 0, 9};
+	std::vector<std::pair<std::uint16_t, std::size_t>> seen;
+	auto record = [&](std::uint16_t t, std::span<const std::uint8_t> p) { seen.emplace_back(t, p.size()); };
+	netlink::for_each_attr(area, record);
+	ASSERT_EQ(seen.size(), 2u);
+	EXPECT_EQ(seen[0], std::make_pair(std::uint16_t{7}, std::size_t{1})) << "NLA_F_NESTED masked off";
+	EXPECT_EQ(seen[1], std::make_pair(std::uint16_t{2}, std::size_t{4}));
+	seen.clear();
+	const std::vector<std::uint8_t> zero_len = {0, 0, 1, 0, 8, 0, 2, 0, 1, 2, 3, 4};
+	netlink::for_each_attr(zero_len, record);
+	EXPECT_TRUE(seen.empty()) << "nla_len < NLA_HDRLEN ends the walk (no endless loop)";
+}
+
+TEST(NetlinkMessages, HeaderMustFitAndLengthMustCoverIt)
+{
+	std::vector<std::uint8_t> b(20, 0);
+	nlmsghdr h{};
+	h.nlmsg_len = 20;
+	std::memcpy(b.data(), &h, sizeof(h));
+	auto m = netlink::message_at(b, 0);
+	ASSERT_TRUE(m);
+	EXPECT_EQ(m->payload.size(), 4u);
+	EXPECT_EQ(netlink::next_message(0, *m), 20u);
+	EXPECT_FALSE(netlink::message_at(b, 8)) << "fewer than 16 bytes left";
+	h.nlmsg_len = 15;
+	std::memcpy(b.data(), &h, sizeof(h));
+	EXPECT_FALSE(netlink::message_at(b, 0)) << "nlmsg_len < NLMSG_HDRLEN";
+	h.nlmsg_len = 21;
+	std::memcpy(b.data(), &h, sizeof(h));
+	EXPECT_FALSE(netlink::message_at(b, 0)) << "nlmsg_len past the buffer";
 }
 
 }  // namespace

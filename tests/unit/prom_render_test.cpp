@@ -201,7 +201,13 @@ TEST(ListenAddress, Forms)
 	a = parse_listen_address(":9464");
 	ASSERT_TRUE(a);
 	EXPECT_EQ(a->host, "0.0.0.0");
-	for (const char *bad : {"9464", "::1:80", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "h:8o", "h:1234567"})
+	EXPECT_EQ(a->family, AF_INET);
+	a = parse_listen_address("[::]:9464");
+	ASSERT_TRUE(a);
+	EXPECT_EQ(a->family, AF_INET6);
+	// Names are not resolved (no getaddrinfo, so no NSS in the static build).
+	for (const char *bad : {"9464", "::1:80", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "h:8o", "h:1234567",
+				"localhost:9464", "[127.0.0.1]:80", "[]:80", "1.2.3:80"})
 		EXPECT_FALSE(parse_listen_address(bad)) << bad;
 }
 

@@ -1,0 +1,70 @@
+// A small HTTP/1.1 server for `listenq export`: GET and HEAD, one request
+// per connection (Connection: close), gzip when the client accepts it.
+//
+// This replaces cpp-httplib. Debian builds cpp-httplib as a shared library
+// (libcpp-httplib.so, which links OpenSSL and Brotli) and ships no .a, so
+// the static build could not link it. This code also makes no getaddrinfo()
+// call: addresses are numeric (parse_listen_address), so there is no NSS.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cli/options.h"
+#include "util/result.h"
+#include "util/unique_fd.h"
+
+namespace listenq {
+
+struct HttpRequest {
+	std::string method;  // "GET"
+	std::string path;    // "/metrics" (without the query string)
+	bool gzip = false;   // Accept-Encoding allows gzip
+};
+
+struct HttpResponse {
+	int status = 200;
+	std::string content_type = "text/plain";
+	std::string body;
+};
+
+// Parses a request head (the request line and headers, up to the blank
+// line). nullopt if the request line is malformed.
+std::optional<HttpRequest> parse_http_request(std::string_view head);
+
+// Does an Accept-Encoding value allow gzip? "gzip", "deflate, gzip;q=1.0",
+// "*" do; "gzip;q=0" and "identity" do not.
+bool accepts_gzip(std::string_view accept_encoding);
+
+// The bytes of a response: status line, headers, and (except for HEAD)
+// the body, gzip-compressed when req.gzip and the type is text.
+std::string render_http_response(const HttpRequest &req, const HttpResponse &res);
+
+// gzip (RFC 1952) of data, via zlib.
+Result<std::string> gzip_compress(std::string_view data);
+
+class HttpServer {
+public:
+	using Handler = std::function<HttpResponse(const HttpRequest &)>;
+
+	// socket, SO_REUSEADDR (not SO_REUSEPORT: a second exporter on the same
+	// port must fail, not share it), bind and listen. The error names the
+	// errno, e.g. "Address already in use".
+	Result<void> bind(const ListenAddress &addr);
+	// Serves with a few threads until stop(). Blocks.
+	void run(const Handler &handler);
+	// Any thread: makes run() return once requests in progress end (each
+	// is bounded by a 5 s socket timeout).
+	void stop();
+
+private:
+	void accept_loop(const Handler &handler);
+	UniqueFd listen_fd_;
+	std::atomic<bool> stopping_{false};
+};
+
+}  // namespace listenq

@@ -1,0 +1,94 @@
+// The export's HTTP server, its pure parts: request heads, Accept-Encoding,
+// responses, gzip. (tests/integration/ecosystem_test.cpp scrapes it with
+// cpp-httplib's client and with Debian's Prometheus.)
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include "cli/http_server.h"
+
+using namespace listenq;
+
+namespace {
+
+std::string gunzip(const std::string &z)
+{
+	z_stream zs{};
+	EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+	std::string out(1 << 20, '\0');
+	zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(z.data()));
+	zs.avail_in = static_cast<uInt>(z.size());
+	zs.next_out = reinterpret_cast<Bytef *>(out.data());
+	zs.avail_out = static_cast<uInt>(out.size());
+	EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	out.resize(zs.total_out);
+	inflateEnd(&zs);
+	return out;
+}
+
+// The headers of a Prometheus 2.x scrape (Debian 12 has 2.42).
+TEST(HttpServer, ParsesAPrometheusScrape)
+{
+	auto r = parse_http_request("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9464\r\nUser-Agent: Prometheus/2.42.0\r\n"
+				    "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+				    "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n"
+				    "Accept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n");
+	ASSERT_TRUE(r);
+	EXPECT_EQ(r->method, "GET");
+	EXPECT_EQ(r->path, "/metrics");
+	EXPECT_TRUE(r->gzip);
+}
+
+TEST(HttpServer, QueryStringIsNotPartOfThePath)
+{
+	auto r = parse_http_request("HEAD /metrics?x=1 HTTP/1.0\naccept-encoding: identity\n");
+	ASSERT_TRUE(r);
+	EXPECT_EQ(r->method, "HEAD");
+	EXPECT_EQ(r->path, "/metrics");
+	EXPECT_FALSE(r->gzip);
+}
+
+TEST(HttpServer, MalformedRequestLinesAreRejected)
+{
+	for (const char *bad : {"", "GET", "GET /metrics", "GET  /metrics HTTP/1.1", "GET metrics HTTP/1.1",
+				"GET /metrics HTTP/2", "GET /metrics HTTP/1.1 extra", " /metrics HTTP/1.1"})
+		EXPECT_FALSE(parse_http_request(bad)) << '"' << bad << '"';
+}
+
+TEST(HttpServer, AcceptEncoding)
+{
+	for (const char *yes : {"gzip", "GZIP", "deflate, gzip;q=1.0", "br;q=1.0, gzip;q=0.8, *;q=0.1", "*", "x-gzip"})
+		EXPECT_TRUE(accepts_gzip(yes)) << yes;
+	for (const char *no : {"", "identity", "deflate, br", "gzip;q=0", "gzip; q=0.000", "*;q=0", "gzip;q=0, *"})
+		EXPECT_FALSE(accepts_gzip(no)) << no;
+}
+
+TEST(HttpServer, ResponseHasLengthTypeAndClose)
+{
+	HttpRequest get{"GET", "/metrics", false};
+	const std::string r = render_http_response(get, {200, "text/plain; version=0.0.4", "a 1\n"});
+	EXPECT_EQ(r, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: 4\r\n"
+		     "Vary: Accept-Encoding\r\nConnection: close\r\n\r\na 1\n");
+	HttpRequest head{"HEAD", "/metrics", false};
+	EXPECT_EQ(render_http_response(head, {404, "text/plain", "none\n"}),
+		  "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+		  "Vary: Accept-Encoding\r\nConnection: close\r\n\r\n");
+	EXPECT_NE(render_http_response({}, {405, "text/plain", ""}).find("\r\nAllow: GET, HEAD\r\n"), std::string::npos);
+}
+
+TEST(HttpServer, TextIsGzippedWhenAccepted)
+{
+	std::string body;
+	for (int i = 0; i < 2000; i++)
+		body += "listenq_listen_backlog{port=\"" + std::to_string(i) + "\"} 4096\n";
+	HttpRequest req{"GET", "/metrics", true};
+	const std::string r = render_http_response(req, {200, "text/plain", body});
+	const std::size_t end = r.find("\r\n\r\n");
+	ASSERT_NE(end, std::string::npos);
+	const std::string head = r.substr(0, end), z = r.substr(end + 4);
+	EXPECT_NE(head.find("\r\nContent-Encoding: gzip"), std::string::npos);
+	EXPECT_NE(head.find("\r\nContent-Length: " + std::to_string(z.size()) + "\r\n"), std::string::npos);
+	EXPECT_LT(z.size(), body.size() / 5);
+	EXPECT_EQ(gunzip(z), body);
+}
+
+}  // namespace
