@@ -3,7 +3,8 @@
 // sockets until killed.
 //   lq_listen ADDR PORT BACKLOG NCLIENTS [nb]
 // With "nb" the clients connect non-blocking (a flood that overflows the
-// queue instead of waiting on it).
+// queue instead of waiting on it). SIGUSR1 closes the clients (their SYN
+// retransmits stop) and keeps the listener.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -12,7 +13,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <signal.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t close_clients;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	close_clients = 1;
+}
 
 static int fill(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -49,15 +59,26 @@ int main(int argc, char **argv)
 		perror("lq_listen: bind/listen");
 		return 1;
 	}
-	for (int i = 0; i < atoi(argv[4]); i++) {
+	int n = atoi(argv[4]), *clients = calloc(n > 0 ? n : 1, sizeof(int));
+	struct sigaction sa = {.sa_handler = on_usr1};
+	sigaction(SIGUSR1, &sa, NULL);
+	for (int i = 0; i < n; i++) {
 		int c = socket(ss.ss_family, SOCK_STREAM | (nb ? SOCK_NONBLOCK : 0), 0);
 		if (connect(c, (struct sockaddr *)&ss, len) && !(nb && errno == EINPROGRESS)) {
 			perror("lq_listen: connect");
 			return 1;
 		}
+		clients[i] = c;
 	}
 	printf("READY %s\n", argv[2]);
 	fflush(stdout);
-	for (;;)
+	for (;;) {
 		pause();
+		if (close_clients) {
+			for (int i = 0; i < n; i++)
+				close(clients[i]);
+			close_clients = 0;
+			n = 0;
+		}
+	}
 }

@@ -28,20 +28,24 @@ watch_row() {
 sc_watch() {  # OUT PORT COMMAND...
 	out=$1 port=$2
 	shift 2
-	"$@" watch 1 4 --port "$port" > "$out" 2>&1 &
+	"$@" watch 1 6 --port "$port" > "$out" 2>&1 &
 	wpid=$!
 	for i in $(seq 1 100); do grep -q '^listenq watch' "$out" && break; sleep 0.2; done
-	# The burst ends (its connects closed) well before the last frame, so
-	# the frames hold every overflow the kernel counts meanwhile.
+	# The burst ends (its connects closed, SIGUSR1) well before the last
+	# frame and the listener stays, so the frames hold every overflow the
+	# kernel counts meanwhile.
 	o0=$(listen_overflows)
 	/lq/lq_listen 127.0.0.1 "$port" 4 20 nb > /dev/null 2>&1 &
 	fpid=$!
 	sleep 2.5
-	kill $fpid 2>/dev/null
-	wait $fpid 2>/dev/null
+	kill -USR1 $fpid 2>/dev/null
 	sleep 0.2
 	kernel_ovf=$(( $(listen_overflows) - o0 ))
 	wait $wpid
+	wrc=$?
+	kill $fpid 2>/dev/null
+	wait $fpid 2>/dev/null
+	return $wrc
 }
 
 # The walk alone first (the regular binary, kernel BTF there): iterators
