@@ -196,6 +196,7 @@ int run_verify(const Options &o, std::ostream &out, std::ostream &err)
 		if ((s == Source::bpf && choice->bpf) || (s == Source::diag && choice->diag) ||
 		    (s == Source::proc && choice->proc))
 			r.sources.push_back(s);
+	r.bpf_source = first->bpf_source;
 	r.diag_unavailable = first->diag_unavailable;
 	r.diag_emulated = first->diag_emulated;
 	r.diag_detail = first->diag_detail;

@@ -23,6 +23,7 @@ std::string_view source_label(Source s);  // "iter/tcp", "inet_diag", "/proc/net
 // What each source returned; nullopt = not read (not chosen, or unavailable).
 struct SourceData {
 	std::optional<std::vector<Listener>> bpf, diag, proc;
+	std::string bpf_source = "iter/tcp";  // the program that read bpf: Snapshot::source
 	bool diag_unavailable = false;  // the kernel has no tcp_diag (ENOENT)
 	bool diag_emulated = false;     // --emulate-no-tcp-diag
 	std::string diag_detail;

@@ -58,7 +58,7 @@ void render_verify_text(std::ostream &os, const VerifyReport &r)
 {
 	os << "listenq verify: netns " << r.netns << ", sources";
 	for (Source s : r.sources)
-		os << ' ' << source_label(s);
+		os << ' ' << (s == Source::bpf ? r.bpf_source : std::string(source_label(s)));
 	os << '\n';
 	os << "tcp_diag: "
 	   << (r.diag_emulated ? "treated as missing (--emulate-no-tcp-diag)"
@@ -91,7 +91,7 @@ void render_verify_text(std::ostream &os, const VerifyReport &r)
 		if (!lr.missing_from.empty()) {
 			verdict += " (missing from";
 			for (Source s : lr.missing_from)
-				verdict += std::string(" ") + std::string(source_label(s));
+				verdict += " " + (s == Source::bpf ? r.bpf_source : std::string(source_label(s)));
 			verdict += ")";
 		}
 		if (lr.rereads)
@@ -100,7 +100,7 @@ void render_verify_text(std::ostream &os, const VerifyReport &r)
 		t.add_row(std::move(row));
 	}
 	t.print(os);
-	os << "(columns: b = iter/tcp, d = inet_diag, p = /proc/net/tcp; - = not read; ! = disagree)\n";
+	os << "(columns: b = " << r.bpf_source << ", d = inet_diag, p = /proc/net/tcp; - = not read; ! = disagree)\n";
 	for (const auto &id : c.notes)
 		notes.mark(id);
 	if (!notes.order().empty())
@@ -119,7 +119,7 @@ void render_verify_text(std::ostream &os, const VerifyReport &r)
 	}
 	if (!r.ss_without_tcp_diag.empty()) {
 		os << "\nWhat `ss -lnt` prints without tcp_diag (it reads /proc/net/tcp):\n" << r.ss_without_tcp_diag;
-		os << "\nWhat `listenq ss -lnt` prints (iter/tcp):\n" << r.listenq_ss;
+		os << "\nWhat `listenq ss -lnt` prints (" << r.bpf_source << "):\n" << r.listenq_ss;
 	}
 	int rereads = 0;
 	for (const auto &lr : c.listeners)
@@ -187,6 +187,7 @@ nlohmann::ordered_json verify_to_json(const VerifyReport &r)
 	return {{"schema", "listenq.verify/1"},
 		{"netns", r.netns},
 		{"sources", sources},
+		{"bpf_source", r.bpf_source},
 		{"tcp_diag",
 		 {{"available", !r.diag_unavailable && !r.diag_emulated},
 		  {"emulated_missing", r.diag_emulated},

@@ -16,6 +16,7 @@ namespace listenq {
 struct VerifyReport {
 	std::uint32_t netns = 0;
 	std::vector<Source> sources;  // asked for, in order
+	std::string bpf_source = "iter/tcp";  // what read Source::bpf (Snapshot::source)
 	bool diag_unavailable = false;
 	bool diag_emulated = false;
 	std::string diag_detail;

@@ -34,6 +34,7 @@ Result<SourceData> read_sources(const SourceChoice &choice, const BpfOptions &bp
 		if (!s)
 			return s.error();
 		d.bpf = std::move(s->listeners);
+		d.bpf_source = s->source;
 	}
 	if (choice.emulate_no_tcp_diag) {
 		d.diag_emulated = true;
