@@ -199,9 +199,13 @@ TEST(Verify, PersistentDifferenceIsAMismatchAfterAllRereads)
 
 TEST(Verify, ListenerClosedDuringVerify)
 {
-	SourceData gone;  // both sources read, the listener is not there any more
-	gone.bpf = std::vector<Listener>{};
-	gone.diag = std::vector<Listener>{};
+	// both sources read, the listener is not there any more
+	const SourceData gone = [] {
+		SourceData d;
+		d.bpf = std::vector<Listener>{};
+		d.diag = std::vector<Listener>{};
+		return d;
+	}();
 	Script s{{pair(5, 6), gone}, {}};
 	auto c = verify_listeners(s.reader(), ListenerFilter{}, 5);
 	ASSERT_TRUE(c);
