@@ -76,7 +76,7 @@ if [ $VM = 1 ]; then
     echo "### Accept path per tier in qemu guests (TCG; ratios within one boot)"
     echo
     echo '```'
-    grep -E '^(6\.[0-9]+ |kernel )' "$log" | grep -E 'bench_|kernel tier' || tail -20 "$log"
+    grep -E '^([56]\.[0-9]+ |kernel )' "$log" | grep -E 'bench_|kernel tier' || tail -20 "$log"
     echo '```'
     echo
   } >> "$tmp"

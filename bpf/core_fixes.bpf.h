@@ -7,6 +7,7 @@
 #define LISTENQ_CORE_FIXES_BPF_H
 
 #include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 
 /*
@@ -37,6 +38,22 @@ static __always_inline __u32 lq_sk_drops(const struct sock *sk)
 				BPF_CORE_READ(c, drops1.counter);
 	}
 	return drops;
+}
+
+/*
+ * v5.12 "bpf: Expose bpf_get_socket_cookie to tracing programs" (Florent
+ * Revest): before it, BTF programs (iter, tp_btf, fentry) may not call
+ * bpf_get_socket_cookie() at all (5.10: "unknown func
+ * bpf_get_socket_cookie#46"). There, the cookie is the one the kernel
+ * already made (sock_gen_cookie(): inet_diag, SO_COOKIE), 0 when none did,
+ * which user space takes as unknown. no_helper is a load-time constant
+ * (rodata), so the verifier never sees the call it would refuse.
+ */
+static __always_inline __u64 lq_socket_cookie(void *sk, bool no_helper)
+{
+	if (no_helper)
+		return BPF_CORE_READ((struct sock *)sk, __sk_common.skc_cookie.counter);
+	return bpf_get_socket_cookie(sk);
 }
 
 #endif /* LISTENQ_CORE_FIXES_BPF_H */

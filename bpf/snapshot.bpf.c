@@ -16,6 +16,9 @@ const volatile __u16 filter_family = 0;
 const volatile __u16 filter_port = 0;
 /* dump_files: the caller's netns (iter/task_file sees every netns). */
 const volatile __u32 filter_netns = 0;
+/* Set where the kernel refuses bpf_get_socket_cookie() here (before 5.12:
+ * lq_socket_cookie() in core_fixes.bpf.h). */
+const volatile bool no_cookie_helper = false;
 
 static __always_inline int wanted(const struct sock_common *skc)
 {
@@ -40,7 +43,7 @@ int dump_listeners(struct bpf_iter__tcp *ctx)
 		return 0;
 	lq_fill_listener(&rec, (struct sock *)tp);
 	rec.uid = ctx->uid;
-	rec.cookie = bpf_get_socket_cookie(tp);
+	rec.cookie = lq_socket_cookie(tp, no_cookie_helper);
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }
@@ -59,7 +62,7 @@ int dump_files(struct bpf_iter__task_file *ctx)
 		return 0;
 	lq_fill_listener(&rec, sk);
 	rec.uid = BPF_CORE_READ(sk, sk_uid.val);
-	rec.cookie = bpf_get_socket_cookie(sk);
+	rec.cookie = lq_socket_cookie(sk, no_cookie_helper);
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }

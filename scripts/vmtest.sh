@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# Kernel matrix: boots Debian's 6.1 and 6.12 kernels under qemu (TCG) with a
-# busybox initramfs holding listenq, its integration tests and their
+# Kernel matrix: boots Debian's 5.10, 6.1 and 6.12 kernels under qemu (TCG)
+# with a busybox initramfs holding listenq, its integration tests and their
 # libraries, runs tests/vm/guest-init.sh there and prints a matrix
 # kernel x tier x scenario -> pass/fail/skip from the console markers.
+# On 5.10 every scenario runs without and then with tcp_diag, as
+# <scenario>@nodiag and <scenario>@diag.
 #
-#   scripts/vmtest.sh                      both kernels, every scenario
-#   scripts/vmtest.sh --kernel 6.1         one kernel (6.1 or 6.12)
+#   scripts/vmtest.sh                      every kernel, every scenario
+#   scripts/vmtest.sh --kernel 6.1         one kernel (5.10, 6.1 or 6.12)
 #   scripts/vmtest.sh --only probe_        scenarios whose name starts with probe_
 #   scripts/vmtest.sh --only core_,verify_ a comma-separated list of such prefixes
-#   scripts/vmtest.sh --only integration --gtest-filter 'Snapshot.*' 
+#   scripts/vmtest.sh --only integration@nodiag --gtest-filter 'Snapshot.*'
 #
 # Kernels come from apt (apt-get download + dpkg -x into $LISTENQ_VM_CACHE,
-# default /var/cache/listenq-vm); nothing is installed on the host. A
-# scenario that fails is run once more in a second boot; one that passes
-# there is reported as FLAKY with the first boot's output, not hidden.
+# default /var/cache/listenq-vm); nothing is installed on the host. 5.10
+# comes from bullseye through a private apt directory there (the host's
+# sources stay as they are). A scenario that fails is run once more in a
+# second boot; one that passes there is reported as FLAKY with the first
+# boot's output, not hidden.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-KERNELS=(6.1 6.12)
+KERNELS=(5.10 6.1 6.12)
 ONLY=""
 GTEST=""
 BOOT_TIMEOUT=${LISTENQ_VM_TIMEOUT:-420}
@@ -34,7 +38,7 @@ while (($#)); do
     --kernel) KERNELS=("$2"); shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --gtest-filter) GTEST="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "vmtest: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -50,24 +54,44 @@ if ((${#need[@]})); then
 fi
 [ -x build/listenq ] && [ -x build/tests/listenq_integration ] || scripts/build.sh
 
+# bullseye (5.10) is not among the host's (bookworm) sources: a private apt
+# directory under $CACHE names it on the host's mirror, with its own lists
+# and package cache; the host's sources, lists and cache stay as they are.
+bullseye_apt() {
+  local a=$CACHE/apt-bullseye mirror security k=/usr/share/keyrings/debian-archive-keyring.gpg
+  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
+    grep -v '^[[:space:]]*#' | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -1 | tr -d ' ' || true)
+  mirror=${mirror%/}
+  mirror=${mirror:-http://deb.debian.org/debian}
+  security=${mirror%/debian}/debian-security
+  mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
+  printf 'deb [signed-by=%s] %s %s main\n' "$k" "$mirror" bullseye "$k" "$mirror" bullseye-updates \
+    "$k" "$security" bullseye-security > "$a/sources.list.new"
+  cmp -s "$a/sources.list.new" "$a/sources.list" && rm "$a/sources.list.new" || mv "$a/sources.list.new" "$a/sources.list"
+  APT_OPTS=(-o "Dir::Etc::sourcelist=$a/sources.list" -o Dir::Etc::sourceparts=/dev/null
+    -o "Dir::State::lists=$a/lists" -o "Dir::Cache=$a/cache")
+}
+
 # Newest linux-image-<series>*-amd64 that apt offers, fetched and unpacked.
 fetch_kernel() {
   local series=$1 pattern pkg
+  APT_OPTS=()
   case "$series" in
+    5.10) pattern='^linux-image-5\.10\.0-[0-9]+-amd64$'; bullseye_apt ;;
     6.1) pattern='^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
     6.12) pattern='^linux-image-6\.12\.[0-9]+\+deb[0-9]+-amd64$' ;;
     *) echo "vmtest: unknown kernel series $series" >&2; return 1 ;;
   esac
-  pkg=$(apt-cache search --names-only "$pattern" | awk '{print $1}' | sort -V | tail -1)
+  pkg=$(apt-cache "${APT_OPTS[@]}" search --names-only "$pattern" | awk '{print $1}' | sort -V | tail -1)
   if [ -z "$pkg" ]; then
-    apt-get update -qq
-    pkg=$(apt-cache search --names-only "$pattern" | awk '{print $1}' | sort -V | tail -1)
+    apt-get "${APT_OPTS[@]}" update -qq
+    pkg=$(apt-cache "${APT_OPTS[@]}" search --names-only "$pattern" | awk '{print $1}' | sort -V | tail -1)
   fi
   [ -n "$pkg" ] || { echo "vmtest: apt offers no $series kernel" >&2; return 1; }
   local dir=$CACHE/$pkg
   if [ ! -d "$dir/boot" ]; then
     mkdir -p "$CACHE/deb" "$dir"
-    (cd "$CACHE/deb" && apt-get download "$pkg" >/dev/null 2>&1)
+    (cd "$CACHE/deb" && apt-get "${APT_OPTS[@]}" download "$pkg" >/dev/null 2>&1)
     dpkg -x "$CACHE"/deb/"$pkg"_*.deb "$dir"
   fi
   echo "$dir"
@@ -121,15 +145,29 @@ status=0
 SECTIONS=$(mktemp -d)
 trap 'rm -rf "$SECTIONS"' EXIT
 
-# The guest output behind a scenario: its section, or the one it reads.
+# The guest output behind a scenario: its section, or the one it reads
+# (with the scenario's tcp_diag state, @nodiag or @diag, if it has one).
 section_of() {
-  local dir=$SECTIONS/$1 s=$2
+  local dir=$SECTIONS/$1 s=${2%@*} sfx=
+  [[ $2 == *@* ]] && sfx=@${2##*@}
   case $s in
     seed_ss_sendq0) s=ss_nodiag ;;
     core_snapshot) s=snapshot ;;
     seed_ss_fixed|listenq_ss_equals_ss) s=ss_diag ;;
   esac
-  [ -f "$dir/$s" ] && echo "$dir/$s"
+  [ -f "$dir/$s$sfx" ] && echo "$dir/$s$sfx"
+}
+
+# scenario_times LOG: each scenario's seconds (from the guest's uptime at
+# each result, so a scenario's time includes whatever ran since the last
+# one), then the sums per tcp_diag state where scenarios carry one.
+scenario_times() {
+  tr -d '\r' < "$1" | awk -F'|' '
+    /^LQ-TIME\|/ { d = $3 - prev; prev = $3; line = line sprintf(" %s=%.0f", $2, d)
+                   if ($2 ~ /@nodiag$/) nd += d; else if ($2 ~ /@diag$/) dg += d; n++ }
+    END { if (n) { print "   seconds per scenario:" line
+                   if (nd + dg > 0) printf "   seconds in @nodiag scenarios: %.0f, in @diag scenarios: %.0f\n", nd, dg } }' |
+    fold -s -w 100 | sed '2,$s/^\([^ ]\)/     \1/'
 }
 
 # boot_guest LOG ONLY GTEST: one guest run, its console in LOG; sets rc, secs.
@@ -198,6 +236,7 @@ for series in "${KERNELS[@]}"; do
   log=$CACHE/console-$kver.log
   boot_guest "$log" "$ONLY" "$GTEST"
   echo "   boot+run: ${secs}s, console log: $log"
+  scenario_times "$log"
   print_sections "$log"
   save_sections "$log" "$SECTIONS/$series"
   finished=1
@@ -224,9 +263,12 @@ for series in "${KERNELS[@]}"; do
   declare -A second=()
   if ((${#failed[@]})) && [ $finished = 1 ]; then
     only=$(IFS=,; echo "${failed[*]}") gtest=$GTEST
-    if [[ " ${failed[*]} " == *" integration "* ]] && [ -z "$gtest" ] && f=$(section_of "$series" integration); then
-      gtest=$(grep -oE '^\[  FAILED  \] [A-Za-z0-9_/.]+' "$f" | awk '{print $4}' | sort -u | paste -sd:)
-    fi
+    # The failed tests of the integration runs (integration, or on 5.10
+    # integration@nodiag and integration@diag), for the second boot.
+    [ -n "$gtest" ] || gtest=$(for scen in "${failed[@]}"; do
+        [[ $scen == integration || $scen == integration@* ]] && f=$(section_of "$series" "$scen") &&
+          grep -oE '^\[  FAILED  \] [A-Za-z0-9_/.]+' "$f" | awk '{print $4}'
+      done | sort -u | paste -sd: || true)
     echo "vmtest: $kver: ${failed[*]} failed; booting again to run only ${only}${gtest:+ (gtest $gtest)}"
     boot_guest "$log.retry" "$only" "$gtest"
     echo "   second boot: ${secs}s, console log: $log.retry"
@@ -251,11 +293,11 @@ done
 
 echo
 echo "== kernel matrix"
-printf '%-6s %-10s %-22s %-5s %s\n' kernel tier scenario result detail
+printf '%-6s %-10s %-28s %-5s %s\n' kernel tier scenario result detail
 pass=0; fail=0; skip=0
 for r in "${ROWS[@]}"; do
   IFS='|' read -r k t s st d <<<"$r"
-  printf '%-6s %-10s %-22s %-5s %s\n' "$k" "$t" "$s" "$st" "$d"
+  printf '%-6s %-10s %-28s %-5s %s\n' "$k" "$t" "$s" "$st" "$d"
   case $st in pass) pass=$((pass+1)) ;; fail) fail=$((fail+1)) ;; skip) skip=$((skip+1)) ;; esac
 done
 # The failures again, last, with the guest output behind each (the first

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <string>
 
 namespace listenq {
 namespace {
@@ -14,19 +15,35 @@ std::mutex g_mu;
 std::deque<std::string> g_lines;
 bool g_verbose = false;
 constexpr std::size_t kKeep = 40;
+constexpr std::size_t kHead = 512, kTail = 1536;
+
+// A verifier log comes as one message, and its verdict ("unknown func
+// bpf_get_socket_cookie#46") is its last line: a long message keeps its
+// start and its end.
+std::string shorten(std::string m)
+{
+	if (m.size() <= kHead + kTail)
+		return m;
+	std::size_t head = m.rfind('\n', kHead), tail = m.find('\n', m.size() - kTail);
+	head = head == std::string::npos ? kHead : head + 1;
+	tail = tail == std::string::npos ? m.size() - kTail : tail + 1;
+	return m.substr(0, head) + "...\n" + m.substr(tail);
+}
 
 int print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	char buf[1024];
 	va_list copy;
 	va_copy(copy, args);
-	std::vsnprintf(buf, sizeof(buf), fmt, copy);
+	int n = std::vsnprintf(nullptr, 0, fmt, copy);
 	va_end(copy);
+	std::string buf(n > 0 ? static_cast<std::size_t>(n) : 0, '\0');
+	if (n > 0)
+		std::vsnprintf(buf.data(), buf.size() + 1, fmt, args);
 	std::lock_guard lk(g_mu);
 	if (g_verbose)
-		std::fputs(buf, stderr);
+		std::fputs(buf.c_str(), stderr);
 	if (level != LIBBPF_DEBUG) {
-		g_lines.emplace_back(buf);
+		g_lines.push_back(shorten(std::move(buf)));
 		if (g_lines.size() > kKeep)
 			g_lines.pop_front();
 	}

@@ -70,22 +70,36 @@ Result<std::vector<std::uint8_t>> run_program(const BpfOptions &opts, const List
 	if (!path_exists(kKernelBtfPath))
 		return Error{ENOENT, spec.section() + " " + std::string(spec.name) + ": no kernel BTF (" + kKernelBtfPath +
 					     "; --btf serves CO-RE relocations only, an iterator needs the kernel's own)"};
-	LIBBPF_OPTS(bpf_object_open_opts, oo);
-	if (!opts.btf_path.empty())
-		oo.btf_custom_path = opts.btf_path.c_str();
-	SnapshotSkel skel(snapshot_bpf__open_opts(&oo));
-	if (!skel)
-		return Error::from_errno(errno, "open BPF object snapshot_bpf");
-	if (filter.ipv4 != filter.ipv6)
-		skel->rodata->filter_family = filter.ipv4 ? AF_INET : AF_INET6;
-	if (filter.port)
-		skel->rodata->filter_port = *filter.port;
-	skel->rodata->filter_netns = current_netns_inode();
-	bpf_program *p;
-	bpf_object__for_each_program(p, skel->obj) bpf_program__set_autoload(p, spec.name == bpf_program__name(p));
+	auto open_and_load = [&](bool no_cookie_helper) -> Result<SnapshotSkel> {
+		LIBBPF_OPTS(bpf_object_open_opts, oo);
+		if (!opts.btf_path.empty())
+			oo.btf_custom_path = opts.btf_path.c_str();
+		SnapshotSkel skel(snapshot_bpf__open_opts(&oo));
+		if (!skel)
+			return Error::from_errno(errno, "open BPF object snapshot_bpf");
+		if (filter.ipv4 != filter.ipv6)
+			skel->rodata->filter_family = filter.ipv4 ? AF_INET : AF_INET6;
+		if (filter.port)
+			skel->rodata->filter_port = *filter.port;
+		skel->rodata->filter_netns = current_netns_inode();
+		skel->rodata->no_cookie_helper = no_cookie_helper;
+		bpf_program *p;
+		bpf_object__for_each_program(p, skel->obj)
+			bpf_program__set_autoload(p, spec.name == bpf_program__name(p));
+		if (int err = snapshot_bpf__load(skel.get()))
+			return Error::from_errno(-err, "load " + spec.section() + " " + std::string(spec.name));
+		return skel;
+	};
+	// Before 5.12 iter programs may not call bpf_get_socket_cookie() (EINVAL,
+	// "unknown func"): the same program without the call, if that loads.
+	auto loaded = open_and_load(false);
+	if (!loaded && loaded.error().err == EINVAL)
+		if (auto again = open_and_load(true))
+			loaded = std::move(again);
+	if (!loaded)
+		return loaded.error();
+	SnapshotSkel skel = std::move(*loaded);
 	const std::string what = spec.section() + " " + std::string(spec.name);
-	if (int err = snapshot_bpf__load(skel.get()))
-		return Error::from_errno(-err, "load " + what);
 	LinkPtr link(bpf_program__attach_iter(bpf_object__find_program_by_name(skel->obj, std::string(spec.name).c_str()),
 					      nullptr));
 	if (!link)
@@ -248,11 +262,15 @@ Result<Snapshot> read_snapshot_iter(const BpfOptions &opts, const ListenerFilter
 	snap.source = recs->source;
 	snap.notes = std::move(recs->notes);
 	snap.netns = current_netns_inode();
-	// iter/task_file: one record per descriptor; one listener per cookie.
-	// The walk filters in user space (its kprobes have no settings for it).
-	std::set<std::uint64_t> seen;
+	// iter/task_file: one record per descriptor; one listener per cookie,
+	// or per inode where the cookie is unknown (0: lq_socket_cookie()). The
+	// walk's records are one per socket already, and it filters here (its
+	// kprobes have no settings for it).
+	const bool per_descriptor = recs->source == prog_kind_name(ProgKind::iter_task_file);
+	std::set<std::pair<bool, std::uint64_t>> seen;
 	for (Listener &l : *listeners)
-		if (filter.matches(l) && (!l.cookie || seen.insert(l.cookie).second))
+		if (filter.matches(l) &&
+		    (!per_descriptor || seen.insert(l.cookie ? std::pair(true, l.cookie) : std::pair(false, l.inode)).second))
 			snap.listeners.push_back(std::move(l));
 	sort_listeners(snap.listeners);
 	return snap;

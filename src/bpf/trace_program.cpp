@@ -14,6 +14,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "bpf/libbpf_log.h"
 #include "bpf/libbpf_raii.h"
@@ -57,6 +58,30 @@ struct TraceProgram::Impl {
 	}
 };
 
+namespace {
+
+// The verifier's reason in prog's load log: its last line but the
+// statistics ("unknown func bpf_get_socket_cookie#46", "invalid func
+// unknown#184"); empty when there is none (a refusal before the verifier).
+std::string verifier_verdict(const std::string &log, const std::string &prog)
+{
+	const std::string begin = "prog '" + prog + "': -- BEGIN PROG LOAD LOG --\n";
+	std::size_t b = log.rfind(begin);
+	if (b == std::string::npos)
+		return {};
+	b += begin.size();
+	std::size_t e = log.find("-- END PROG LOAD LOG --", b);
+	std::istringstream in(log.substr(b, e == std::string::npos ? std::string::npos : e - b));
+	std::string verdict;
+	for (std::string line; std::getline(in, line);)
+		if (!line.empty() && line.rfind("processed ", 0) != 0 && line.rfind("verification time", 0) != 0 &&
+		    line.rfind("stack depth", 0) != 0 && line != "...")
+			verdict = line;
+	return verdict;
+}
+
+}  // namespace
+
 std::optional<Refusal> refusal_from_libbpf_log(const std::string &log, int err)
 {
 	static const std::regex prog(R"(prog '([A-Za-z0-9_]+)': (?:BPF program load failed: ([^\n]*)|failed to load))");
@@ -64,8 +89,11 @@ std::optional<Refusal> refusal_from_libbpf_log(const std::string &log, int err)
 	// The last program named is the one that failed.
 	for (auto it = std::sregex_iterator(log.begin(), log.end(), prog); it != std::sregex_iterator(); ++it)
 		out = Refusal{(*it)[1].str(), err, "load", false, (*it)[2].str()};
-	if (out)
+	if (out) {
+		if (std::string v = verifier_verdict(log, out->what); !v.empty())
+			out->detail = v;
 		return out;
+	}
 	// The maps the tracer can do without, as their map kind.
 	if (auto m = failed_map_in_libbpf_log(log)) {
 		if (m->first == "events")

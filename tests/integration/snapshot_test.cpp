@@ -55,7 +55,11 @@ TEST_F(Snapshot, AcceptQueueAndBacklogWithUnacceptedClients)
 	EXPECT_EQ(l["family"], "ipv4");
 	EXPECT_EQ(l["local_address"], "127.0.0.1");
 	EXPECT_EQ(l["port"], port);
-	EXPECT_GT(l["cookie"].get<std::uint64_t>(), 0u);
+	// Before 5.12 iter programs may not call bpf_get_socket_cookie(): the
+	// cookie is 0 (unknown) unless something made one (core_fixes.bpf.h).
+	if (kernel_at_least(5, 12)) {
+		EXPECT_GT(l["cookie"].get<std::uint64_t>(), 0u);
+	}
 	EXPECT_GT(l["inode"].get<std::uint64_t>(), 0u);
 
 	for (int i = 0; i < 2; i++) {

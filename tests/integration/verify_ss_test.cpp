@@ -86,6 +86,7 @@ json listener_on(const json &doc, int port)
 
 TEST_F(VerifySs, VerifyAllSourcesAgreeOrAreExplained)
 {
+	LQ_REQUIRE_TCP_DIAG();
 	RunResult r = listenq({"verify", "--json"});
 	ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
 	json doc = json::parse(r.out);
@@ -105,6 +106,7 @@ TEST_F(VerifySs, VerifyAllSourcesAgreeOrAreExplained)
 
 TEST_F(VerifySs, VerifyBpfAgainstDiagAgreesExactly)
 {
+	LQ_REQUIRE_TCP_DIAG();
 	RunResult r = listenq({"verify", "--sources", "bpf,diag", "--json"});
 	ASSERT_EQ(r.exit_code, 0) << r.err;
 	json doc = json::parse(r.out);
@@ -144,6 +146,7 @@ TEST_F(VerifySs, VerifyBadSourceListIsAUsageError)
 
 TEST_F(VerifySs, SsMatchesIproute2ByteForByte)
 {
+	LQ_REQUIRE_TCP_DIAG();
 	for (const char *flags : {"-lnt", "-ltn", "-lntp", "-ltnH", "-lnt4", "-lnt6", "-lt"}) {
 		RunResult want = run_program({ss_, flags});
 		RunResult got = listenq({"ss", flags});
@@ -179,6 +182,7 @@ std::vector<std::string> sorted_lines(const std::string &s)
 // in the iter/tcp walk order, IPv4 first.
 TEST_F(VerifySs, SsFromBpfHasExactlySsRows)
 {
+	LQ_REQUIRE_TCP_DIAG();
 	RunResult want = run_program({ss_, "-lntp"});
 	RunResult got = listenq({"ss", "-lntp", "--source", "bpf"});
 	ASSERT_EQ(got.exit_code, 0) << got.err;

@@ -347,6 +347,7 @@ TEST(Plan, TheRefusedProgramIsReadFromLibbpfsLog)
 	EXPECT_EQ(r->what, "sample_tracked");
 	EXPECT_EQ(r->stage, "load");
 	EXPECT_EQ(r->err, EPERM);
+	EXPECT_EQ(r->detail, "");  // refused before the verifier ran
 	auto m = refusal_from_libbpf_log("libbpf: map 'events': failed to create: Operation not permitted(-1)\n", EPERM);
 	ASSERT_TRUE(m);
 	EXPECT_EQ(m->what, "ringbuf");
@@ -357,6 +358,34 @@ TEST(Plan, TheRefusedProgramIsReadFromLibbpfsLog)
 	auto m2 = failed_map_in_libbpf_log(big);
 	ASSERT_TRUE(m2);
 	EXPECT_EQ(m2->first, "listeners");
+}
+
+// Debian 5.10.262 refusing a fentry program: BTF programs may call
+// bpf_get_socket_cookie() only since 5.12 (captured, the log cut short).
+TEST(Plan, TheVerifiersVerdictIsReadFromItsLog)
+{
+	const std::string log =
+		"libbpf: prog 'fn_conn_request': BPF program load failed: Invalid argument\n"
+		"libbpf: prog 'fn_conn_request': -- BEGIN PROG LOAD LOG --\n"
+		"0: (79) r6 = *(u64 *)(r1 +0)\n"
+		"...\n"
+		"9: (85) call bpf_get_socket_cookie#46\n"
+		"unknown func bpf_get_socket_cookie#46\n"
+		"processed 12 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n"
+		"-- END PROG LOAD LOG --\n"
+		"libbpf: prog 'fn_conn_request': failed to load: -22\n"
+		"libbpf: failed to load object 'trace_bpf'\n";
+	auto r = refusal_from_libbpf_log(log, EINVAL);
+	ASSERT_TRUE(r);
+	EXPECT_EQ(r->what, "fn_conn_request");
+	EXPECT_EQ(r->detail, "unknown func bpf_get_socket_cookie#46");
+	// The plan names it where it says why the fentry tier is off.
+	Plan p = make_plan(guest_612(), AttachMode::automatic, {*r});
+	ASSERT_FALSE(p.fact(FactId::syn_path).not_used.empty());
+	EXPECT_NE(p.fact(FactId::syn_path).not_used[0].text.find("load fentry/tcp_conn_request: " + errno_name(EINVAL) +
+								     " (unknown func bpf_get_socket_cookie#46)"),
+		  std::string::npos)
+		<< p.fact(FactId::syn_path).not_used[0].text;
 }
 
 // Where libbpf names no program, halves find it, and it is confirmed alone.
