@@ -165,8 +165,15 @@ int sample_files(struct bpf_iter__task_file *ctx)
  * /proc/net/tcp{,6} (see walk.bpf.c); this process's reads only. */
 static __always_inline void sample_walked(void *ctx, struct sock *sk)
 {
+	__u32 zero = 0;
+	__u64 *last;
+
 	if ((__u64)sk <= 1 || bpf_get_current_pid_tgid() >> 32 != cur_walk_tgid())
 		return;  /* 1: SEQ_START_TOKEN, the header row */
+	last = bpf_map_lookup_elem(&walk_last, &zero);
+	if (!last || *last == (__u64)sk)
+		return;  /* the same row shown again */
+	*last = (__u64)sk;
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN)
 		sample_one(ctx, sk, 0, 0);
 }

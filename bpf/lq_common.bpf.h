@@ -149,6 +149,16 @@ struct {
 	__type(value, __u32);
 } epochs SEC(".maps");
 
+/* The socket the kprobe walk saw last (fact_queues.bpf.h): seq_file shows
+ * a /proc/net/tcp row again when it did not fit the page, and a listener
+ * the map has no room for must be counted once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} walk_last SEC(".maps");
+
 /* Rare events (never per packet): the ringbuf, or the perf buffer where the
  * kernel refuses ringbufs (LQ_CFG_PERF_BUFFER; events is then a placeholder). */
 struct {

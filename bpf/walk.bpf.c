@@ -52,8 +52,9 @@ static __always_inline int walk_one(struct sock *sk)
 	cfg = bpf_map_lookup_elem(&walk_config, &zero);
 	if (!cfg || cfg->tgid != bpf_get_current_pid_tgid() >> 32)
 		return 0;
-	if (ptr == SEQ_START_TOKEN_PTR || !sk)
+	if (ptr == SEQ_START_TOKEN_PTR || !sk || cfg->last == ptr)
 		return 0;
+	cfg->last = ptr;
 	/* sock_common's state: also right for timewait and request socks */
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
 		return 0;

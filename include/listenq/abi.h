@@ -194,6 +194,8 @@ struct lq_settings {
 struct lq_walk_config {
 	__u32 tgid;		/* the reading process */
 	__u32 dropped;		/* listeners the walked map had no room for */
+	__u64 last;		/* the socket shown last: seq_file shows a row
+				 * again when it did not fit the page */
 };
 
 #endif /* LISTENQ_ABI_H */

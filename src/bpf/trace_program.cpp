@@ -458,6 +458,10 @@ Result<void> TraceProgram::run_pass(PassKind k)
 						  : "iter/task_file sample_files";
 	if (it == impl_->iters.end() && k == PassKind::tcp && impl_->walk) {
 		impl_->skel->next_sample_pass();
+		// A pass's first row is no repeat of the last pass's last one.
+		const std::uint32_t zero = 0;
+		const std::uint64_t none = 0;
+		bpf_map_update_elem(bpf_map__fd(impl_->skel->map("walk_last")), &zero, &none, BPF_ANY);
 		return walk_pass();
 	}
 	if (it == impl_->iters.end())
