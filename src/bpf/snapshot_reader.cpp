@@ -149,7 +149,7 @@ Result<std::vector<std::uint8_t>> run_walk(const BpfOptions &opts, const Program
 	const std::string what = v4.section() + " " + std::string(v4.name);
 	if (int err = walk_bpf__load(skel.get()))
 		return Error::from_errno(-err, "load " + what);
-	const lq_walk_config cfg{static_cast<std::uint32_t>(::getpid()), 0};
+	const lq_walk_config cfg{static_cast<std::uint32_t>(::getpid()), 0, 0};
 	const std::uint32_t zero = 0;
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.walk_config), &zero, &cfg, BPF_ANY))
 		return Error::from_errno(errno, "configure " + what);
