@@ -127,6 +127,24 @@ void expect_refusals_named(const json &header, const Scenario &s)
 
 bool listed(const json &a, const char *field) { return std::find(a.begin(), a.end(), field) != a.end(); }
 
+// Where this kernel reads the queues only through the kprobe walk (5.10:
+// no iterator loads there), a scenario that refuses kprobes leaves nothing
+// to read them with: one clear error and exit 3, checked here.
+bool nothing_left(const Scenario &s)
+{
+	if (!taken(s).count("sample_walk4"))
+		return false;
+	RunResult r = run_program({LISTENQ_BIN, "watch", "0.2", "1"}, env_of(s));
+	EXPECT_EQ(r.exit_code, 3) << r.err;
+	EXPECT_NE(r.err.find("listenq: no way to read the listeners' queues:"), std::string::npos) << r.err;
+	return true;
+}
+
+#define SKIP_IF_NOTHING_LEFT(s)                                                                                 \
+	if (nothing_left(s))                                                                                    \
+	GTEST_SKIP() << "this kernel reads the listeners' queues only through the kprobe walk, which " << (s).refuse \
+		     << " refuses: exit 3 with one line, as checked"
+
 class Refusal : public ::testing::TestWithParam<Scenario> {
 protected:
 	void SetUp() override
@@ -142,6 +160,7 @@ protected:
 TEST_P(Refusal, WatchCountsWhatTheKernelCounts)
 {
 	const Scenario &s = GetParam();
+	SKIP_IF_NOTHING_LEFT(s);
 	// Open-ended, ended by SIGINT after the last step: under emulation a
 	// fixed frame count can run out before the accepts.
 	Spawned watch({LISTENQ_BIN, "watch", "0.3", "--json"}, env_of(s));
@@ -208,6 +227,7 @@ TEST_P(Refusal, WatchCountsWhatTheKernelCounts)
 TEST_P(Refusal, TraceSeesListenRelistenClampAndClose)
 {
 	const Scenario &s = GetParam();
+	SKIP_IF_NOTHING_LEFT(s);
 	Spawned trace({LISTENQ_BIN, "trace", "--json", "--duration", "3"}, env_of(s));
 	auto first = trace.read_line(15s);
 	ASSERT_TRUE(first) << "trace did not start";
@@ -258,6 +278,7 @@ TEST_P(Refusal, TraceSeesListenRelistenClampAndClose)
 TEST_P(Refusal, ExportShowsTheQueueAndTheRefusals)
 {
 	const Scenario &s = GetParam();
+	SKIP_IF_NOTHING_LEFT(s);
 	auto l = make_listener("127.0.0.1", 0, 7);
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
