@@ -26,6 +26,11 @@ KERNELS=(5.10 6.1 6.12)
 ONLY=""
 GTEST=""
 BOOT_TIMEOUT=${LISTENQ_VM_TIMEOUT:-420}
+# 5.10 runs every scenario twice (without, then with tcp_diag).
+BOOT_TIMEOUT_510=${LISTENQ_VM_TIMEOUT_510:-900}
+# Guests booted at once (first boots; second boots run one at a time).
+# The guests mostly wait on the tests' timers, so two share the two cores.
+JOBS=${LISTENQ_VM_JOBS:-2}
 # One host thread for both vCPUs. With thread=multi a vCPU can run a stale
 # translation of code the other just patched (static keys, BPF trampolines)
 # and the guest kernel oopses on an int3 that is no longer there: seen on
@@ -170,13 +175,15 @@ scenario_times() {
     fold -s -w 100 | sed '2,$s/^\([^ ]\)/     \1/'
 }
 
+boot_timeout() { case $kver in 5.10.*) echo "$BOOT_TIMEOUT_510" ;; *) echo "$BOOT_TIMEOUT" ;; esac; }
+
 # boot_guest LOG ONLY GTEST: one guest run, its console in LOG; sets rc, secs.
 boot_guest() {
   local log=$1 only=$2 gtest=$3 attempt start
   for attempt in 1 2; do
     start=$(date +%s)
     set +e
-    timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg,thread="$TCG_THREAD" -cpu max -smp 2 -m 1G \
+    timeout "$(boot_timeout)" qemu-system-x86_64 -accel tcg,thread="$TCG_THREAD" -cpu max -smp 2 -m 1G \
       -nographic -no-reboot -kernel "$vmlinuz" -initrd "$initrd" \
       -append "console=ttyS0 quiet panic=-1 rdinit=/init ${only:+lq.only=$only} ${gtest:+lq.gtest=$gtest}" > "$log" 2>&1
     rc=$?
@@ -204,7 +211,7 @@ guest_checks() {
     echo "vmtest: KERNEL PANIC on $kver:"; tail -n 40 "$log"; bad=1
   fi
   if [ $rc -eq 124 ]; then
-    echo "vmtest: TIMEOUT after ${BOOT_TIMEOUT}s on $kver:"; tail -n 40 "$log"; bad=1
+    echo "vmtest: TIMEOUT after $(boot_timeout)s on $kver:"; tail -n 40 "$log"; bad=1
   fi
   if ! tr -d '\r' < "$log" | grep -q "^LQ-DONE|"; then
     echo "vmtest: no LQ-DONE marker from $kver (guest did not finish):"; tail -n 40 "$log"; bad=1
@@ -226,15 +233,33 @@ save_sections() {
     '/^LQ-OUT-BEGIN\|/{name=$2; next} /^LQ-OUT-END\|/{name=""; next} name!=""{print > (dir "/" name)}'
 }
 
-for series in "${KERNELS[@]}"; do
-  kdir=$(fetch_kernel "$series")
+# kernel_vars SERIES: kdir, vmlinuz, kver, initrd, log of a fetched kernel.
+kernel_vars() {
+  kdir=$(fetch_kernel "$1")
   vmlinuz=$(ls "$kdir"/boot/vmlinuz-*)
   kver=${vmlinuz##*/vmlinuz-}
-  echo "== kernel $series: $(basename "$kdir") ($kver)"
   initrd=$CACHE/initrd-$kver.gz
-  build_initramfs "$kdir" "$initrd"
   log=$CACHE/console-$kver.log
-  boot_guest "$log" "$ONLY" "$GTEST"
+}
+
+# First boots, JOBS at a time, each in the background; its rc and seconds
+# go to LOG.status. The results are read below in KERNELS' order.
+declare -A BOOTPID=()
+for series in "${KERNELS[@]}"; do
+  kernel_vars "$series"
+  build_initramfs "$kdir" "$initrd"
+  rm -f "$log.status"
+  while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
+  echo "vmtest: booting $series ($kver)"
+  ( boot_guest "$log" "$ONLY" "$GTEST"; echo "$rc $secs" > "$log.status" ) &
+  BOOTPID[$series]=$!
+done
+
+for series in "${KERNELS[@]}"; do
+  kernel_vars "$series"
+  wait "${BOOTPID[$series]}" || true
+  read -r rc secs < "$log.status" || { rc=1 secs=?; }
+  echo "== kernel $series: $(basename "$kdir") ($kver)"
   echo "   boot+run: ${secs}s, console log: $log"
   scenario_times "$log"
   print_sections "$log"
