@@ -188,6 +188,45 @@ TEST_F(Tracing, ListenersOlderThanListenqAreSeeded)
 	EXPECT_FALSE(f["sampled"].empty()) << "the SYN queue is always sampled";
 }
 
+// A seeded listener's accepts count like any other's (5.10: its key comes
+// from the kprobe walk, the accept's from the accept hook).
+TEST_F(Tracing, SeededListenerCountsItsAccepts)
+{
+	auto l = make_listener("127.0.0.1", 0, 8);
+	ASSERT_TRUE(l);
+	const std::uint16_t port = local_port(l->get());
+	auto clients = connect_many("127.0.0.1", port, 3);
+	ASSERT_TRUE(clients) << clients.error().message;
+	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 3; }, 2s));
+	Spawned watch({LISTENQ_BIN, "watch", "0.3", "--json", "--port", std::to_string(port)});
+	std::uint64_t accepts = 0;
+	bool seen = false;
+	for (int i = 0; i < 20 && !seen; i++) {  // until a frame has the seeded listener
+		auto line = watch.read_line(10s);
+		ASSERT_TRUE(line) << "watch stopped";
+		const json f = json::parse(*line);
+		for (const json &x : f["listeners"])
+			seen |= x["port"] == port;
+	}
+	ASSERT_TRUE(seen);
+	EXPECT_EQ(accept_all(l->get()), 3);
+	std::this_thread::sleep_for(1s);
+	watch.signal(SIGINT);
+	std::vector<std::string> rest;
+	std::string err;
+	ASSERT_EQ(watch.wait(15s, rest, err), 0) << err;
+	std::string frames;
+	for (const json &f : parse_json_lines(rest)) {
+		frames += f.dump() + "\n";
+		for (const json &x : f["listeners"])
+			if (x["port"] == port) {
+				EXPECT_TRUE(x["seeded"].get<bool>());
+				accepts += x["interval"]["accepts"].get<std::uint64_t>();
+			}
+	}
+	EXPECT_EQ(accepts, 3u) << frames;
+}
+
 TEST_F(Tracing, WatchTextHeaderNamesTierAndSampledNumbers)
 {
 	auto l = make_listener("127.0.0.1", 0, 7);
