@@ -64,7 +64,7 @@ static __always_inline struct sock *sock_of_fd(int fd)
 	return BPF_CORE_READ(so, sk);
 }
 
-static __always_inline void call_returned(void *ctx, long ret)
+static __always_inline void call_returned(void *ctx, long nr_now, long ret)
 {
 	struct pending_call *call;
 	struct sock *sk;
@@ -73,6 +73,19 @@ static __always_inline void call_returned(void *ctx, long ret)
 	__s32 fd;
 	__s64 arg;
 
+	if (nr_now != NR_LISTEN && exact(LQ_EXACT_ACCEPT)) {
+		/* A kretprobe/inet_csk_accept that missed left kp_accept's stash
+		 * (fentry leaves none): without CONFIG_PREEMPTION a kretprobe has
+		 * num_possible_cpus() instances (kernel/kprobes.c
+		 * register_kretprobe, before rethook), which threads blocked in
+		 * accept() hold (5.10: an HTTP server's accept threads). The
+		 * accept is counted here, its child from the new fd. */
+		struct kp_args a;
+
+		if (unstash(KP_ACCEPT, &a) && a.sk && ret >= 0)
+			accepted((struct sock *)a.sk, (__u64)sock_of_fd(ret));
+		return;
+	}
 	call = bpf_map_lookup_elem(&pending, &tid);
 	if (!call)
 		return;
@@ -105,7 +118,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	if (nr_wanted(regs->orig_ax))
-		call_returned(ctx, ret);
+		call_returned(ctx, regs->orig_ax, ret);
 	return 0;
 }
 
@@ -120,8 +133,10 @@ int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 {
-	if (nr_wanted(BPF_CORE_READ(regs, orig_ax)))
-		call_returned(ctx, ret);
+	long nr = BPF_CORE_READ(regs, orig_ax);
+
+	if (nr_wanted(nr))
+		call_returned(ctx, nr, ret);
 	return 0;
 }
 
@@ -137,7 +152,7 @@ SEC("tracepoint/raw_syscalls/sys_exit")
 int tp_sys_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	if (nr_wanted(ctx->id))
-		call_returned(ctx, ctx->ret);
+		call_returned(ctx, ctx->id, ctx->ret);
 	return 0;
 }
 

@@ -205,7 +205,7 @@ TEST_F(Export, CountersNeverGoBackAndAClosedListenersSeriesDisappear)
 	std::cout << "[ measured ] backlog 2, 12 connects, 4 accepts: overflows_total " << overflows
 		  << ", accepts_total " << accepts << std::endl;
 	EXPECT_GT(overflows, 0);
-	EXPECT_EQ(accepts, 4);
+	EXPECT_EQ(accepts, 4) << text;
 	// The cookie label is the socket's, or 0 where the plan keys listeners
 	// by socket pointer (the kprobe walk samples: 5.10).
 	const std::string backlog_series = "listenq_listen_backlog{netns=\"" + std::to_string(current_netns_inode()) +
