@@ -30,6 +30,11 @@ else()
 endif()
 message(STATUS "listenq: vmlinux.h from ${LISTENQ_VMLINUX_FROM}")
 
+# One target makes vmlinux.h: a custom command's output that several
+# targets depend on would be run by each of them, in parallel builds at once
+# (a torn vmlinux.h).
+add_custom_target(vmlinux_h DEPENDS ${VMLINUX_DIR}/vmlinux.h)
+
 set(SKEL_DIR ${CMAKE_BINARY_DIR}/skel)
 file(MAKE_DIRECTORY ${SKEL_DIR})
 
@@ -56,5 +61,6 @@ function(bpf_skeleton name)
     DEPENDS ${obj}
     COMMENT "skeleton ${name}.skel.h")
   add_custom_target(${name}_skel DEPENDS ${skel})
+  add_dependencies(${name}_skel vmlinux_h)
   set_property(GLOBAL APPEND PROPERTY LISTENQ_BPF_OBJECTS ${obj})
 endfunction()
