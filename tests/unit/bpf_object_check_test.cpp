@@ -137,7 +137,9 @@ TEST_P(Fits4_19, NoGlobalDataOrExterns) { expect_none({Check4_19::global_data, C
 TEST(ObjectCheck4_19, TheOldKernelObjectsFitWhole)
 {
 	const auto &all = objects_4_19();
-	for (auto [object, programs] : {std::pair{"walk.bpf.o", 2u}, std::pair{"trace_legacy.bpf.o", 14u}}) {
+	for (const auto &want : {std::pair{"walk.bpf.o", 2u}, std::pair{"trace_legacy.bpf.o", 14u}}) {
+		const std::string object = want.first;
+		const std::size_t programs = want.second;
 		auto it = std::find_if(all.begin(), all.end(), [&](const std::string &p) { return base_name(p) == object; });
 		ASSERT_NE(it, all.end()) << object << " is not in " << LQ_BPF_4_19_OBJECTS;
 		const auto &r = read_cached(*it);
