@@ -34,6 +34,11 @@ struct ListenerStat {
 	std::uint64_t samples = 0, wait_sum_ns = 0;
 	// tcp_conn_request's SYN-queue outcomes (tiers 1-2 only; see Tracer::unmeasured_fields)
 	std::uint64_t synq_full_drops = 0, synq_full_cookies = 0, syncookies_sent = 0;
+	// Head-of-line wait: how long the oldest connection in the accept
+	// queue has waited (since its SYN-ACK: tcp_request_sock.snt_synack), in
+	// us, at the last sample, and its peak this interval. 0: queue empty.
+	// Sampled in every tier (the sampler reads rskq_accept_head).
+	std::uint32_t hol_wait_us = 0, hol_wait_peak_us = 0;
 	Log2Hist depth_hist{}, wait_hist{};
 };
 
