@@ -5,8 +5,15 @@
  *           to inet_csk_reqsk_queue_add is inlined) and
  *           fexit/inet_csk_reqsk_queue_add (syncookie and TFO children)
  *   tier 2  their kprobe+kretprobe twins
- *   floor   the queue depth and its peak are sampled; enqueues and the
- *           accept wait are not measured
+ *   tier 3  tp_btf/inet_sock_set_state: a child's SYN_RECV -> ESTABLISHED,
+ *           which tcp_check_req (or the syncookie path) runs right after
+ *           queueing it; the listener is named by the `parents` sk_storage
+ *           value its children inherit (BPF_F_CLONE). Counts only: no
+ *           per-child timestamp, so no accept-wait histogram (the sampler
+ *           measures the head-of-line wait in every tier)
+ *   floor   the queue depth and its peak are sampled; enqueues not measured
+ * Where enqueues are counted, the sampler derives accepts from them and
+ * the queue (fact_queues.bpf.h).
  */
 #ifndef LISTENQ_FACT_ENQUEUE_BPF_H
 #define LISTENQ_FACT_ENQUEUE_BPF_H
@@ -28,6 +35,30 @@ static __always_inline void enqueued(const struct sock *sk, __u64 child, const s
 	__sync_fetch_and_add(&st->enqueued, 1);
 	st->depth_hist[log2_slot(q) & (LQ_HIST_SLOTS - 1)]++;
 	observe_queues(key, st, q, syn_qlen(sk));
+}
+
+/* Tier 3. A TFO child is queued at its SYN and counted when its handshake
+ * completes; one reset before that is never counted (accepts derived from
+ * enqueues stay a lower bound). The child's copy of the value goes once
+ * read. */
+static __always_inline void child_established(struct sock *sk)
+{
+	struct lq_listener_key key;
+	struct lq_listener_state *st;
+	__u64 *parent;
+
+	if (!sk_storage_on() || !exact(LQ_TP_ENQUEUE))
+		return;
+	parent = bpf_sk_storage_get(&parents, sk, 0, 0);
+	if (!parent)
+		return;
+	key.cookie = *parent;
+	key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	key.__pad = 0;
+	bpf_sk_storage_delete(&parents, sk);
+	st = bpf_map_lookup_elem(&listeners, &key);
+	if (st)
+		__sync_fetch_and_add(&st->enqueued, 1);
 }
 
 /* struct sock *inet_csk_reqsk_queue_add(sk, req, child) */

@@ -67,9 +67,11 @@ static __always_inline void listener_started(void *ctx, struct sock *sk, int btf
 
 	if (btf)
 		mark_tracked(sk);
-	if (key_any(&key, sk, btf))
+	if (key_any(&key, sk, btf)) {
+		if (btf)
+			mark_parent(sk, key.cookie);
 		start_listener(ctx, sk, &key);
-	else
+	} else
 		remember_fresh(sk);
 }
 
@@ -115,9 +117,14 @@ static __always_inline void set_state(void *ctx, struct sock *sk, int oldstate, 
 		listener_stopping(ctx, sk, btf);
 }
 
+/* Also tier 3 of fact "enqueue": a child completing its handshake. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_set_state, struct sock *sk, int oldstate, int newstate)
 {
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		child_established(sk);
+		return 0;
+	}
 	if (newstate != TCP_LISTEN && !(oldstate == TCP_LISTEN && newstate == TCP_CLOSE))
 		return 0;
 	set_state(ctx, sk, oldstate, newstate, sk->sk_protocol, 1);

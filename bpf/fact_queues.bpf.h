@@ -40,6 +40,7 @@ static __always_inline struct lq_listener_state *seed(void *ctx, struct sock *sk
 		return 0;
 	}
 	st->effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	st->queue_base = BPF_CORE_READ(sk, sk_ack_backlog);
 	st->drops = lq_sk_drops(sk);
 	st->requested_backlog = LQ_BACKLOG_UNKNOWN;
 	st->flags = LQ_F_SEEDED;
@@ -64,6 +65,41 @@ static __always_inline struct lq_listener_state *seed(void *ctx, struct sock *sk
 	return st;
 }
 
+/* Head-of-line wait. The accept queue is a FIFO (rskq_accept_head, linked
+ * by dl_next): its head has waited longest. snt_synack is the head's first
+ * SYN-ACK time in us on the TCP clock (tcp_clock_us(): ktime_get_ns(), the
+ * clock of bpf_ktime_get_ns(); tests compare it with a known wait on every
+ * kernel). So the wait counts from the SYN-ACK: the handshake's round trip
+ * is in it. A syncookie request has no SYN-ACK time (0): the enqueue time
+ * that tiers 1-2 record stands in, else the head's wait is unknown. Read
+ * without the queue's lock: a head accepted meanwhile reads as a stale or
+ * failed probe read, never a fault. */
+static __always_inline void sample_hol(struct lq_listener_state *st, struct sock *sk)
+{
+	struct request_sock *req;
+	__u64 sent = 0, now_us = bpf_ktime_get_ns() / 1000, child;
+	__u64 *ts;
+	__u32 wait = 0;
+
+	req = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_accept_queue.rskq_accept_head);
+	if (req) {
+		sent = BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack);
+		if (!sent) {
+			child = (__u64)BPF_CORE_READ(req, sk);
+			ts = bpf_map_lookup_elem(&enqueue_ts, &child);
+			if (ts)
+				sent = *ts / 1000;
+		}
+		if (!sent)
+			st->hol_unknown++;
+		else if (now_us > sent)
+			wait = now_us - sent > 0xffffffffULL ? 0xffffffffU : (__u32)(now_us - sent);
+	}
+	st->hol_wait_us = wait;
+	if (wait > st->hol_wait_peak_us)
+		st->hol_wait_peak_us = wait;
+}
+
 /* One listener's sample: queue depth, SYN queue and sk_drops. btf: a BTF
  * program (a compile-time constant); the kprobe walk has no marks, and its
  * keys are socket pointers (LQ_CFG_PTR_KEYS). */
@@ -71,8 +107,8 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 {
 	struct lq_listener_key key = {};
 	struct lq_listener_state *st;
-	__u32 drops, acceptq, pass;
-	__u64 known;
+	__u32 drops, acceptq, pass, backlog;
+	__u64 known, enq;
 
 	if (!key_any(&key, sk, btf))
 		return;
@@ -83,9 +119,32 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 	if (!st || st->sample_pass == pass)
 		return;
 	st->sample_pass = pass;
+	if (btf)
+		mark_parent(sk, key.cookie);
+	/* Enqueues before the queue: a child is queued before it is counted,
+	 * so accepts derived from the two are never ahead of the truth. */
+	enq = *(volatile __u64 *)&st->enqueued;
 	acceptq = BPF_CORE_READ(sk, sk_ack_backlog);
 	observe_queues(&key, st, acceptq, syn_qlen(sk));
-	st->effective_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	sample_hol(st, sk);
+	if (exact(LQ_EXACT_ENQUEUE | LQ_TP_ENQUEUE)) {
+		/* Every child counted is in the queue or was accepted (a closing
+		 * listener's entry goes with its queue). */
+		__s64 derived = (__s64)enq + st->queue_base - acceptq;
+
+		if (derived > (__s64)st->accepted_derived)
+			st->accepted_derived = derived;
+	}
+	/* Without listen()'s exit (--syscalls), a re-listen shows as a changed
+	 * backlog; one with the same backlog changes nothing and is not seen. */
+	backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	if (backlog != st->effective_backlog && !exact(LQ_EXACT_BACKLOG)) {
+		__u32 prev = st->effective_backlog;
+
+		st->effective_backlog = backlog;
+		emit(ctx, LQ_EV_RELISTEN, &key, st, LQ_BACKLOG_UNKNOWN, prev, 0, 0, 1);
+	}
+	st->effective_backlog = backlog;
 	if (!exact(LQ_EXACT_ENQUEUE))
 		st->depth_hist[log2_slot(acceptq) & (LQ_HIST_SLOTS - 1)]++;
 	st->samples++;

@@ -201,6 +201,18 @@ struct {
 
 #define LQ_TRK_CLOSED 1
 
+/* Tier 3's enqueue count (fact_enqueue.bpf.h): each tracked listener holds
+ * its own cookie here. BPF_F_CLONE: sk_clone_lock() copies it into every
+ * child the listener makes (bpf_sk_storage_clone, before the child's
+ * LISTEN -> SYN_RECV), so the child names its listener, reuseport groups
+ * included. The child's copy is deleted when it is counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, __u64);
+} parents SEC(".maps");
+
 /* Listeners started before anything gave them a cookie (raw hooks), by
  * socket pointer, until a full sample pass seeds them (struct lq_fresh). */
 struct {
@@ -229,6 +241,19 @@ static __always_inline __u8 *mark_tracked(struct sock *sk)
 	if (!sk_storage_on())
 		return 0;
 	return bpf_sk_storage_get(&tracked, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+}
+
+/* Tier 3 counts enqueues from the children: give the listener (a BTF
+ * pointer) its cookie to pass on. */
+static __always_inline void mark_parent(struct sock *sk, __u64 cookie)
+{
+	__u64 *v;
+
+	if (!sk_storage_on() || !(cur_exact_mask() & LQ_TP_ENQUEUE))
+		return;
+	v = bpf_sk_storage_get(&parents, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (v && *v != cookie)
+		*v = cookie;
 }
 
 /* The listener sk is closing: called before its entry goes. Creates the
@@ -291,6 +316,7 @@ static __always_inline void observe_queues(const struct lq_listener_key *key, st
 	if (touch_epoch(key)) {
 		st->accept_queue_peak = acceptq;
 		st->syn_queue_peak = synq;
+		st->hol_wait_peak_us = 0;
 		st->flags &= ~LQ_F_OVERFLOWED;
 	}
 	st->accept_queue = acceptq;

@@ -13,11 +13,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#include "fact_enqueue.bpf.h"
 #include "fact_listen.bpf.h"
 #include "fact_accept.bpf.h"
 #include "fact_backlog.bpf.h"
 #include "syscalls.bpf.h"
-#include "fact_enqueue.bpf.h"
 #include "fact_syn_path.bpf.h"
 #include "fact_ack_path.bpf.h"
 #include "fact_synack.bpf.h"

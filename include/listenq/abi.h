@@ -88,6 +88,13 @@ struct lq_listener_state {
 	__u32 depth_hist[LQ_HIST_SLOTS]; /* log2 accept-queue depth at enqueue/sample */
 	__u32 wait_hist[LQ_HIST_SLOTS];	 /* log2 accept wait in us (tiers 1-2) */
 	__u64 sock_ino;		/* socket inode: finds the owners of seeded listeners in /proc */
+	__u32 hol_wait_us;	/* head-of-line wait: age of the accept queue's oldest
+				 * connection (since its SYN-ACK), at the last sample; 0: empty */
+	__u32 hol_wait_peak_us;	/* its peak this interval (sampled) */
+	__u32 queue_base;	/* accept queue when tracking began */
+	__u32 hol_unknown;	/* samples whose queue head had no SYN-ACK time (syncookie) */
+	__u64 accepted_derived;	/* accepts as enqueued + queue_base - accept queue, at the last
+				 * sample: a lower bound, like accepted (user space shows the larger) */
 };
 
 enum lq_event_type {
@@ -138,6 +145,10 @@ enum lq_exact {
 	LQ_EXACT_ACCEPT = 4,	/* inet_csk_accept: accepts, accept wait */
 	LQ_EXACT_SYN_PATH = 8,	/* tcp_conn_request: SYN-path overflow, SYN queue full */
 	LQ_EXACT_ACK_PATH = 16,	/* tcp_v{4,6}_syn_recv_sock: ACK-path overflow */
+	LQ_EXACT_BACKLOG = 32,	/* listen() seen at syscall exit (--syscalls): else
+				 * the sampler reports a changed backlog as a re-listen */
+	LQ_TP_ENQUEUE = 64,	/* tier 3: a child's SYN_RECV -> ESTABLISHED, its
+				 * listener named by a cloned sk_storage value */
 };
 
 /*

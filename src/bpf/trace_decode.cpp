@@ -17,7 +17,9 @@ static_assert(offsetof(lq_listener_state, requested_backlog) == 44);
 static_assert(offsetof(lq_listener_state, listen_ts_ns) == 80);
 static_assert(offsetof(lq_listener_state, depth_hist) == 176);
 static_assert(offsetof(lq_listener_state, sock_ino) == 432);
-static_assert(sizeof(lq_listener_state) == 440);
+static_assert(offsetof(lq_listener_state, hol_wait_us) == 440);
+static_assert(offsetof(lq_listener_state, accepted_derived) == 456);
+static_assert(sizeof(lq_listener_state) == 464);
 
 namespace {
 
@@ -49,7 +51,9 @@ ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_st
 	s.seeded = st.flags & LQ_F_SEEDED;
 	s.id.inode = st.sock_ino;
 	s.enqueued = st.enqueued;
-	s.accepted = st.accepted;
+	// Two lower bounds: accept hooks can miss (a kretprobe without a free
+	// instance); the derived count lags until the next sample.
+	s.accepted = std::max(st.accepted, st.accepted_derived);
 	s.overflow_syn = st.overflow_syn;
 	s.overflow_ack = st.overflow_ack;
 	s.synack_retrans = st.synack_retrans;
@@ -58,6 +62,8 @@ ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_st
 	s.synq_full_drops = st.synq_full_drops;
 	s.synq_full_cookies = st.synq_full_cookies;
 	s.syncookies_sent = st.syncookies_sent;
+	s.hol_wait_us = st.hol_wait_us;
+	s.hol_wait_peak_us = std::max(st.hol_wait_peak_us, st.hol_wait_us);
 	std::memcpy(s.depth_hist.data(), st.depth_hist, sizeof(st.depth_hist));
 	std::memcpy(s.wait_hist.data(), st.wait_hist, sizeof(st.wait_hist));
 	return s;

@@ -98,7 +98,7 @@ std::optional<Refusal> refusal_from_libbpf_log(const std::string &log, int err)
 	if (auto m = failed_map_in_libbpf_log(log)) {
 		if (m->first == "events")
 			return Refusal{"ringbuf", err, "load", false, m->second};
-		if (m->first == "tracked")
+		if (m->first == "tracked" || m->first == "parents")
 			return Refusal{"sk_storage", err, "load", false, m->second};
 	}
 	return std::nullopt;
@@ -140,8 +140,11 @@ Result<TraceObject> open_configured(const TraceProgramOptions &o, const Plan &pl
 		bpf_map__set_max_entries(events, o.ringbuf_bytes);
 	}
 	if (!plan.sk_storage) {
-		bpf_map__set_type(t->map("tracked"), BPF_MAP_TYPE_HASH);
-		bpf_map__set_max_entries(t->map("tracked"), 1);
+		for (const char *name : {"tracked", "parents"}) {
+			bpf_map__set_type(t->map(name), BPF_MAP_TYPE_HASH);
+			bpf_map__set_map_flags(t->map(name), BPF_F_NO_PREALLOC);
+			bpf_map__set_max_entries(t->map(name), 1);
+		}
 	}
 	if (auto r = t->configure(lq_config_of(plan), static_cast<std::uint32_t>(::getpid())); !r)
 		return r.error();
@@ -248,7 +251,7 @@ Result<TraceObject> load_plan(const TraceProgramOptions &o, const KernelFeatures
 			return Error{err, std::string("load BPF object ") + (plan.legacy ? "trace_legacy_bpf" : "trace_bpf") + ": " + errno_text(err)};
 		std::vector<Refusal> refusals = plan.refusals;
 		refusals.push_back(*r);
-		plan = make_plan(f, plan.mode, refusals);
+		plan = make_plan(f, plan.mode, refusals, plan.syscalls);
 	}
 }
 
@@ -405,7 +408,7 @@ Result<std::unique_ptr<TraceProgram>> TraceProgram::start(const TraceProgramOpti
 			break;
 		std::vector<Refusal> refusals = plan.refusals;
 		refusals.push_back(*failed);
-		plan = make_plan(f, plan.mode, refusals);
+		plan = make_plan(f, plan.mode, refusals, plan.syscalls);
 		if (plan.fatal)
 			return *plan.fatal;
 	}

@@ -103,7 +103,7 @@ int run_probe(const Options &o, std::ostream &out, std::ostream &err)
 	r.kernel = read_kernel_info(o.common.btf);
 	LiveFeatureSource features(o.common.probe_scope(/*function_attach=*/true));
 	r.features = features.features();
-	r.plan = make_plan(r.features, o.common.attach, o.common.refuse);
+	r.plan = make_plan(r.features, o.common.attach, o.common.refuse, o.common.syscalls);
 	// The kernel's own verdict on the whole object, as watch would load it
 	// (without attaching): refusals the kind probes missed show here too.
 	if (!r.plan.fatal) {

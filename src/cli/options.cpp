@@ -206,6 +206,7 @@ struct Cli {
 	std::string attach;
 	int port = 0;
 	bool listening = false, tcp = false;
+	bool syscalls = false, no_syscalls = false;
 	double hist_secs = 5;
 	CLI::App app{"listenq: TCP listen queues, backlogs and overflows, read from the kernel with BPF"};
 
@@ -230,6 +231,7 @@ Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 	app.add_flag("-v,--verbose", o.common.verbose, "print libbpf's messages to stderr");
 
 	auto *probe = app.add_subcommand("probe", "what this kernel supports and which tier each hook would use");
+	probe->add_flag("--syscalls", syscalls, "plan with the raw syscall hooks (as trace, or watch --syscalls, would)");
 	probe->add_flag("--json", o.probe.json, "JSON output");
 	probe->footer(kProbeExamples);
 
@@ -265,6 +267,13 @@ Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 
 	auto tracing_opts = [&](CLI::App *sub) {
 		add_filter_options(sub, o.filter, port);
+		if (sub->get_name() == "trace")
+			sub->add_flag("--no-syscalls", no_syscalls,
+				      "no raw syscall hooks: no requested backlog or clamp events (watch's default)");
+		else
+			sub->add_flag("--syscalls", syscalls,
+				      "also hook every syscall's entry and exit: listen()'s requested backlog and the somaxconn "
+				      "clamp (costs ~3 us per connection in tier 3; trace's default)");
 		sub->add_option("--pid", o.tracing.pid, "only listeners created by this pid");
 		sub->add_option("--netns", o.tracing.netns, "only listeners of this netns inode");
 		if (sub->get_name() != "export")
@@ -388,6 +397,7 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	if (cli.port)
 		o.filter.port = static_cast<std::uint16_t>(cli.port);
 	o.command = app.get_subcommands().front()->get_name();
+	o.common.syscalls = o.command == "trace" ? !cli.no_syscalls : cli.syscalls;
 	if (o.command == "hist")
 		o.tracing.duration = cli.hist_secs;
 	return {o, 0};

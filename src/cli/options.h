@@ -21,6 +21,9 @@ struct CommonOptions {
 	bool verbose = false;
 	std::vector<Refusal> refuse;              // LISTENQ_REFUSE
 	std::vector<std::string> skip_functions;  // LISTENQ_SKIP_FUNCTIONS
+	// The raw syscall hooks (listen()'s requested backlog, the clamp):
+	// trace by default (--no-syscalls), watch/hist/export/probe with --syscalls.
+	bool syscalls = false;
 	// The probe scope these knobs make (kinds and map kinds refused,
 	// functions treated as absent).
 	ProbeScope probe_scope(bool function_attach) const;

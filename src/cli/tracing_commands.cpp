@@ -60,6 +60,7 @@ Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn o
 	t.max_listeners = o.tracing.max_listeners;
 	t.ringbuf_bytes = o.tracing.ringbuf_kb * 1024u;
 	t.refuse = o.common.refuse;
+	t.syscalls = o.common.syscalls;
 	return Tracer::start(t, features.features(), std::move(on_event));
 }
 

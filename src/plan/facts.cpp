@@ -151,6 +151,7 @@ std::string_view field_name(TraceField f)
 	case TraceField::synq_full_cookies: return "synq_full_cookies";
 	case TraceField::syncookies_sent: return "syncookies_sent";
 	case TraceField::synack_retrans: return "synack_retrans";
+	case TraceField::hol_wait: return "hol_wait";
 	}
 	return "?";
 }
@@ -179,26 +180,33 @@ const std::vector<FactSpec> &fact_specs()
 		{FactId::backlog,
 		 "listen()'s requested backlog, re-listens, the somaxconn clamp",
 		 {},  // inet_listen sees the backlog after the clamp: only the syscall has it
-		 {{"tp_btf/sys_enter+sys_exit", {"on_sys_enter", "on_sys_exit"}, Needs::nothing, ""},
-		  {"raw_tp/sys_enter+sys_exit", {"raw_sys_enter", "raw_sys_exit"}, Needs::nothing,
+		 {{"tp_btf/sys_enter+sys_exit", {"on_sys_enter", "on_sys_exit"}, Needs::syscalls, ""},
+		  {"raw_tp/sys_enter+sys_exit", {"raw_sys_enter", "raw_sys_exit"}, Needs::syscalls,
 		   "the syscall number is read from pt_regs on every syscall"},
-		  {"tracepoint/raw_syscalls/sys_enter+sys_exit", {"tp_sys_enter", "tp_sys_exit"}, Needs::nothing, ""}},
-		 "requested backlog, re-listen and clamp not measured (the backlog in force is still sampled)",
+		  {"tracepoint/raw_syscalls/sys_enter+sys_exit", {"tp_sys_enter", "tp_sys_exit"}, Needs::syscalls, ""}},
+		 "requested backlog and the somaxconn clamp not measured (--syscalls measures them); a re-listen shows as "
+		 "a changed backlog at the next sample",
 		 {TraceField::requested_backlog}},
 		{FactId::enqueue,
 		 "a child reaches the accept queue",
 		 {{"inet_csk_reqsk_queue_add", false, "fx_queue_add", "kp_queue_add", "krp_queue_add"},
 		  {"inet_csk_complete_hashdance", false, "fx_hashdance", "kp_hashdance", "krp_hashdance"}},
-		 {},
+		 {{"tp_btf/inet_sock_set_state: children SYN_RECV->ESTABLISHED, listener from a cloned sk_storage",
+		   {"on_set_state"}, Needs::sk_storage,
+		   "counts only: the accept-wait histogram needs tiers 1-2 (the head-of-line wait is sampled in every "
+		   "tier); a TFO child counts when its handshake completes"}},
 		 "accept-queue peak and depth sampled every --sample-ms; enqueues and accept wait not measured",
 		 {TraceField::enqueued, TraceField::accept_queue_peak, TraceField::depth_hist, TraceField::accept_wait}},
 		{FactId::accept,
 		 "accept() takes a child off the queue",
 		 {{"inet_csk_accept", false, "fx_accept", "kp_accept", "krp_accept"}},
-		 {{"tp_btf/sys_enter+sys_exit", {"on_sys_enter", "on_sys_exit"}, Needs::nothing, ""},
-		  {"raw_tp/sys_enter+sys_exit", {"raw_sys_enter", "raw_sys_exit"}, Needs::nothing,
+		 {{"tp_btf/sys_enter+sys_exit", {"on_sys_enter", "on_sys_exit"}, Needs::syscalls, ""},
+		  {"raw_tp/sys_enter+sys_exit", {"raw_sys_enter", "raw_sys_exit"}, Needs::syscalls,
 		   "the syscall number is read from pt_regs on every syscall"},
-		  {"tracepoint/raw_syscalls/sys_enter+sys_exit", {"tp_sys_enter", "tp_sys_exit"}, Needs::nothing, ""}},
+		  {"tracepoint/raw_syscalls/sys_enter+sys_exit", {"tp_sys_enter", "tp_sys_exit"}, Needs::syscalls, ""},
+		  {"enqueues minus the sampled accept queue", {}, Needs::enqueue_counted,
+		   "counted at each sample (--sample-ms), never ahead of the truth; a TFO child reset before its "
+		   "handshake completes is not counted"}},
 		 "accepts not measured",
 		 {TraceField::accepted, TraceField::accept_wait}},
 		{FactId::syn_path,

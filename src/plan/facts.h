@@ -75,12 +75,13 @@ enum class TraceField {
 	synq_full_cookies,
 	syncookies_sent,
 	synack_retrans,
+	hol_wait,  // the accept queue's oldest connection: how long it has waited
 };
 inline constexpr TraceField kAllFields[] = {
 	TraceField::listen_events, TraceField::requested_backlog, TraceField::accept_queue_peak, TraceField::syn_queue_peak,
 	TraceField::depth_hist,    TraceField::enqueued,          TraceField::accepted,          TraceField::accept_wait,
 	TraceField::overflow_syn,  TraceField::overflow_ack,      TraceField::synq_full_drops,   TraceField::synq_full_cookies,
-	TraceField::syncookies_sent, TraceField::synack_retrans,
+	TraceField::syncookies_sent, TraceField::synack_retrans, TraceField::hol_wait,
 };
 std::string_view field_name(TraceField f);  // the JSON name: "accept_queue_peak"
 
@@ -94,7 +95,10 @@ struct HookFn {
 };
 
 // What a tier-3 way needs besides its programs.
-enum class Needs { nothing, drop_reason, sk_storage };
+// syscalls: the raw syscall hooks, which run on every syscall of every
+// task: only where asked for (Plan::syscalls). enqueue_counted: the
+// enqueue fact is served (a hook or its tier-3 way).
+enum class Needs { nothing, drop_reason, sk_storage, syscalls, enqueue_counted };
 
 // One tier-3 way of delivering a fact; every program is needed.
 struct Way {

@@ -114,6 +114,10 @@ std::uint32_t Plan::exact_mask() const
 	for (auto [f, bit] : bits)
 		if (fact(f).level == Level::hook)
 			mask |= bit;
+	if (fact(FactId::backlog).level != Level::floor)
+		mask |= 32;  // LQ_EXACT_BACKLOG: listen() at syscall exit
+	if (fact(FactId::enqueue).level == Level::way)
+		mask |= 64;  // LQ_TP_ENQUEUE: the children's state changes
 	return mask;
 }
 
@@ -265,6 +269,8 @@ struct Planner {
 	const std::vector<Refusal> &refusals;
 	bool sk_storage = true;
 	std::vector<RefusedProgram> refused;
+	bool syscalls = false;         // the syscall hooks may be used (Plan::syscalls)
+	bool enqueue_counted = false;  // the enqueue fact is served (planned before accept)
 
 	bool allowed(Tier t) const
 	{
@@ -367,6 +373,11 @@ struct Planner {
 			return NotUsed{label + ": " + f.drop_reason.detail, false, "kfree_skb: " + f.drop_reason.detail};
 		if (w.needs == Needs::sk_storage && !sk_storage)
 			return NotUsed{label + ": no sk_storage map", false, "tracked listeners: no sk_storage map"};
+		if (w.needs == Needs::syscalls && !syscalls)
+			return NotUsed{label + ": syscall hooks off (--syscalls turns them on)", false,
+				       "syscall hooks: off (--syscalls turns them on)"};
+		if (w.needs == Needs::enqueue_counted && !enqueue_counted)
+			return NotUsed{label + ": enqueues not counted", false, label + ": enqueues not counted"};
 		if (auto off = first_off(w.programs, f, refusals))
 			return NotUsed{label + ": " + off->why, off->refused, label + ": " + off->why};
 		return std::nullopt;
@@ -413,8 +424,13 @@ FieldSources field_sources(const Plan &p)
 	s.set(TraceField::accept_queue_peak, hooked(FactId::enqueue) ? Provenance::exact : Provenance::sampled);
 	s.set(TraceField::syn_queue_peak, Provenance::sampled);
 	s.set(TraceField::depth_hist, hooked(FactId::enqueue) ? Provenance::exact : Provenance::sampled);
-	s.set(TraceField::enqueued, hooked(FactId::enqueue) ? Provenance::exact : Provenance::not_measured);
-	s.set(TraceField::accepted, served(FactId::accept) ? Provenance::exact : Provenance::not_measured);
+	s.set(TraceField::enqueued, served(FactId::enqueue) ? Provenance::exact : Provenance::not_measured);
+	const FactPlan &acc = p.fact(FactId::accept);
+	const bool derived = acc.level == Level::way && acc.programs.empty();  // enqueues minus the queue
+	s.set(TraceField::accepted, derived ? Provenance::sampled
+				    : served(FactId::accept) ? Provenance::exact
+							     : Provenance::not_measured);
+	s.set(TraceField::hol_wait, served(FactId::queues) ? Provenance::sampled : Provenance::not_measured);
 	s.set(TraceField::accept_wait,
 	      hooked(FactId::enqueue) && hooked(FactId::accept) ? Provenance::exact : Provenance::not_measured);
 	const Provenance syn = hooked(FactId::syn_path) ? Provenance::exact : Provenance::netns_counters;
@@ -447,12 +463,14 @@ std::vector<std::string> Plan::hooks_not_used() const
 	return out;
 }
 
-Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refusal> &refusals)
+Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refusal> &refusals, bool syscalls)
 {
 	Plan plan;
 	plan.mode = mode;
 	plan.refusals = refusals;
+	plan.syscalls = syscalls;
 	Planner pl{f, mode, refusals, true, {}};
+	pl.syscalls = syscalls;
 
 	// Maps first: the ways that need them depend on it.
 	if (auto off = map_off(MapKind::sk_storage, f, refusals)) {
@@ -480,8 +498,11 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 							     "per read"});
 	}
 
-	for (const FactSpec &spec : fact_specs())
+	for (const FactSpec &spec : fact_specs()) {
 		plan.facts.push_back(pl.plan_fact(spec));
+		if (spec.id == FactId::enqueue)
+			pl.enqueue_counted = plan.facts.back().level != Level::floor;
+	}
 
 	// Tier 2 keys listeners by skc_cookie: tp_btf/inet_sock_set_state
 	// generates it for new listeners (else the next full pass does).

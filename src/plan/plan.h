@@ -113,6 +113,7 @@ struct Plan {
 	bool sk_storage = true;             // tracked marks
 	bool ptr_keys = false;              // the kprobe walk samples (or legacy): keys by socket pointer
 	bool legacy = false;                // no global data: trace_legacy.bpf.o (perf buffer, no sk_storage)
+	bool syscalls = false;              // the raw syscall hooks may run (trace, or --syscalls)
 	FieldSources fields;
 	std::optional<Error> fatal;         // no way to read listeners, or a forced tier impossible
 
@@ -128,6 +129,10 @@ struct Plan {
 	std::vector<std::string> hooks_not_used() const;
 };
 
-Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refusal> &refusals);
+// syscalls: the raw syscall hooks may be used (listen()'s requested backlog,
+// the clamp, and accepts where no function hook counts them). They run on
+// every syscall of every task, so `trace` asks for them and the always-on
+// commands only with --syscalls.
+Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refusal> &refusals, bool syscalls);
 
 }  // namespace listenq

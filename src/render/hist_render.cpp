@@ -85,6 +85,11 @@ void render_hist_text(std::ostream &os, const TraceHeader &h, const std::vector<
 				     "not measured in tier " + h.tier +
 					     " (needs fentry or kprobe on inet_csk_reqsk_queue_add and inet_csk_accept)");
 		}
+		if (h.fields.measured(TraceField::hol_wait))
+			print_folded(os, "  head-of-line wait:",
+				     "peak " + std::to_string(s.hol_wait_peak_us) + " usecs, now " + std::to_string(s.hol_wait_us) +
+					     " usecs (the oldest queued connection, sampled every " +
+					     std::to_string(h.sample_ms) + " ms)");
 	}
 }
 
@@ -98,7 +103,10 @@ nlohmann::ordered_json hist_json(const TraceHeader &h, const std::vector<Listene
 			{"backlog", s.backlog},
 			{"depth", {{"sampled", depth_sampled(h)}, {"buckets", log2_hist_json(s.depth_hist)}}},
 			{"accept_wait_us", waits_measured ? nlohmann::ordered_json{{"buckets", log2_hist_json(s.wait_hist)}}
-							  : nlohmann::ordered_json(nullptr)}});
+							  : nlohmann::ordered_json(nullptr)},
+			{"hol_wait_us", h.fields.measured(TraceField::hol_wait)
+						? nlohmann::ordered_json{{"now", s.hol_wait_us}, {"peak", s.hol_wait_peak_us}}
+						: nlohmann::ordered_json(nullptr)}});
 		out.push_back(std::move(x));
 	}
 	return {{"schema", "listenq.hist/1"},

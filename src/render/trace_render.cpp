@@ -26,6 +26,18 @@ std::string fixed(double v, int prec)
 	return buf;
 }
 
+// A wait for a narrow column: "0", "850us", "2250ms", "12.5s".
+std::string short_duration(std::uint32_t us)
+{
+	if (us == 0)
+		return "0";
+	if (us < 1000)
+		return std::to_string(us) + "us";
+	if (us < 10000000)
+		return std::to_string(us / 1000) + "ms";
+	return fixed(us / 1e6, 1) + "s";
+}
+
 std::string owner(std::uint32_t pid, const std::string &comm)
 {
 	return pid ? std::to_string(pid) + "/" + comm : "-";
@@ -46,6 +58,9 @@ nlohmann::ordered_json opt_json(const std::optional<double> &v)
 void render_legend(std::ostream &os, const TraceHeader &h)
 {
 	const FieldSources &f = h.fields;
+	print_folded(os, "syscall hooks:",
+		     h.syscalls ? "on (listen()'s requested backlog, the somaxconn clamp; every syscall pays for them)"
+				: "off (--syscalls adds listen()'s requested backlog and the somaxconn clamp)");
 	if (auto v = f.names(Provenance::sampled); !v.empty())
 		print_folded(os, "sampled every " + std::to_string(h.sample_ms) + " ms:", join(v, ", "));
 	if (auto v = f.names(Provenance::not_measured); !v.empty())
@@ -115,6 +130,9 @@ TraceHeader TraceHeader::of(const Plan &p, std::vector<std::string> attached, st
 	h.fields = p.fields;
 	h.sample_ms = sample_ms;
 	h.not_used = p.hooks_not_used();
+	// Said on its own line (the mode), not as a hook missing.
+	std::erase_if(h.not_used, [](const std::string &s) { return s.starts_with("syscall hooks:"); });
+	h.syscalls = p.syscalls;
 	h.refused = p.refused;
 	h.perf_buffer = p.perf_buffer;
 	h.sampler_fallback = p.fact(FactId::queues).way != 0;
@@ -191,6 +209,7 @@ nlohmann::ordered_json trace_header_json(const TraceHeader &h)
 		{"hooks_not_used", h.not_used},
 		{"refused", refused_json(h.refused)},
 		{"events_via", h.perf_buffer ? "perf_buffer" : "ringbuf"},
+		{"syscalls", h.syscalls},
 		{"sample_ms", h.sample_ms}};
 }
 
@@ -242,6 +261,7 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 	}
 	const bool ack_measured = f.header.fields.measured(TraceField::overflow_ack);
 	const bool accepts_measured = f.header.fields.measured(TraceField::accepted);
+	const bool hol_measured = f.header.fields.measured(TraceField::hol_wait);
 	using A = TextTable::Align;
 	// Listeners of several netns (containers): same address and port can
 	// repeat, so the netns inode leads each row.
@@ -250,7 +270,7 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 	std::vector<TextTable::Column> cols = {{"ADDR:PORT", A::left}, {"PID/COMM", A::left}, {"RECVQ", A::right},
 					       {"PEAK", A::right},      {"SENDQ", A::right},    {"SYNQ", A::right},
 					       {"PEAK", A::right},      {"OVF-S", A::right},    {"OVF-A", A::right},
-					       {"ACC/s", A::right},     {"P50us", A::right},    {"P99us", A::right}};
+					       {"ACC/s", A::right},     {"HOL", A::right},      {"WAIT", A::right}};
 	if (multi_netns)
 		cols.insert(cols.begin(), {"NETNS", A::left});
 	TextTable t(std::move(cols));
@@ -264,7 +284,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 			std::to_string(s.backlog), std::to_string(s.syn_queue), std::to_string(s.syn_queue_peak),
 			std::to_string(r.overflow_syn), ack_measured ? std::to_string(r.overflow_ack) : "-",
 			accepts_measured ? fixed(r.accepts_per_s, 1) : "-",
-			r.wait_p50_us ? fixed(*r.wait_p50_us, 0) : "-", r.wait_p99_us ? fixed(*r.wait_p99_us, 0) : "-"};
+			hol_measured ? short_duration(s.hol_wait_peak_us) : "-",
+			r.wait_p50_us && r.wait_p99_us ? fixed(*r.wait_p50_us, 0) + "/" + fixed(*r.wait_p99_us, 0) : "-"};
 		if (multi_netns)
 			cells.insert(cells.begin(), std::to_string(s.id.netns));
 		t.add_row(std::move(cells));
@@ -303,6 +324,7 @@ nlohmann::ordered_json watch_listener_json(const WatchFrame &f, const WatchRow &
 		      {"syn_queue", s.syn_queue},
 		      {"syn_queue_peak", s.syn_queue_peak},
 		      {"drops", s.drops},
+		      {"hol_wait_us", count(TraceField::hol_wait, s.hol_wait_us)},
 		      {"interval",
 		       {{"accepts", count(TraceField::accepted, r.accepts)},
 			{"accepts_per_s", fs.measured(TraceField::accepted) ? nlohmann::ordered_json(r.accepts_per_s) : nullptr},
@@ -312,6 +334,7 @@ nlohmann::ordered_json watch_listener_json(const WatchFrame &f, const WatchRow &
 			{"synq_full_drops", count(TraceField::synq_full_drops, r.synq_full_drops)},
 			{"synq_full_cookies", count(TraceField::synq_full_cookies, r.synq_full_cookies)},
 			{"syncookies_sent", count(TraceField::syncookies_sent, r.syncookies_sent)},
+			{"hol_wait_peak_us", count(TraceField::hol_wait, s.hol_wait_peak_us)},
 			{"wait_p50_us", opt_json(r.wait_p50_us)},
 			{"wait_p99_us", opt_json(r.wait_p99_us)}}},
 		      {"total",
@@ -358,6 +381,7 @@ nlohmann::ordered_json watch_frame_head(const WatchFrame &f, nlohmann::ordered_j
 		{"hooks_not_used", f.header.not_used},
 		{"refused", refused_json(f.header.refused)},
 		{"events_via", f.header.perf_buffer ? "perf_buffer" : "ringbuf"},
+		{"syscalls", f.header.syscalls},
 		{"unattributed", unattributed_json(f.unattributed)},
 		{"listeners", std::move(ls)}};
 }

@@ -26,6 +26,7 @@ struct TraceHeader {
 	bool perf_buffer = false;               // events through the perf buffer
 	bool sampler_fallback = false;          // the queues fact is not on its first way: say what a sample costs
 	bool show_attributed = true;            // trace: events carry no attributed counts
+	bool syscalls = false;                  // the raw syscall hooks are in the plan (trace, --syscalls)
 
 	static TraceHeader of(const Plan &p, std::vector<std::string> attached, std::uint32_t sample_ms);
 };

@@ -37,7 +37,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerOptions &opts, const K
 	impl->on_event = std::move(on_event);
 	Impl *raw = impl.get();
 	TraceProgramOptions po{opts.btf_path, opts.max_listeners, opts.ringbuf_bytes};
-	auto prog = TraceProgram::start(po, features, make_plan(features, opts.attach, opts.refuse),
+	auto prog = TraceProgram::start(po, features, make_plan(features, opts.attach, opts.refuse, opts.syscalls),
 					[raw](std::span<const std::uint8_t> bytes) {
 						auto ev = decode_event(bytes, raw->prog && raw->prog->plan().ptr_keys);
 						if (!ev)

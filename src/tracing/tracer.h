@@ -25,6 +25,7 @@ struct TracerOptions {
 	std::uint32_t max_listeners = 65536;
 	std::uint32_t ringbuf_bytes = 4u << 20;  // power of 2, >= page size
 	std::vector<Refusal> refuse;             // LISTENQ_REFUSE: treated as refused by the kernel
+	bool syscalls = false;                   // the raw syscall hooks may be used (make_plan)
 };
 
 struct TracerStats {

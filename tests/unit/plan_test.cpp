@@ -105,24 +105,26 @@ TEST(Plan, EveryProgramServesAFactAndEveryFactHasAFloorButQueues)
 
 TEST(Plan, ExactMaskBitsAreTheAbiEnum)
 {
-	Plan p = make_plan(guest_612(), AttachMode::fentry, {});
+	Plan p = make_plan(guest_612(), AttachMode::fentry, {}, true);
 	ASSERT_FALSE(p.fatal) << p.fatal->message;
 	EXPECT_EQ(p.exact_mask(), static_cast<std::uint32_t>(LQ_EXACT_LISTEN | LQ_EXACT_ENQUEUE | LQ_EXACT_ACCEPT |
-							    LQ_EXACT_SYN_PATH | LQ_EXACT_ACK_PATH));
-	Plan t = make_plan(guest_612(), AttachMode::tracepoint, {});
-	EXPECT_EQ(t.exact_mask(), 0u);
+							    LQ_EXACT_SYN_PATH | LQ_EXACT_ACK_PATH | LQ_EXACT_BACKLOG));
+	Plan t = make_plan(guest_612(), AttachMode::tracepoint, {}, true);
+	EXPECT_EQ(t.exact_mask(), static_cast<std::uint32_t>(LQ_EXACT_BACKLOG | LQ_TP_ENQUEUE));
+	Plan w = make_plan(guest_612(), AttachMode::tracepoint, {}, false);
+	EXPECT_EQ(w.exact_mask(), static_cast<std::uint32_t>(LQ_TP_ENQUEUE));
 }
 
 // The host this was captured on: no trampolines, no kprobe PMU, and the
 // tracked-listener iterator refused.
 TEST(Plan, HostV857AutoIsTier3WithFullPassesAndSaysSo)
 {
-	Plan p = make_plan(host_v857(), AttachMode::automatic, {});
+	Plan p = make_plan(host_v857(), AttachMode::automatic, {}, true);
 	ASSERT_FALSE(p.fatal);
 	EXPECT_EQ(p.tiers(), "tracepoint");
 	EXPECT_EQ(p.fact(FactId::listen).mechanisms, std::vector<std::string>{"tp_btf/inet_sock_set_state"});
 	EXPECT_EQ(p.fact(FactId::queues).way, 2) << p.fact(FactId::queues).mechanisms.front();
-	EXPECT_EQ(p.fact(FactId::enqueue).level, Level::floor);
+	EXPECT_EQ(p.fact(FactId::enqueue).level, Level::way) << "counted from the children's state changes";
 	EXPECT_EQ(p.fact(FactId::ack_path).mechanisms.front(), "tp_btf/kfree_skb (reason TCP_LISTEN_OVERFLOW)");
 	EXPECT_EQ(attached(p), (std::set<std::string>{"on_set_state", "on_sys_enter", "on_sys_exit", "on_kfree_skb",
 						      "on_retransmit_synack", "sample_listeners", "sample_files"}));
@@ -131,7 +133,7 @@ TEST(Plan, HostV857AutoIsTier3WithFullPassesAndSaysSo)
 	EXPECT_TRUE(r.count("fx_accept"));
 	EXPECT_TRUE(r.count("fn_syn_recv_v6")) << "every function of a fact is listed, not only the first";
 	EXPECT_FALSE(r.count("kp_accept")) << "no kprobe PMU is absent, not refused";
-	EXPECT_EQ(p.fields.of(TraceField::enqueued), Provenance::not_measured);
+	EXPECT_EQ(p.fields.of(TraceField::enqueued), Provenance::exact);
 	EXPECT_EQ(p.fields.of(TraceField::accept_queue_peak), Provenance::sampled);
 	EXPECT_EQ(p.fields.of(TraceField::overflow_syn), Provenance::netns_counters);
 	EXPECT_EQ(p.fields.of(TraceField::overflow_ack), Provenance::exact);
@@ -144,9 +146,46 @@ TEST(Plan, HostV857AutoIsTier3WithFullPassesAndSaysSo)
 		}
 }
 
+// watch, hist and export by default: no hook on every syscall. Enqueues
+// come from the children's state changes, accepts from enqueues and the
+// queue, re-listens from the sampled backlog.
+TEST(Plan, HostV857WithoutSyscallHooksDerivesAccepts)
+{
+	Plan p = make_plan(host_v857(), AttachMode::automatic, {}, false);
+	ASSERT_FALSE(p.fatal);
+	EXPECT_FALSE(p.syscalls);
+	for (const char *prog : {"on_sys_enter", "on_sys_exit", "raw_sys_enter", "raw_sys_exit", "tp_sys_enter", "tp_sys_exit"})
+		EXPECT_EQ(p.program(prog).state, ProgState::off) << prog;
+	EXPECT_EQ(p.fact(FactId::backlog).level, Level::floor);
+	const FactPlan &acc = p.fact(FactId::accept);
+	EXPECT_EQ(acc.level, Level::way);
+	EXPECT_TRUE(acc.programs.empty());
+	EXPECT_EQ(acc.mechanisms, std::vector<std::string>{"enqueues minus the sampled accept queue"});
+	EXPECT_EQ(p.fact(FactId::enqueue).programs, std::vector<std::string_view>{"on_set_state"});
+	EXPECT_EQ(p.exact_mask(), static_cast<std::uint32_t>(LQ_TP_ENQUEUE));
+	EXPECT_EQ(p.fields.of(TraceField::accepted), Provenance::sampled);
+	EXPECT_EQ(p.fields.of(TraceField::enqueued), Provenance::exact);
+	EXPECT_EQ(p.fields.of(TraceField::requested_backlog), Provenance::not_measured);
+	EXPECT_EQ(p.fields.of(TraceField::hol_wait), Provenance::sampled);
+	EXPECT_EQ(attached(p), (std::set<std::string>{"on_set_state", "on_kfree_skb", "on_retransmit_synack",
+						      "sample_listeners", "sample_files"}));
+	// With them (trace, --syscalls): the requested backlog, and accepts at
+	// the syscall exit.
+	Plan s = make_plan(host_v857(), AttachMode::automatic, {}, true);
+	EXPECT_EQ(s.exact_mask(), static_cast<std::uint32_t>(LQ_EXACT_BACKLOG | LQ_TP_ENQUEUE));
+	EXPECT_EQ(s.fact(FactId::accept).mechanisms, std::vector<std::string>{"tp_btf/sys_enter+sys_exit"});
+	EXPECT_EQ(s.fields.of(TraceField::accepted), Provenance::exact);
+	// Without sk_storage no child names its listener: no enqueues, so no
+	// accepts either unless the syscall hooks run.
+	Plan n = make_plan(host_v857(), AttachMode::automatic, {Refusal{"sk_storage", EPERM, "load", true, {}}}, false);
+	EXPECT_EQ(n.fact(FactId::enqueue).level, Level::floor);
+	EXPECT_EQ(n.fact(FactId::accept).level, Level::floor);
+	EXPECT_EQ(n.fields.of(TraceField::accepted), Provenance::not_measured);
+}
+
 TEST(Plan, HostV669TracksListenersAndFullPassesEvery5s)
 {
-	Plan p = make_plan(host_v669(), AttachMode::automatic, {});
+	Plan p = make_plan(host_v669(), AttachMode::automatic, {}, true);
 	ASSERT_FALSE(p.fatal);
 	EXPECT_EQ(p.fact(FactId::queues).way, 0);
 	EXPECT_TRUE(attached(p).count("sample_tracked"));
@@ -155,22 +194,22 @@ TEST(Plan, HostV669TracksListenersAndFullPassesEvery5s)
 
 TEST(Plan, ForcedTiersTheHostCannotGiveAreErrorsThatSayWhy)
 {
-	Plan f = make_plan(host_v857(), AttachMode::fentry, {});
+	Plan f = make_plan(host_v857(), AttachMode::fentry, {}, true);
 	ASSERT_TRUE(f.fatal);
 	EXPECT_NE(f.fatal->message.find("--attach=fentry: no function hook can be used"), std::string::npos)
 		<< f.fatal->message;
 	EXPECT_NE(f.fatal->message.find("Operation not permitted"), std::string::npos) << f.fatal->message;
-	Plan k = make_plan(host_v857(), AttachMode::kprobe, {});
+	Plan k = make_plan(host_v857(), AttachMode::kprobe, {}, true);
 	ASSERT_TRUE(k.fatal);
 	EXPECT_NE(k.fatal->message.find("--attach=kprobe: no kprobe PMU"), std::string::npos) << k.fatal->message;
-	Plan t = make_plan(host_v857(), AttachMode::tracepoint, {});
+	Plan t = make_plan(host_v857(), AttachMode::tracepoint, {}, true);
 	EXPECT_FALSE(t.fatal);
 	EXPECT_FALSE(refused_names(t).count("fx_accept")) << "--attach=tracepoint never wanted fentry";
 }
 
 TEST(Plan, Guest612AutoIsAllFentryWithKprobeTwinsOnStandby)
 {
-	Plan p = make_plan(guest_612(), AttachMode::automatic, {});
+	Plan p = make_plan(guest_612(), AttachMode::automatic, {}, true);
 	ASSERT_FALSE(p.fatal);
 	EXPECT_EQ(p.tiers(), "fentry");
 	EXPECT_EQ(p.fact(FactId::accept).mechanisms, std::vector<std::string>{"fexit/inet_csk_accept"});
@@ -179,7 +218,7 @@ TEST(Plan, Guest612AutoIsAllFentryWithKprobeTwinsOnStandby)
 	EXPECT_EQ(p.program("on_set_state").state, ProgState::off) << "fexit/inet_csk_listen_start has listen";
 	EXPECT_TRUE(p.refused.empty());
 	for (TraceField x : kAllFields) {
-		if (x != TraceField::syn_queue_peak) {
+		if (x != TraceField::syn_queue_peak && x != TraceField::hol_wait) {
 			EXPECT_EQ(p.fields.of(x), Provenance::exact) << field_name(x);
 		}
 	}
@@ -187,7 +226,7 @@ TEST(Plan, Guest612AutoIsAllFentryWithKprobeTwinsOnStandby)
 
 TEST(Plan, Guest612KprobeKeepsTheCookieGenerator)
 {
-	Plan p = make_plan(guest_612(), AttachMode::kprobe, {});
+	Plan p = make_plan(guest_612(), AttachMode::kprobe, {}, true);
 	ASSERT_FALSE(p.fatal);
 	EXPECT_EQ(p.tiers(), "kprobe");
 	EXPECT_TRUE(attached(p).count("on_set_state"));
@@ -198,17 +237,17 @@ TEST(Plan, Guest612KprobeKeepsTheCookieGenerator)
 // the 6.1 trampoline takes at most 6: their fexit attach fails.
 TEST(Plan, Guest61AckPathTakesTheKprobeTwinOrTier3WhenForced)
 {
-	Plan a = make_plan(guest_61(), AttachMode::automatic, {});
+	Plan a = make_plan(guest_61(), AttachMode::automatic, {}, true);
 	ASSERT_FALSE(a.fatal);
 	EXPECT_EQ(a.tiers(), "fentry+kprobe");
 	EXPECT_EQ(a.fact(FactId::ack_path).tier, Tier::kprobe);
 	EXPECT_EQ(a.fact(FactId::accept).tier, Tier::fentry);
-	Plan f = make_plan(guest_61(), AttachMode::fentry, {});
+	Plan f = make_plan(guest_61(), AttachMode::fentry, {}, true);
 	ASSERT_FALSE(f.fatal);
 	EXPECT_EQ(f.tiers(), "fentry+tracepoint");
 	EXPECT_EQ(f.fact(FactId::ack_path).level, Level::floor) << "no drop reason before 6.15";
 	EXPECT_EQ(f.fields.of(TraceField::overflow_ack), Provenance::sampled) << "the sk_drops rise, SYN path hooked";
-	Plan t = make_plan(guest_61(), AttachMode::tracepoint, {});
+	Plan t = make_plan(guest_61(), AttachMode::tracepoint, {}, true);
 	EXPECT_EQ(t.fields.of(TraceField::overflow_ack), Provenance::not_measured);
 }
 
@@ -217,7 +256,7 @@ TEST(Plan, EveryProfileUnderEveryModeIsDecidedAndConsistent)
 	for (const Profile &prof : kProfiles)
 		for (AttachMode m : kModes) {
 			SCOPED_TRACE(std::string(prof.name) + " --attach=" + std::string(attach_mode_name(m)));
-			Plan p = make_plan(prof.features(), m, {});
+			Plan p = make_plan(prof.features(), m, {}, true);
 			if (p.fatal) {
 				EXPECT_TRUE(m == AttachMode::fentry || m == AttachMode::kprobe) << p.fatal->message;
 				continue;
@@ -228,8 +267,8 @@ TEST(Plan, EveryProfileUnderEveryModeIsDecidedAndConsistent)
 				for (auto prog : fp.programs)
 					EXPECT_EQ(p.program(prog).state, ProgState::attach) << prog;
 			EXPECT_NE(p.fact(FactId::queues).level, Level::floor);
-			if (m == AttachMode::tracepoint) {
-				EXPECT_EQ(p.exact_mask(), 0u);
+			if (m == AttachMode::tracepoint) {  // no function-hook bit
+				EXPECT_EQ(p.exact_mask() & ~static_cast<std::uint32_t>(LQ_EXACT_BACKLOG | LQ_TP_ENQUEUE), 0u);
 			}
 		}
 }
@@ -240,10 +279,10 @@ TEST(Plan, AnySingleRefusedProgramLeavesAPlanThatSaysSo)
 {
 	for (const Profile &prof : kProfiles) {
 		const KernelFeatures f = prof.features();
-		const Plan base = make_plan(f, AttachMode::automatic, {});
+		const Plan base = make_plan(f, AttachMode::automatic, {}, true);
 		for (const ProgramSpec &spec : trace_programs()) {
 			SCOPED_TRACE(std::string(prof.name) + ", " + std::string(spec.name) + " refused");
-			Plan p = make_plan(f, AttachMode::automatic, {Refusal{std::string(spec.name), EPERM, "load", true, {}}});
+			Plan p = make_plan(f, AttachMode::automatic, {Refusal{std::string(spec.name), EPERM, "load", true, {}}}, true);
 			ASSERT_FALSE(p.fatal) << p.fatal->message;
 			EXPECT_EQ(p.program(spec.name).state, ProgState::off);
 			if (base.program(spec.name).state == ProgState::attach) {
@@ -251,7 +290,7 @@ TEST(Plan, AnySingleRefusedProgramLeavesAPlanThatSaysSo)
 			}
 		}
 		for (MapKind m : kAllMapKinds) {
-			Plan p = make_plan(f, AttachMode::automatic, {Refusal{std::string(map_kind_name(m)), EPERM, "load", true, {}}});
+			Plan p = make_plan(f, AttachMode::automatic, {Refusal{std::string(map_kind_name(m)), EPERM, "load", true, {}}}, true);
 			ASSERT_FALSE(p.fatal);
 			EXPECT_TRUE(refused_names(p).count(std::string(map_kind_name(m))));
 		}
@@ -265,7 +304,7 @@ TEST(Plan, RefusalsFallBackAlongTheTable)
 		std::vector<Refusal> r;
 		for (auto &w : what)
 			r.push_back(Refusal{w, EPERM, "load", true, {}});
-		return make_plan(f, AttachMode::automatic, r);
+		return make_plan(f, AttachMode::automatic, r, true);
 	};
 	Plan untracked = plan_without({"sample_tracked"});
 	EXPECT_EQ(untracked.fact(FactId::queues).way, 2) << "the cheaper walk each sample, iter/tcp every 5 s";
@@ -306,8 +345,8 @@ TEST(Plan, AFailedAttachOfAFentryTakesTheStandbyTwin)
 	// As the tracer re-plans after fexit/tcp_v4_syn_recv_sock fails to
 	// attach on 6.1 (when the per-function probe did not run).
 	KernelFeatures f = guest_612();
-	Plan before = make_plan(f, AttachMode::automatic, {});
-	Plan after = make_plan(f, AttachMode::automatic, {Refusal{"fn_syn_recv_v4", 524, "attach", false, {}}});
+	Plan before = make_plan(f, AttachMode::automatic, {}, true);
+	Plan after = make_plan(f, AttachMode::automatic, {Refusal{"fn_syn_recv_v4", 524, "attach", false, {}}}, true);
 	EXPECT_EQ(before.program("kp_syn_recv_v4").state, ProgState::standby);
 	EXPECT_EQ(after.program("kp_syn_recv_v4").state, ProgState::attach);
 	EXPECT_EQ(after.fact(FactId::ack_path).tier, Tier::kprobe);
@@ -380,7 +419,7 @@ TEST(Plan, TheVerifiersVerdictIsReadFromItsLog)
 	EXPECT_EQ(r->what, "fn_conn_request");
 	EXPECT_EQ(r->detail, "unknown func bpf_get_socket_cookie#46");
 	// The plan names it where it says why the fentry tier is off.
-	Plan p = make_plan(guest_612(), AttachMode::automatic, {*r});
+	Plan p = make_plan(guest_612(), AttachMode::automatic, {*r}, true);
 	ASSERT_FALSE(p.fact(FactId::syn_path).not_used.empty());
 	EXPECT_NE(p.fact(FactId::syn_path).not_used[0].text.find("load fentry/tcp_conn_request: " + errno_name(EINVAL) +
 								     " (unknown func bpf_get_socket_cookie#46)"),
@@ -423,7 +462,7 @@ TEST(Plan, ProbeAndTraceHeaderShowOneAndTheSamePlan)
 {
 	for (const Profile &prof : kProfiles) {
 		SCOPED_TRACE(prof.name);
-		const Plan p = make_plan(prof.features(), AttachMode::automatic, {});
+		const Plan p = make_plan(prof.features(), AttachMode::automatic, {}, true);
 		const auto probe = plan_to_json(p);
 		const TraceHeader h = TraceHeader::of(p, {}, 100);
 		const auto trace = trace_header_json(h);
@@ -454,7 +493,7 @@ TEST(Plan, SeedClassKernelSamplesByTheKprobeWalk)
 	for (ProgKind k : {ProgKind::fentry, ProgKind::fexit, ProgKind::tp_btf, ProgKind::iter_tcp,
 			   ProgKind::iter_sk_storage_map, ProgKind::iter_task_file})
 		f.kinds[k] = Capability::no("no kernel BTF");
-	const Plan p = make_plan(f, AttachMode::automatic, {Refusal{"ringbuf", EPERM, "load", true, {}}});
+	const Plan p = make_plan(f, AttachMode::automatic, {Refusal{"ringbuf", EPERM, "load", true, {}}}, true);
 	ASSERT_FALSE(p.fatal) << p.fatal->message;
 	EXPECT_EQ(p.fact(FactId::queues).mechanisms,
 		  std::vector<std::string>{"kprobe walk of /proc/net/tcp{,6} in each tracked netns each sample"});
@@ -468,5 +507,5 @@ TEST(Plan, SeedClassKernelSamplesByTheKprobeWalk)
 	EXPECT_EQ(p.fields.of(TraceField::overflow_syn), Provenance::exact);
 
 	// With an iterator the cookies stay: the walk is not chosen.
-	EXPECT_FALSE(make_plan(guest_61(), AttachMode::automatic, {}).ptr_keys);
+	EXPECT_FALSE(make_plan(guest_61(), AttachMode::automatic, {}, true).ptr_keys);
 }

@@ -164,7 +164,7 @@ ProbeReport host_report()
 	r.kernel.somaxconn = 4096;
 	r.kernel.netns = 4026531833u;
 	r.inet_diag = {true, "tcp_diag answered, 1 listener"};
-	r.plan = make_plan(r.features, AttachMode::automatic, {});
+	r.plan = make_plan(r.features, AttachMode::automatic, {}, true);
 	return r;
 }
 
@@ -183,7 +183,7 @@ TEST(Render, ProbeJsonRoundTripsFeatures)
 	ASSERT_TRUE(back);
 	ProbeReport again = r;
 	again.features = *back;
-	again.plan = make_plan(*back, AttachMode::automatic, {});
+	again.plan = make_plan(*back, AttachMode::automatic, {}, true);
 	EXPECT_EQ(probe_to_json(again), doc);
 	EXPECT_EQ(doc["schema"], "listenq.probe/2");
 	EXPECT_EQ(doc["plan"]["facts"][0]["fact"], "listen");

@@ -190,17 +190,18 @@ TEST(WatchInterval, Percentiles)
 // Tier 3 on the 6.18 host that refuses iter/bpf_sk_storage_map (its
 // captured probe): the ACK path by kfree_skb reason, the SYN path from the
 // netns counters, full iter/tcp passes.
-TraceHeader header()
+// syscalls: trace's default; watch, hist and export run without them.
+TraceHeader header(bool syscalls = false)
 {
 	auto doc = nlohmann::ordered_json::parse(read_fixture_text("probe_host_6.18_v857.json"));
-	const Plan p = make_plan(*features_from_probe_json(doc), AttachMode::automatic, {});
+	const Plan p = make_plan(*features_from_probe_json(doc), AttachMode::automatic, {}, syscalls);
 	return TraceHeader::of(p, {"tp_btf/inet_sock_set_state", "iter/tcp"}, 100);
 }
 
 TEST(TraceRender, TextLinesAndJson)
 {
 	std::ostringstream os;
-	render_trace_header_text(os, header());
+	render_trace_header_text(os, header(true));
 	for (auto type : {LQ_EV_LISTEN, LQ_EV_RELISTEN, LQ_EV_CLAMP, LQ_EV_CLOSE, LQ_EV_OVERFLOW}) {
 		lq_event e = make_event(type);
 		e.overflow_path = type == LQ_EV_OVERFLOW ? 1 : 0;
@@ -213,7 +214,7 @@ TEST(TraceRender, TextLinesAndJson)
 	EXPECT_EQ(j["event"], "relisten");
 	EXPECT_EQ(j["prev_backlog"], 50);
 	EXPECT_TRUE(j["accepted"].is_null());
-	EXPECT_EQ(trace_header_json(header())["schema"], "listenq.trace/1");
+	EXPECT_EQ(trace_header_json(header(true))["schema"], "listenq.trace/1");
 }
 
 TEST(TraceRender, WatchTextAndJson)
@@ -222,6 +223,8 @@ TEST(TraceRender, WatchTextAndJson)
 	a.syn_queue_peak = 2;
 	a.overflow_syn = 15;
 	a.accepted = 5;
+	a.hol_wait_us = 1500000;  // a stopped acceptor: its oldest connection waits
+	a.hol_wait_peak_us = 2250000;
 	WatchFrame f;
 	f.header = header();
 	f.interval_s = 1.0;
