@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 #include <netinet/in.h>
@@ -21,6 +22,14 @@ using namespace listenq::testing;
 using namespace std::chrono_literals;
 
 namespace {
+
+// This process's netns inode: a tracer sees every netns, and another
+// netns can have a listener on the same port.
+std::uint64_t own_netns()
+{
+	struct stat st {};
+	return ::stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
+}
 
 class Tracing : public ::testing::Test {
 protected:
@@ -51,7 +60,7 @@ TEST_F(Tracing, ListenRelistenAndClampAreTracedWithRequestedAndEffective)
 
 	std::vector<json> ev;
 	for (auto &e : parse_json_lines(rest))
-		if (e["port"] == port)
+		if (e["port"] == port && e["netns"] == own_netns())
 			ev.push_back(e);
 	ASSERT_EQ(ev.size(), 5u) << json(ev).dump(2);
 	EXPECT_EQ(ev[0]["event"], "listen");
@@ -301,7 +310,7 @@ TEST_F(Tracing, RelistenIsFoundBySamplingWithoutSyscallHooks)
 	ASSERT_EQ(trace.wait(10s, rest, err), 0) << err;
 	std::vector<json> ev;
 	for (auto &e : parse_json_lines(rest))
-		if (e["port"] == port)
+		if (e["port"] == port && e["netns"] == own_netns())
 			ev.push_back(e);
 	ASSERT_EQ(ev.size(), 3u) << json(ev).dump(2);
 	EXPECT_EQ(ev[0]["event"], "listen");
