@@ -59,9 +59,9 @@ std::string render_http_response(const HttpRequest &req, const HttpResponse &res
 std::string render_http_head(const HttpRequest &req, const HttpResponse &res, std::string_view *body,
 			     std::string *gzipped);
 
-// gzip (RFC 1952) of data, via zlib, at level 1: the exposition format is
-// repetitive enough that level 1 is within a few percent of level 6 in
-// size, at several times the speed (bench/listenq_bench.cpp measures it).
+// gzip (RFC 1952) of data, via zlib, at level 1: on the exposition format
+// it is about 5 % larger than level 6 at half the time (4.2 MB of rows per
+// port: 251 KB in 35 ms against 239 KB in 66 ms).
 Result<std::string> gzip_compress(std::string_view data);
 
 class HttpServer {
