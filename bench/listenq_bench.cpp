@@ -29,7 +29,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <httplib.h>
+#include <zlib.h>
 
 namespace {
 
@@ -471,83 +471,178 @@ int bench_snapshot(const Common &c, const std::vector<int> &counts, int reps)
 }
 
 // One HTTP GET of /metrics on 127.0.0.1:port: the body, or nullopt.
+// One GET /metrics over a plain socket, as a scraper does it: the time
+// runs to the last byte of the body (Connection: close). With gzip, the
+// request says Accept-Encoding: gzip (Prometheus does); the body is
+// inflated after the clock stops.
+struct RawGet {
+	double seconds = 0;
+	std::size_t wire_bytes = 0;  // the body as sent
+	bool gzipped = false;
+	std::string body;            // inflated
+};
+
+std::optional<std::string> gunzip(const std::string &z)
+{
+	z_stream zs{};
+	if (inflateInit2(&zs, 15 + 16) != Z_OK)
+		return std::nullopt;
+	std::string out;
+	char buf[1 << 16];
+	zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(z.data()));
+	zs.avail_in = static_cast<uInt>(z.size());
+	int rc;
+	do {
+		zs.next_out = reinterpret_cast<Bytef *>(buf);
+		zs.avail_out = sizeof(buf);
+		rc = inflate(&zs, Z_NO_FLUSH);
+		out.append(buf, sizeof(buf) - zs.avail_out);
+	} while (rc == Z_OK);
+	inflateEnd(&zs);
+	return rc == Z_STREAM_END ? std::optional<std::string>(out) : std::nullopt;
+}
+
+std::optional<RawGet> raw_get_metrics(std::uint16_t port, bool gzip)
+{
+	const auto t0 = Clock::now();
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sockaddr_in sa{};
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return std::nullopt;
+	}
+	const std::string req = std::string("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n") +
+				(gzip ? "Accept-Encoding: gzip\r\n" : "") + "Connection: close\r\n\r\n";
+	if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+		close(fd);
+		return std::nullopt;
+	}
+	std::string all;
+	char buf[1 << 16];
+	for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
+		all.append(buf, static_cast<std::size_t>(n));
+	close(fd);
+	RawGet g;
+	g.seconds = seconds_since(t0);
+	const std::size_t end = all.find("\r\n\r\n");
+	if (all.rfind("HTTP/1.1 200", 0) != 0 || end == std::string::npos)
+		return std::nullopt;
+	g.gzipped = all.substr(0, end).find("\r\nContent-Encoding: gzip") != std::string::npos;
+	g.body = all.substr(end + 4);
+	g.wire_bytes = g.body.size();
+	if (g.gzipped) {
+		auto b = gunzip(g.body);
+		if (!b)
+			return std::nullopt;
+		g.body = std::move(*b);
+	}
+	return g;
+}
+
 std::optional<std::string> http_get_metrics(std::uint16_t port)
 {
-	httplib::Client cl("127.0.0.1", port);
-	cl.set_read_timeout(60);
-	auto r = cl.Get("/metrics");
-	if (!r || r->status != 200)
-		return std::nullopt;
-	return r->body;
+	auto g = raw_get_metrics(port, false);
+	return g ? std::optional<std::string>(g->body) : std::nullopt;
 }
 
 // `listenq export`: a scrape's wall time (client side) against `ss -lnt`
-// over the same listeners, alternating; and the exporter's own figure.
+// over the same listeners, alternating, per mode; the exporter's own
+// figure; the body's size as sent and as text.
 int bench_export(const Common &c, const std::vector<int> &counts, int reps)
 {
 	constexpr std::uint16_t kPort = 9464;  // below the listener farm's ports (10000..59999)
+	struct Mode {
+		const char *name;
+		std::vector<std::string> flags;
+		bool gzip;
+	};
+	// default and full as a user gets them (--group-by auto: per listener
+	// up to 1000, then per port), and the shape of every series per
+	// listener (what export wrote before --metrics and --group-by).
+	const std::vector<Mode> modes = {
+		{"default", {}, false},
+		{"default, gzip", {}, true},
+		{"full", {"--metrics", "full"}, false},
+		{"full, gzip", {"--metrics", "full"}, true},
+		{"full per listener", {"--metrics", "full", "--group-by", "listener"}, false},
+		{"full per listener, gzip", {"--metrics", "full", "--group-by", "listener"}, true},
+	};
 	std::printf("### Prometheus scrape at scale: seconds (scrape and `ss -lnt` alternate)\n\n");
-	std::printf("%d rounds per size; a round is one GET /metrics of a running `listenq export` (it samples, reads "
-		    "the map, renders) and one whole `ss -lnt` run.\n\n",
+	std::printf("%d rounds per size and mode; a round is one GET /metrics of a running `listenq export` (it samples, "
+		    "reads the map, renders; the clock stops at the body's last byte) and one whole `ss -lnt` run. "
+		    "The farm has one listener per port from 10000 up, so ports from 32768 fold into `ephemeral` "
+		    "when grouped by port (at 50k: 27232 of them). Modes: `default` and `full` are "
+		    "`--metrics default|full` with `--group-by auto` (per listener up to 1000 listeners, per port "
+		    "above); `per listener` is `--group-by listener`, the shape of every scrape before. gzip: the "
+		    "request has `Accept-Encoding: gzip`, as Prometheus's.\n\n",
 		    reps);
-	std::printf("| listeners | what | min | median | max |\n|---|---|---|---|---|\n");
-	std::vector<std::string> ratio_rows;
+	std::printf("| listeners | mode | body KiB sent (text) | series | GET min | GET median | GET max | "
+		    "listenq_scrape_duration_seconds median | `ss -lnt` median | ratio GET / `ss -lnt` median (min-max) |\n"
+		    "|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int n : counts) {
 		ListenerFarm farm;
 		if (!make_farm(farm, n)) {
 			std::fprintf(stderr, "export: could not create %d listeners\n", n);
 			return 1;
 		}
-		Child ex = spawn(lq(c, {"export", "--listen", "127.0.0.1:" + std::to_string(kPort)}), false, true);
-		std::optional<std::string> body;
-		for (int i = 0; i < 300 && !(body = http_get_metrics(kPort)); i++) {
-			int status;
-			if (waitpid(ex.pid, &status, WNOHANG) == ex.pid) {
-				ex.pid = -1;
-				break;
+		for (std::size_t m = 0; m < modes.size(); m += 2) {  // an exporter serves a mode with and without gzip
+			std::vector<std::string> args = {"export", "--listen", "127.0.0.1:" + std::to_string(kPort)};
+			args.insert(args.end(), modes[m].flags.begin(), modes[m].flags.end());
+			Child ex = spawn(lq(c, args), false, true);
+			std::optional<std::string> body;
+			for (int i = 0; i < 300 && !(body = http_get_metrics(kPort)); i++) {
+				int status;
+				if (waitpid(ex.pid, &status, WNOHANG) == ex.pid) {
+					ex.pid = -1;
+					break;
+				}
+				std::this_thread::sleep_for(std::chrono::milliseconds(100));
 			}
-			std::this_thread::sleep_for(std::chrono::milliseconds(100));
-		}
-		if (!body) {
-			if (ex.pid > 0)
-				kill(ex.pid, SIGKILL);
-			std::fprintf(stderr, "export: no answer on :%u: %s\n", kPort, read_all(ex.err).c_str());
-			return 1;
-		}
-		std::vector<double> scrape, ss, ratio, reported;
-		std::size_t bytes = 0;
-		for (int r = 0; r < reps; r++) {
-			auto t0 = Clock::now();
-			body = http_get_metrics(kPort);
-			scrape.push_back(seconds_since(t0));
 			if (!body) {
-				std::fprintf(stderr, "export: a scrape failed\n");
-				kill(ex.pid, SIGKILL);
-				reap(ex, Clock::now());
+				if (ex.pid > 0)
+					kill(ex.pid, SIGKILL);
+				std::fprintf(stderr, "export: no answer on :%u: %s\n", kPort, read_all(ex.err).c_str());
 				return 1;
 			}
-			bytes = body->size();
-			const std::string key = "\nlistenq_scrape_duration_seconds ";
-			if (auto p = body->find(key); p != std::string::npos)
-				reported.push_back(std::stod(body->substr(p + key.size())));
-			Finished f = run_timed({"ss", "-lnt"});
-			ss.push_back(f.wall_s);
-			ratio.push_back(scrape.back() / ss.back());
+			for (std::size_t k = m; k < m + 2; k++) {
+				std::vector<double> scrape, ss, ratio, reported;
+				std::size_t wire = 0, text = 0, series = 0;
+				for (int r = 0; r < reps; r++) {
+					auto g = raw_get_metrics(kPort, modes[k].gzip);
+					if (!g || g->gzipped != modes[k].gzip) {
+						std::fprintf(stderr, "export: a scrape failed (%s)\n", modes[k].name);
+						kill(ex.pid, SIGKILL);
+						reap(ex, Clock::now());
+						return 1;
+					}
+					scrape.push_back(g->seconds);
+					wire = g->wire_bytes;
+					text = g->body.size();
+					series = 0;
+					for (std::size_t p = 0; (p = g->body.find('\n', p)) != std::string::npos; p++)
+						series += p + 1 < g->body.size() && g->body[p + 1] != '#';
+					const std::string key = "\nlistenq_scrape_duration_seconds ";
+					if (auto p = g->body.find(key); p != std::string::npos)
+						reported.push_back(std::stod(g->body.substr(p + key.size())));
+					Finished f = run_timed({"ss", "-lnt"});
+					ss.push_back(f.wall_s);
+					ratio.push_back(scrape.back() / ss.back());
+				}
+				const Stats sc = stats_of(scrape), rs = stats_of(ratio);
+				std::printf("| %d | %s | %zu (%zu) | %zu | %s | %s | %s | %s | %s | **%s** (%s-%s) |\n", n,
+					    modes[k].name, wire / 1024, text / 1024, series, fmt(sc.min, 4).c_str(),
+					    fmt(sc.median, 4).c_str(), fmt(sc.max, 4).c_str(),
+					    fmt(stats_of(reported).median, 4).c_str(), fmt(stats_of(ss).median, 4).c_str(),
+					    fmt(rs.median, 2).c_str(), fmt(rs.min, 2).c_str(), fmt(rs.max, 2).c_str());
+			}
+			kill(ex.pid, SIGTERM);
+			reap(ex, Clock::now());
 		}
-		kill(ex.pid, SIGTERM);
-		reap(ex, Clock::now());
-		std::printf("%s\n", row(std::to_string(n) + " | GET /metrics (" + std::to_string(bytes / 1024) + " KiB)",
-					 stats_of(scrape), 4).c_str());
-		std::printf("%s\n", row(std::to_string(n) + " | listenq_scrape_duration_seconds (as reported)",
-					 stats_of(reported), 4).c_str());
-		std::printf("%s\n", row(std::to_string(n) + " | `ss -lnt`", stats_of(ss), 4).c_str());
-		Stats rs = stats_of(ratio);
-		ratio_rows.push_back("| " + std::to_string(n) + " | " + fmt(rs.min) + " | " + fmt(rs.median) + " | " +
-				     fmt(rs.max) + " |");
 	}
-	std::printf("\n**Ratio scrape / `ss -lnt` (per round)**\n\n| listeners | min | median | max |\n|---|---|---|---|\n");
-	for (auto &r : ratio_rows)
-		std::printf("%s\n", r.c_str());
 	std::printf("\n");
 	return 0;
 }
@@ -805,7 +900,7 @@ int main(int argc, char **argv)
 
 	std::vector<int> ex_counts{1000, 10000};
 	int ex_reps = 7;
-	auto *ex = app.add_subcommand("export", "GET /metrics of listenq export vs ss -lnt at 1k/10k listeners");
+	auto *ex = app.add_subcommand("export", "GET /metrics of listenq export (default, full, gzip) vs ss -lnt at 1k/10k/50k");
 	ex->add_option("--counts", ex_counts)->delimiter(',');
 	ex->add_option("--reps", ex_reps)->check(CLI::Range(1, 1000));
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "cli/http_server.h"
 #include "cli/tracing_loop.h"
 #include "render/prom_render.h"
+#include "sources/port_range.h"
 #include "util/clock.h"
 #include "util/unique_fd.h"
 #include "version.h"
@@ -37,14 +39,14 @@ public:
 
 	// Handler thread: waits for the loop's next scrape. nullopt if the
 	// loop ended or did not answer in time.
-	std::optional<std::string> request(std::chrono::milliseconds timeout)
+	std::shared_ptr<const std::string> request(std::chrono::milliseconds timeout)
 	{
 		std::unique_lock lock(m_);
 		const std::uint64_t ticket = ++requested_;
 		const std::uint64_t one = 1;
 		(void)!::write(wake_.get(), &one, sizeof(one));
 		if (!cv_.wait_for(lock, timeout, [&] { return served_ >= ticket || closed_; }) || served_ < ticket)
-			return std::nullopt;
+			return nullptr;
 		return body_;
 	}
 	// Loop: is a scrape wanted?
@@ -57,8 +59,9 @@ public:
 	}
 	void serve(std::string body)
 	{
+		auto shared = std::make_shared<const std::string>(std::move(body));
 		std::lock_guard lock(m_);
-		body_ = std::move(body);
+		body_ = std::move(shared);
 		served_ = requested_;
 		cv_.notify_all();
 	}
@@ -73,12 +76,21 @@ private:
 	std::mutex m_;
 	std::condition_variable cv_;
 	std::uint64_t requested_ = 0, served_ = 0;
-	std::string body_;
+	std::shared_ptr<const std::string> body_;  // handlers send it as it is, unshared
 	bool closed_ = false;
 	UniqueFd wake_;
 };
 
-Result<std::string> scrape(Tracer &t, const Options &o)
+// What lives from scrape to scrape: the port sums' counters, the netns
+// port ranges, and auto's choice (once per port, it stays: no flapping
+// between label sets around the threshold).
+struct ExportState {
+	PortAggregator ports;
+	LocalPortRanges ranges;
+	bool by_port = false;
+};
+
+Result<std::string> scrape(Tracer &t, const Options &o, const MetricSet &metrics, ExportState &st)
 {
 	const std::uint64_t t0 = monotonic_ns();
 	if (auto r = t.sample(); !r)
@@ -91,14 +103,42 @@ Result<std::string> scrape(Tracer &t, const Options &o)
 	s.tier = t.tier();
 	s.fields = t.plan().fields;
 	s.refused = t.plan().refused;
+	s.metrics = metrics;
 	s.listeners_tracked = stats->size();
-	for (ListenerStat &l : *stats)
-		if (wanted(o, l.id, l.owner_pid))
-			s.listeners.push_back(std::move(l));
-	std::sort(s.listeners.begin(), s.listeners.end(), [](const ListenerStat &a, const ListenerStat &b) {
-		return std::tie(a.id.port, a.id.family, a.id.netns, a.key) <
-		       std::tie(b.id.port, b.id.family, b.id.netns, b.key);
+	const PortSet &allow = o.exporter.ports;
+	std::erase_if(*stats, [&](const ListenerStat &l) {
+		return !wanted(o, l.id, l.owner_pid) || (!allow.empty() && !allow.contains(l.id.port));
 	});
+	const std::string &g = o.exporter.group_by;
+	if (g == "port" || (g == "auto" && stats->size() > kAutoGroupListeners))
+		st.by_port = true;
+	if (st.by_port) {
+		// Ephemeral ports fold into one row, unless --port names them.
+		std::vector<char> fold(stats->size(), 0);
+		if (allow.empty())
+			for (std::size_t i = 0; i < stats->size(); i++) {
+				const ListenerStat &l = (*stats)[i];
+				auto range = st.ranges.of(l.id.netns, l.owner_pid);
+				if (!range)
+					return range.error();
+				fold[i] = range->contains(l.id.port);
+			}
+		const ListenerStat *base = stats->data();
+		s.group_by = GroupBy::port;
+		s.ports = st.ports.aggregate(
+			*stats, [&](const ListenerStat &l) { return fold[static_cast<std::size_t>(&l - base)] != 0; },
+			metrics.has(Metric::accept_wait));
+		if (o.exporter.top)
+			s.rows_left_out = keep_top(s.ports, o.exporter.top);
+	} else {
+		s.listeners = std::move(*stats);
+		if (o.exporter.top)
+			s.rows_left_out = keep_top(s.listeners, o.exporter.top);
+		std::sort(s.listeners.begin(), s.listeners.end(), [](const ListenerStat &a, const ListenerStat &b) {
+			return std::tie(a.id.port, a.id.family, a.id.netns, a.key) <
+			       std::tie(b.id.port, b.id.family, b.id.netns, b.key);
+		});
+	}
 	const TracerStats ts = t.stats();
 	s.untracked = ts.untracked;
 	s.events_lost = ts.events_lost;
@@ -122,13 +162,15 @@ int run_export(const Options &o, std::ostream &out, std::ostream &err)
 		return fail(err, "export", tracer.error());
 	Tracer &t = **tracer;
 	install_stop_handlers();
+	const MetricSet metrics = *parse_metric_set(o.exporter.metrics);  // checked by parse_cli
+	ExportState state;
 
 	if (o.exporter.once) {
 		// The peaks cover one sampling period, as a scrape after start would.
 		const std::uint64_t end = monotonic_ns() + o.tracing.sample_ms * 1000000ULL;
 		if (auto r = run_loop(t, o.tracing.sample_ms, [&](std::uint64_t now) { return now < end; }); !r)
 			return fail(err, "export", r.error());
-		auto body = scrape(t, o);
+		auto body = scrape(t, o, metrics, state);
 		if (!body)
 			return fail(err, "export", body.error());
 		out << *body;
@@ -145,7 +187,7 @@ int run_export(const Options &o, std::ostream &out, std::ostream &err)
 	const HttpServer::Handler handler = [&](const HttpRequest &req) -> HttpResponse {
 		if (req.path == "/metrics") {
 			if (auto body = desk.request(std::chrono::seconds(10)))
-				return {200, kContentType, std::move(*body)};
+				return {200, kContentType, std::move(body)};
 			return {503, "text/plain", "listenq: the tracer loop did not answer\n"};
 		}
 		if (req.path == "/")
@@ -165,7 +207,7 @@ int run_export(const Options &o, std::ostream &out, std::ostream &err)
 		[&](std::uint64_t) {
 			if (!desk.pending())
 				return true;
-			auto body = scrape(t, o);
+			auto body = scrape(t, o, metrics, state);
 			if (!body) {
 				scrape_error = body.error();
 				return false;

@@ -97,7 +97,10 @@ void serve_connection(int fd, const HttpServer::Handler &handler)
 	} else {
 		res = handler(*req);
 	}
-	send_all(fd, render_http_response(*req, res));
+	std::string_view body;
+	std::string gzipped;
+	if (send_all(fd, render_http_head(*req, res, &body, &gzipped)))
+		send_all(fd, body);
 }
 
 }  // namespace
@@ -159,7 +162,7 @@ Result<std::string> gzip_compress(std::string_view data)
 		return Error{EFBIG, "gzip: body over 4 GiB"};
 	z_stream zs{};
 	// windowBits 15 + 16: a gzip header and trailer instead of zlib's.
-	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return Error{ENOMEM, "gzip: deflateInit2 failed"};
 	std::string out(deflateBound(&zs, static_cast<uLong>(data.size())), '\0');
 	zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.data()));
@@ -174,28 +177,39 @@ Result<std::string> gzip_compress(std::string_view data)
 	return out;
 }
 
-std::string render_http_response(const HttpRequest &req, const HttpResponse &res)
+std::string render_http_head(const HttpRequest &req, const HttpResponse &res, std::string_view *body,
+			     std::string *gzipped)
 {
 	const bool text = res.content_type.rfind("text/", 0) == 0;
-	std::string body = res.body;
-	bool gzipped = false;
-	if (text && req.gzip && !body.empty())
-		if (auto z = gzip_compress(body)) {
-			body = std::move(*z);
-			gzipped = true;
+	*body = res.body_view();
+	bool zipped = false;
+	if (text && req.gzip && !body->empty())
+		if (auto z = gzip_compress(*body)) {
+			*gzipped = std::move(*z);
+			*body = *gzipped;
+			zipped = true;
 		}
 	std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " + reason_of(res.status) + "\r\n";
 	out += "Content-Type: " + res.content_type + "\r\n";
-	out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-	if (gzipped)
+	out += "Content-Length: " + std::to_string(body->size()) + "\r\n";
+	if (zipped)
 		out += "Content-Encoding: gzip\r\n";
 	if (text)
 		out += "Vary: Accept-Encoding\r\n";
 	if (res.status == 405)
 		out += "Allow: GET, HEAD\r\n";
 	out += "Connection: close\r\n\r\n";
-	if (req.method != "HEAD")
-		out += body;
+	if (req.method == "HEAD")
+		*body = {};
+	return out;
+}
+
+std::string render_http_response(const HttpRequest &req, const HttpResponse &res)
+{
+	std::string_view body;
+	std::string gzipped;
+	std::string out = render_http_head(req, res, &body, &gzipped);
+	out += body;
 	return out;
 }
 

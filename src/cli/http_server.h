@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,9 +28,18 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
+	HttpResponse() = default;
+	HttpResponse(int status_, std::string type, std::string body_)
+		: status(status_), content_type(std::move(type)), body(std::move(body_)) {}
+	HttpResponse(int status_, std::string type, std::shared_ptr<const std::string> body_)
+		: status(status_), content_type(std::move(type)), shared_body(std::move(body_)) {}
 	int status = 200;
 	std::string content_type = "text/plain";
 	std::string body;
+	// Instead of body: one body shared by requests, never copied (a scrape
+	// of tens of MB that several scrapers asked for at once).
+	std::shared_ptr<const std::string> shared_body;
+	std::string_view body_view() const { return shared_body ? std::string_view(*shared_body) : body; }
 };
 
 // Parses a request head (the request line and headers, up to the blank
@@ -44,7 +54,14 @@ bool accepts_gzip(std::string_view accept_encoding);
 // the body, gzip-compressed when req.gzip and the type is text.
 std::string render_http_response(const HttpRequest &req, const HttpResponse &res);
 
-// gzip (RFC 1952) of data, via zlib.
+// The same, in two parts: the head, and the body to send after it (the
+// response's own, or the gzip of it in *gzipped).
+std::string render_http_head(const HttpRequest &req, const HttpResponse &res, std::string_view *body,
+			     std::string *gzipped);
+
+// gzip (RFC 1952) of data, via zlib, at level 1: on the exposition format
+// it is about 5 % larger than level 6 at half the time (4.2 MB of rows per
+// port: 251 KB in 35 ms against 239 KB in 66 ms).
 Result<std::string> gzip_compress(std::string_view data);
 
 class HttpServer {

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 
+#include "render/prom_render.h"
 #include "version.h"
 
 namespace listenq {
@@ -149,20 +150,28 @@ enqueue, and the accept wait (queued -> accept()) is measured too.
 
 constexpr const char *kExportExamples = R"(EXAMPLES:
   sudo listenq export                          serve http://127.0.0.1:9464/metrics
-  sudo listenq export --listen [::1]:9464 --port 443
+  sudo listenq export --listen [::1]:9464 --port 80,443,8000-8099
+  sudo listenq export --group-by port --top 200   bounded, on a host of 50k listeners
+  sudo listenq export --metrics full --group-by listener   every series of every socket
+  sudo listenq export --metrics default,accept_queue_peak
   d=/var/lib/prometheus/node-exporter     node_exporter's textfile collector (as root):
   listenq export --once > $d/listenq.tmp && mv $d/listenq.tmp $d/listenq.prom
 
-Series per listener, labelled netns, family, addr, port, comm and cookie
-(a reuseport group is one row per socket): listenq_accept_queue,
-listenq_accept_queue_peak (since the previous scrape), listenq_listen_backlog,
-listenq_listen_backlog_requested, listenq_syn_queue, listenq_overflows_total
+--metrics default: per row, what an SRE alerts on: listenq_accept_queue,
+listenq_listen_backlog, listenq_syn_queue, listenq_overflows_total
 {path="syn"|"ack"; "all" where the tier cannot split them},
-listenq_accepts_total, listenq_accept_wait_seconds (histogram, tiers 1-2),
-and listenq's own health: listenq_attach_tier_info, listenq_events_lost_total,
-listenq_untracked_listeners, listenq_scrape_duration_seconds. A closed
-listener's series disappear. Every scrape samples first, so the numbers are
-those of the scrape time. The full list: docs/metrics.md.
+listenq_socket_drops_total, and the head-of-line wait:
+listenq_accept_queue_oldest_wait_seconds and its _peak_seconds. full adds
+the peaks, accepts, the SYN-queue counters and the accept-wait histogram.
+A row is a listener (labels netns, family, addr, port, comm, cookie) or,
+with --group-by port, a port (label port): its listeners summed, reuseport
+groups and every netns together, and the ports of ip_local_port_range
+folded into port="ephemeral". auto: per listener up to 1000 listeners,
+then per port. --top N keeps the N rows of highest pressure. Always:
+listenq_attach_tier_info, listenq_export_info, listenq_events_lost_total,
+listenq_untracked_listeners, listenq_scrape_duration_seconds. gzip when
+the scraper asks. Every scrape samples first. docs/metrics.md has the list
+and the cardinality of each series.
 )";
 
 constexpr const char *kDemoExamples = R"(EXAMPLES:
@@ -205,6 +214,7 @@ struct Cli {
 	Options o;
 	std::string attach;
 	int port = 0;
+	std::string export_ports;  // export --port LIST
 	bool listening = false, tcp = false;
 	bool syscalls = false, no_syscalls = false;
 	double hist_secs = 5;
@@ -266,7 +276,16 @@ Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 	ss->footer(kSsExamples);
 
 	auto tracing_opts = [&](CLI::App *sub) {
-		add_filter_options(sub, o.filter, port);
+		if (sub->get_name() == "export") {  // --port takes a list here
+			sub->add_flag("-4,--ipv4", o.filter.ipv4_only, "IPv4 only");
+			sub->add_flag("-6,--ipv6", o.filter.ipv6_only, "IPv6 only");
+			sub->add_option("--port", export_ports,
+					"only these local ports: a list of ports and ranges, e.g. 80,443,8000-8099 (never "
+					"folded)")
+				->type_name("LIST");
+		} else {
+			add_filter_options(sub, o.filter, port);
+		}
 		if (sub->get_name() == "trace")
 			sub->add_flag("--no-syscalls", no_syscalls,
 				      "no raw syscall hooks: no requested backlog or clamp events (watch's default)");
@@ -304,11 +323,24 @@ Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 	tracing_opts(hist);
 	hist->footer(kHistExamples);
 
-	auto *exp = app.add_subcommand("export", "Prometheus /metrics: per-listener queues, overflows, accept waits");
+	auto *exp = app.add_subcommand("export", "Prometheus /metrics: queues, backlogs, overflows, head-of-line wait, per listener or per port");
 	exp->add_option("--listen", o.exporter.listen, "address to serve /metrics on (default 127.0.0.1:9464)")
 		->type_name("ADDR:PORT");
 	exp->add_flag("--once", o.exporter.once,
 		      "write one exposition to stdout and exit (node_exporter's textfile collector)");
+	exp->add_option("--metrics", o.exporter.metrics,
+			"series per row: default (queues, backlog, overflows, drops, head-of-line wait), full (also "
+			"peaks, accepts, SYN-queue counters, the accept-wait histogram), or a list: "
+			"default,listenq_accept_queue_peak")
+		->type_name("SET");
+	exp->add_option("--group-by", o.exporter.group_by,
+			"a row per listener, or per local port (sums; ephemeral ports folded); auto: per listener up "
+			"to 1000 listeners, then per port (default auto)")
+		->check(CLI::IsMember({"auto", "listener", "port"}))
+		->type_name("ROW");
+	exp->add_option("--top", o.exporter.top, "only the N rows under most pressure (peak / backlog, then overflows)")
+		->check(CLI::Range(1, 1 << 22))
+		->type_name("N");
 	tracing_opts(exp);
 	exp->footer(kExportExamples);
 
@@ -393,6 +425,14 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 		return usage_error("--sources needs at least one of bpf, diag, proc");
 	if (!parse_listen_address(o.exporter.listen))
 		return usage_error("--listen " + o.exporter.listen + ": expected ADDR:PORT, [V6ADDR]:PORT or :PORT, with a numeric address (names are not resolved)");
+	if (auto m = parse_metric_set(o.exporter.metrics); !m)
+		return usage_error("--metrics " + o.exporter.metrics + ": " + m.error().message);
+	if (!cli.export_ports.empty()) {
+		auto p = parse_port_set(cli.export_ports);
+		if (!p)
+			return usage_error("--port " + cli.export_ports + ": " + p.error().message);
+		o.exporter.ports = std::move(*p);
+	}
 	o.common.attach = *parse_attach_mode(cli.attach);
 	if (cli.port)
 		o.filter.port = static_cast<std::uint16_t>(cli.port);

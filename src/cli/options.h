@@ -12,6 +12,7 @@
 
 #include "plan/plan.h"
 #include "model/listener.h"
+#include "model/port_groups.h"
 
 namespace listenq {
 
@@ -78,7 +79,14 @@ struct TracingOptions {
 struct ExportOptions {
 	std::string listen = "127.0.0.1:9464";  // --listen ADDR:PORT
 	bool once = false;                      // one exposition to stdout (textfile collectors)
+	std::string metrics = "default";        // --metrics default|full|LIST (checked by parse_cli)
+	std::string group_by = "auto";          // --group-by auto|listener|port
+	std::uint32_t top = 0;                  // --top N rows by pressure, 0 = all
+	PortSet ports;                          // --port LIST (export's --port; filter.port stays unset)
 };
+// --group-by auto: a row per listener up to this many listeners (after
+// --port and the filters), per port above it.
+inline constexpr std::size_t kAutoGroupListeners = 1000;
 
 // demo: a private netns, a slow server, a burst that overflows it.
 struct DemoOptions {

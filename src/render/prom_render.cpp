@@ -2,10 +2,8 @@
 
 #include <sys/socket.h>
 
-#include <algorithm>
+#include <charconv>
 #include <cstdio>
-#include <functional>
-#include <sstream>
 
 namespace listenq {
 
@@ -17,11 +15,19 @@ struct Family {
 	const char *help;
 };
 
-// Per listener. The order is the output order.
+// Per row (a listener, or a port with --group-by port). The order is the
+// output order.
+constexpr Family kPortListeners{"listenq_port_listeners", "gauge",
+				"Listening sockets summed into this port's series (--group-by port)."};
 constexpr Family kAcceptQueue{"listenq_accept_queue", "gauge",
 			      "Connections in the accept queue, waiting for accept() (sk_ack_backlog)."};
 constexpr Family kAcceptQueuePeak{"listenq_accept_queue_peak", "gauge",
 				  "Highest accept queue since the previous scrape (tier 3: sampled every --sample-ms)."};
+constexpr Family kOldestWait{"listenq_accept_queue_oldest_wait_seconds", "gauge",
+			     "Head-of-line wait: how long the oldest connection in the accept queue has waited "
+			     "(since its SYN-ACK); 0 when the queue is empty."};
+constexpr Family kOldestWaitPeak{"listenq_accept_queue_oldest_wait_peak_seconds", "gauge",
+				 "Highest head-of-line wait since the previous scrape (sampled every --sample-ms)."};
 constexpr Family kBacklog{"listenq_listen_backlog", "gauge",
 			  "Accept queue limit (sk_max_ack_backlog): listen()'s backlog after the somaxconn clamp."};
 constexpr Family kRequested{"listenq_listen_backlog_requested", "gauge",
@@ -49,6 +55,11 @@ constexpr Family kWait{"listenq_accept_wait_seconds", "histogram",
 constexpr Family kBuildInfo{"listenq_build_info", "gauge", "listenq's version (always 1)."};
 constexpr Family kTierInfo{"listenq_attach_tier_info", "gauge",
 			   "The attach tiers in use: fentry, kprobe, tracepoint or a mix (always 1)."};
+constexpr Family kExportInfo{"listenq_export_info", "gauge",
+			     "What a row is (group_by: listener or port) and which series it has (metrics: default, full "
+			     "or custom) (always 1)."};
+constexpr Family kRowsLeftOut{"listenq_export_rows_left_out", "gauge",
+			      "Rows (listeners, or ports) that --top left out of this scrape."};
 constexpr Family kListeners{"listenq_listeners", "gauge", "Listeners tracked, in every netns, before the filters."};
 constexpr Family kUntracked{"listenq_untracked_listeners", "gauge",
 			    "Listeners the listener map had no room for in the last pass (raise --max-listeners)."};
@@ -65,10 +76,19 @@ constexpr Family kRefused{"listenq_program_refused_info", "gauge",
 			  "serves instead (always 1)."};
 constexpr Family kScrape{"listenq_scrape_duration_seconds", "gauge", "Time this scrape took: sample, read, render."};
 
-constexpr Family kAll[] = {kAcceptQueue, kAcceptQueuePeak, kBacklog, kRequested, kSynQueue, kSynQueuePeak,
-			   kOverflows, kAccepts, kQueued, kSynqDrops, kSynqCookies, kCookiesSent,
-			   kSynackRetrans, kSocketDrops, kWait, kBuildInfo, kTierInfo, kListeners,
-			   kUntracked, kLost, kStale, kNetnsUnseeded, kSamples, kUnattributed, kRefused, kScrape};
+constexpr Family kAll[] = {kPortListeners, kAcceptQueue, kAcceptQueuePeak, kOldestWait, kOldestWaitPeak, kBacklog,
+			   kRequested, kSynQueue, kSynQueuePeak, kOverflows, kAccepts, kQueued, kSynqDrops,
+			   kSynqCookies, kCookiesSent, kSynackRetrans, kSocketDrops, kWait, kBuildInfo, kTierInfo,
+			   kExportInfo, kRowsLeftOut, kListeners, kUntracked, kLost, kStale, kNetnsUnseeded, kSamples,
+			   kUnattributed, kRefused, kScrape};
+
+// The family of each Metric, for --metrics.
+constexpr const Family *kOfMetric[] = {&kAcceptQueue, &kAcceptQueuePeak, &kOldestWait, &kOldestWaitPeak,
+				       &kBacklog,     &kRequested,	 &kSynQueue,   &kSynQueuePeak,
+				       &kOverflows,   &kAccepts,	 &kQueued,     &kSynqDrops,
+				       &kSynqCookies, &kCookiesSent,	 &kSynackRetrans, &kSocketDrops,
+				       &kWait};
+static_assert(std::size(kOfMetric) == static_cast<std::size_t>(Metric::count_));
 
 // Upper bounds of the accept-wait buckets, in µs: every other power of two
 // of the BPF log2 histogram (slot i holds [2^i, 2^(i+1)) µs), so each
@@ -82,40 +102,142 @@ std::string number(double v)
 	return b;
 }
 
+// The body, appended to one string reserved up front: no stream, no
+// allocation per sample.
 class Writer {
 public:
+	explicit Writer(std::size_t reserve) { out_.reserve(reserve); }
 	void family(const Family &f)
 	{
-		os_ << "# HELP " << f.name << ' ' << f.help << '\n' << "# TYPE " << f.name << ' ' << f.type << '\n';
+		put("# HELP "), put(f.name), put(' '), put(f.help), put("\n# TYPE "), put(f.name), put(' '), put(f.type),
+			put('\n');
 	}
-	void sample(const std::string &name, const std::string &labels, const std::string &value)
+	// name{labels extra}, or name alone without labels; then value().
+	// extra (",le=\"1\"") goes after the row's labels, which are never empty.
+	void series(std::string_view name, std::string_view labels, std::string_view extra = {})
 	{
-		os_ << name;
-		if (!labels.empty())
-			os_ << '{' << labels << '}';
-		os_ << ' ' << value << '\n';
+		put(name);
+		if (!labels.empty() || !extra.empty()) {
+			put('{'), put(labels), put(extra), put('}');
+		}
+		put(' ');
 	}
-	void sample(const std::string &name, const std::string &labels, std::uint64_t v)
+	void value(std::uint64_t v)
 	{
-		sample(name, labels, std::to_string(v));
+		char b[24];
+		const auto r = std::to_chars(b, b + sizeof(b), v);
+		out_.append(b, static_cast<std::size_t>(r.ptr - b));
+		put('\n');
 	}
-	std::string str() const { return os_.str(); }
+	// v / 10^digits, exactly: microseconds (6) or nanoseconds (9) as seconds.
+	void scaled(std::uint64_t v, int digits)
+	{
+		std::uint64_t div = 1;
+		for (int i = 0; i < digits; i++)
+			div *= 10;
+		char b[24];
+		auto r = std::to_chars(b, b + sizeof(b), v / div);
+		out_.append(b, static_cast<std::size_t>(r.ptr - b));
+		if (std::uint64_t frac = v % div) {
+			char f[24];
+			int n = digits;
+			while (frac % 10 == 0)
+				frac /= 10, n--;
+			r = std::to_chars(f, f + sizeof(f), frac);
+			const int len = static_cast<int>(r.ptr - f);
+			put('.');
+			out_.append(static_cast<std::size_t>(n - len), '0');
+			out_.append(f, static_cast<std::size_t>(len));
+		}
+		put('\n');
+	}
+	void text(std::string_view v) { put(v), put('\n'); }
+	void put(std::string_view v) { out_.append(v); }
+	void put(char c) { out_.push_back(c); }
+	std::string take() { return std::move(out_); }
 
 private:
-	std::ostringstream os_;
+	std::string out_;
 };
+
+void put_label(std::string &out, const char *key, std::string_view value)
+{
+	out += key, out += "=\"", out += value, out += '"';
+}
 
 std::string label(const char *key, const std::string &value)
 {
-	return std::string(key) + "=\"" + prometheus_label_escape(value) + '"';
+	std::string s;
+	put_label(s, key, prometheus_label_escape(value));
+	return s;
 }
 
-std::string listener_labels(const ListenerStat &s)
+// Every row's labels, back to back in one string.
+struct RowLabels {
+	std::string text;
+	std::vector<std::size_t> end;
+	std::string_view operator[](std::size_t i) const
+	{
+		const std::size_t b = i ? end[i - 1] : 0;
+		return std::string_view(text).substr(b, end[i] - b);
+	}
+};
+
+RowLabels listener_labels(const std::vector<ListenerStat> &ls)
 {
-	return label("netns", std::to_string(s.id.netns)) + ',' +
-	       label("family", s.id.family == AF_INET6 ? "ipv6" : "ipv4") + ',' +
-	       label("addr", format_address(s.id.family, s.id.addr)) + ',' + label("port", std::to_string(s.id.port)) +
-	       ',' + label("comm", s.owner_comm) + ',' + label("cookie", std::to_string(s.id.cookie));
+	RowLabels r;
+	r.text.reserve(ls.size() * 110);
+	r.end.reserve(ls.size());
+	char b[24];
+	auto num = [&](std::uint64_t v) {
+		const auto e = std::to_chars(b, b + sizeof(b), v);
+		return std::string_view(b, static_cast<std::size_t>(e.ptr - b));
+	};
+	for (const ListenerStat &s : ls) {
+		put_label(r.text, "netns", num(s.id.netns));
+		r.text += ',';
+		put_label(r.text, "family", s.id.family == AF_INET6 ? "ipv6" : "ipv4");
+		r.text += ',';
+		put_label(r.text, "addr", format_address(s.id.family, s.id.addr));
+		r.text += ',';
+		put_label(r.text, "port", num(s.id.port));
+		r.text += ',';
+		put_label(r.text, "comm", prometheus_label_escape(s.owner_comm));
+		r.text += ',';
+		put_label(r.text, "cookie", num(s.id.cookie));
+		r.end.push_back(r.text.size());
+	}
+	return r;
+}
+
+RowLabels port_labels(const std::vector<PortGroup> &gs)
+{
+	RowLabels r;
+	r.text.reserve(gs.size() * 16);
+	r.end.reserve(gs.size());
+	for (const PortGroup &g : gs) {
+		put_label(r.text, "port", g.ephemeral ? "ephemeral" : std::to_string(g.port));
+		r.end.push_back(r.text.size());
+	}
+	return r;
+}
+
+// Bytes the per-row families will take, near enough to reserve once.
+std::size_t estimate(const ExportScrape &s, const RowLabels &labels, std::size_t rows)
+{
+	std::size_t per_row = 0, series = 0;
+	for (unsigned m = 0; m < static_cast<unsigned>(Metric::count_); m++) {
+		if (!s.metrics.has(static_cast<Metric>(m)))
+			continue;
+		const Family &f = *kOfMetric[m];
+		const std::size_t n = static_cast<Metric>(m) == Metric::accept_wait ? std::size(kWaitBoundsLog2) + 3
+			: static_cast<Metric>(m) == Metric::overflows			 ? 2
+											 : 1;
+		per_row += n * (std::char_traits<char>::length(f.name) + 40);
+		series += n;
+	}
+	per_row += 64;  // listenq_port_listeners
+	return 8192 + rows * per_row + series * labels.text.size();
 }
 
 }  // namespace
@@ -184,6 +306,64 @@ bool is_valid_utf8(const std::string &s)
 	return true;
 }
 
+
+MetricSet MetricSet::defaults()
+{
+	MetricSet m;
+	for (Metric x : {Metric::accept_queue, Metric::oldest_wait, Metric::oldest_wait_peak, Metric::backlog,
+			 Metric::syn_queue, Metric::overflows, Metric::socket_drops})
+		m.add(x);
+	return m;
+}
+
+MetricSet MetricSet::full()
+{
+	MetricSet m;
+	for (unsigned i = 0; i < static_cast<unsigned>(Metric::count_); i++)
+		m.add(static_cast<Metric>(i));
+	return m;
+}
+
+Result<MetricSet> parse_metric_set(std::string_view text)
+{
+	MetricSet m;
+	bool any = false;
+	while (!text.empty()) {
+		const std::size_t comma = text.find(',');
+		std::string_view item = text.substr(0, comma);
+		text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+		if (item.empty())
+			continue;
+		any = true;
+		if (item == "default" || item == "full") {
+			const MetricSet add = item == "default" ? MetricSet::defaults() : MetricSet::full();
+			for (unsigned i = 0; i < static_cast<unsigned>(Metric::count_); i++)
+				if (add.has(static_cast<Metric>(i)))
+					m.add(static_cast<Metric>(i));
+			continue;
+		}
+		const std::string_view name = item.substr(0, 8) == "listenq_" ? item.substr(8) : item;
+		bool found = false;
+		for (unsigned i = 0; i < static_cast<unsigned>(Metric::count_) && !found; i++)
+			if (name == std::string_view(kOfMetric[i]->name).substr(8)) {
+				m.add(static_cast<Metric>(i));
+				found = true;
+			}
+		if (!found)
+			return Error{EINVAL, "\"" + std::string(item) +
+						     "\" is not default, full or a per-row family (listenq_accept_queue_peak, "
+						     "listenq_accept_wait_seconds, ...: docs/metrics.md)"};
+	}
+	if (!any)
+		return Error{EINVAL, "expected default, full or a list of families"};
+	return m;
+}
+
+std::string metric_set_name(const MetricSet &m)
+{
+	return m == MetricSet::defaults() ? "default" : m == MetricSet::full() ? "full" : "custom";
+}
+
 std::vector<std::string> prometheus_series_names()
 {
 	std::vector<std::string> v;
@@ -200,76 +380,129 @@ std::vector<std::string> prometheus_series_names()
 
 std::string render_prometheus(const ExportScrape &s, const std::function<double()> &elapsed)
 {
-	Writer w;
-	std::vector<std::string> labels;
-	labels.reserve(s.listeners.size());
-	for (const ListenerStat &l : s.listeners)
-		labels.push_back(listener_labels(l));
+	// The rows: listeners, or ports.
+	const bool by_port = s.group_by == GroupBy::port;
+	const std::size_t rows = by_port ? s.ports.size() : s.listeners.size();
+	const RowLabels labels = by_port ? port_labels(s.ports) : listener_labels(s.listeners);
+	auto stat = [&](std::size_t i) -> const ListenerStat & { return by_port ? s.ports[i].sum : s.listeners[i]; };
+	Writer w(estimate(s, labels, rows));
 
-	// One family: HELP, TYPE, then a sample per listener (value() may skip).
-	auto per_listener = [&](const Family &f, const std::function<void(const ListenerStat &, const std::string &)> &emit) {
+	// One family: HELP, TYPE, then emit(row, labels) per row. A template,
+	// not a std::function: called once per sample.
+	auto per_row = [&](const Family &f, auto emit) {
 		w.family(f);
-		for (std::size_t i = 0; i < s.listeners.size(); i++)
-			emit(s.listeners[i], labels[i]);
+		for (std::size_t i = 0; i < rows; i++)
+			emit(stat(i), labels[i]);
 	};
-	auto each = [&](const Family &f, auto field) {
-		per_listener(f, [&](const ListenerStat &l, const std::string &lb) { w.sample(f.name, lb, field(l)); });
+	auto gauge = [&](Metric m, auto field) {
+		if (!s.metrics.has(m))
+			return;
+		const Family &f = *kOfMetric[static_cast<unsigned>(m)];
+		per_row(f, [&](const ListenerStat &l, std::string_view lb) {
+			w.series(f.name, lb);
+			w.value(field(l));
+		});
 	};
-	each(kAcceptQueue, [](const ListenerStat &l) { return std::uint64_t{l.accept_queue}; });
-	each(kAcceptQueuePeak, [](const ListenerStat &l) { return std::uint64_t{l.accept_queue_peak}; });
-	each(kBacklog, [](const ListenerStat &l) { return std::uint64_t{l.backlog}; });
-	per_listener(kRequested, [&](const ListenerStat &l, const std::string &lb) {
-		if (l.requested_backlog)
-			w.sample(kRequested.name, lb, std::to_string(*l.requested_backlog));
-	});
-	each(kSynQueue, [](const ListenerStat &l) { return std::uint64_t{l.syn_queue}; });
-	each(kSynQueuePeak, [](const ListenerStat &l) { return std::uint64_t{l.syn_queue_peak}; });
+	auto seconds = [&](Metric m, auto micros) {
+		if (!s.metrics.has(m))
+			return;
+		const Family &f = *kOfMetric[static_cast<unsigned>(m)];
+		per_row(f, [&](const ListenerStat &l, std::string_view lb) {
+			w.series(f.name, lb);
+			w.scaled(micros(l), 6);
+		});
+	};
+
+	if (by_port) {
+		w.family(kPortListeners);
+		for (std::size_t i = 0; i < rows; i++) {
+			w.series(kPortListeners.name, labels[i]);
+			w.value(s.ports[i].listeners);
+		}
+	}
+	gauge(Metric::accept_queue, [](const ListenerStat &l) { return std::uint64_t{l.accept_queue}; });
+	gauge(Metric::accept_queue_peak, [](const ListenerStat &l) { return std::uint64_t{l.accept_queue_peak}; });
+	seconds(Metric::oldest_wait, [](const ListenerStat &l) { return std::uint64_t{l.hol_wait_us}; });
+	seconds(Metric::oldest_wait_peak, [](const ListenerStat &l) { return std::uint64_t{l.hol_wait_peak_us}; });
+	gauge(Metric::backlog, [](const ListenerStat &l) { return std::uint64_t{l.backlog}; });
+	// A sum of requested backlogs means nothing: per listener only.
+	if (s.metrics.has(Metric::backlog_requested) && !by_port)
+		per_row(kRequested, [&](const ListenerStat &l, std::string_view lb) {
+			if (l.requested_backlog) {
+				w.series(kRequested.name, lb);
+				w.text(std::to_string(*l.requested_backlog));
+			}
+		});
+	gauge(Metric::syn_queue, [](const ListenerStat &l) { return std::uint64_t{l.syn_queue}; });
+	gauge(Metric::syn_queue_peak, [](const ListenerStat &l) { return std::uint64_t{l.syn_queue_peak}; });
 
 	// Without an ACK-path measurement overflow_syn holds both paths.
 	const bool split = s.fields.measured(TraceField::overflow_ack);
-	per_listener(kOverflows, [&](const ListenerStat &l, const std::string &lb) {
-		if (split) {
-			w.sample(kOverflows.name, lb + ",path=\"syn\"", l.overflow_syn);
-			w.sample(kOverflows.name, lb + ",path=\"ack\"", l.overflow_ack);
-		} else {
-			w.sample(kOverflows.name, lb + ",path=\"all\"", l.overflow_syn + l.overflow_ack);
-		}
-	});
+	if (s.metrics.has(Metric::overflows))
+		per_row(kOverflows, [&](const ListenerStat &l, std::string_view lb) {
+			if (split) {
+				w.series(kOverflows.name, lb, ",path=\"syn\"");
+				w.value(l.overflow_syn);
+				w.series(kOverflows.name, lb, ",path=\"ack\"");
+				w.value(l.overflow_ack);
+			} else {
+				w.series(kOverflows.name, lb, ",path=\"all\"");
+				w.value(l.overflow_syn + l.overflow_ack);
+			}
+		});
 	if (s.fields.measured(TraceField::accepted))
-		each(kAccepts, [](const ListenerStat &l) { return l.accepted; });
+		gauge(Metric::accepts, [](const ListenerStat &l) { return l.accepted; });
 	if (s.fields.measured(TraceField::enqueued))
-		each(kQueued, [](const ListenerStat &l) { return l.enqueued; });
-	each(kSynqDrops, [](const ListenerStat &l) { return l.synq_full_drops; });
-	each(kSynqCookies, [](const ListenerStat &l) { return l.synq_full_cookies; });
-	each(kCookiesSent, [](const ListenerStat &l) { return l.syncookies_sent; });
+		gauge(Metric::queued, [](const ListenerStat &l) { return l.enqueued; });
+	gauge(Metric::synq_drops, [](const ListenerStat &l) { return l.synq_full_drops; });
+	gauge(Metric::synq_cookies, [](const ListenerStat &l) { return l.synq_full_cookies; });
+	gauge(Metric::cookies_sent, [](const ListenerStat &l) { return l.syncookies_sent; });
 	if (s.fields.measured(TraceField::synack_retrans))
-		each(kSynackRetrans, [](const ListenerStat &l) { return l.synack_retrans; });
-	each(kSocketDrops, [](const ListenerStat &l) { return std::uint64_t{l.drops}; });
+		gauge(Metric::synack_retrans, [](const ListenerStat &l) { return l.synack_retrans; });
+	gauge(Metric::socket_drops, [](const ListenerStat &l) { return std::uint64_t{l.drops}; });
 
-	if (s.fields.measured(TraceField::accept_wait)) {
-		per_listener(kWait, [&](const ListenerStat &l, const std::string &lb) {
-			const std::string bucket = std::string(kWait.name) + "_bucket";
+	if (s.fields.measured(TraceField::accept_wait) && s.metrics.has(Metric::accept_wait)) {
+		static const std::vector<std::string> bounds = [] {
+			std::vector<std::string> v;
+			for (int b : kWaitBoundsLog2)
+				v.push_back(",le=\"" + number(static_cast<double>(1ULL << b) * 1e-6) + '"');
+			v.push_back(",le=\"+Inf\"");
+			return v;
+		}();
+		const std::string bucket = std::string(kWait.name) + "_bucket";
+		const std::string sum = std::string(kWait.name) + "_sum";
+		const std::string count = std::string(kWait.name) + "_count";
+		per_row(kWait, [&](const ListenerStat &l, std::string_view lb) {
 			std::uint64_t cum = 0;
 			int slot = 0;
+			std::size_t k = 0;
 			for (int b : kWaitBoundsLog2) {
 				for (; slot < b; slot++)
 					cum += l.wait_hist[static_cast<std::size_t>(slot)];
-				w.sample(bucket, lb + ",le=\"" + number(static_cast<double>(1ULL << b) * 1e-6) + '"', cum);
+				w.series(bucket, lb, bounds[k++]);
+				w.value(cum);
 			}
 			for (; slot < kHistSlots; slot++)
 				cum += l.wait_hist[static_cast<std::size_t>(slot)];
-			w.sample(bucket, lb + ",le=\"+Inf\"", cum);
-			w.sample(std::string(kWait.name) + "_sum", lb, number(static_cast<double>(l.wait_sum_ns) * 1e-9));
-			w.sample(std::string(kWait.name) + "_count", lb, cum);
+			w.series(bucket, lb, bounds[k]);
+			w.value(cum);
+			w.series(sum, lb);
+			w.scaled(l.wait_sum_ns, 9);
+			w.series(count, lb);
+			w.value(cum);
 		});
 	}
 
 	auto single = [&](const Family &f, const std::string &lb, const std::string &v) {
 		w.family(f);
-		w.sample(f.name, lb, v);
+		w.series(f.name, lb);
+		w.text(v);
 	};
 	single(kBuildInfo, label("version", s.version), "1");
 	single(kTierInfo, label("tier", s.tier), "1");
+	single(kExportInfo,
+	       label("group_by", by_port ? "port" : "listener") + ',' + label("metrics", metric_set_name(s.metrics)), "1");
+	single(kRowsLeftOut, "", std::to_string(s.rows_left_out));
 	single(kListeners, "", std::to_string(s.listeners_tracked));
 	single(kUntracked, "", std::to_string(s.untracked));
 	single(kLost, "", std::to_string(s.events_lost));
@@ -279,20 +512,25 @@ std::string render_prometheus(const ExportScrape &s, const std::function<double(
 	w.family(kUnattributed);
 	for (const Unattributed &u : s.unattributed) {
 		const std::string ns = label("netns", std::to_string(u.netns)) + ',';
-		w.sample(kUnattributed.name, ns + label("count", "overflow_syn"), u.counts.overflow_syn);
-		w.sample(kUnattributed.name, ns + label("count", "synq_full_drops"), u.counts.synq_full_drops);
-		w.sample(kUnattributed.name, ns + label("count", "synq_full_cookies"), u.counts.synq_full_cookies);
-		w.sample(kUnattributed.name, ns + label("count", "syncookies_sent"), u.counts.syncookies_sent);
+		w.series(kUnattributed.name, ns + label("count", "overflow_syn"));
+		w.value(u.counts.overflow_syn);
+		w.series(kUnattributed.name, ns + label("count", "synq_full_drops"));
+		w.value(u.counts.synq_full_drops);
+		w.series(kUnattributed.name, ns + label("count", "synq_full_cookies"));
+		w.value(u.counts.synq_full_cookies);
+		w.series(kUnattributed.name, ns + label("count", "syncookies_sent"));
+		w.value(u.counts.syncookies_sent);
 	}
 	w.family(kRefused);
-	for (const RefusedProgram &r : s.refused)
-		w.sample(kRefused.name,
-			 label("program", r.program) + ',' + label("kind", r.kind) + ',' + label("fact", r.fact) + ',' +
-				 label("reason", r.reason) + ',' + label("by", r.by_user ? "LISTENQ_REFUSE" : "kernel") + ',' +
-				 label("fallback", r.fallback),
-			 "1");
+	for (const RefusedProgram &r : s.refused) {
+		w.series(kRefused.name, label("program", r.program) + ',' + label("kind", r.kind) + ',' +
+						label("fact", r.fact) + ',' + label("reason", r.reason) + ',' +
+						label("by", r.by_user ? "LISTENQ_REFUSE" : "kernel") + ',' +
+						label("fallback", r.fallback));
+		w.text("1");
+	}
 	single(kScrape, "", number(elapsed ? elapsed() : s.scrape_seconds));
-	return w.str();
+	return w.take();
 }
 
 }  // namespace listenq

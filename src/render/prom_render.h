@@ -1,25 +1,80 @@
 // `listenq export`: the Prometheus text exposition format (version 0.0.4).
-// Pure: a scrape's data in, the /metrics body out. The metric names are a
-// stable interface (docs/metrics.md, contrib/grafana/listenq.json).
+// Pure: a scrape's data in, the /metrics body out, written into one
+// pre-sized string. The metric names are a stable interface
+// (docs/metrics.md, contrib/grafana/listenq.json).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "model/port_groups.h"
 #include "model/syn_attribution.h"
 #include "model/trace_model.h"
 #include "plan/plan.h"
+#include "util/result.h"
 
 namespace listenq {
+
+// The metric families written per row (a listener, or a port). listenq's
+// own health series are always written.
+enum class Metric : unsigned {
+	accept_queue,
+	accept_queue_peak,
+	oldest_wait,       // head-of-line wait
+	oldest_wait_peak,
+	backlog,
+	backlog_requested,
+	syn_queue,
+	syn_queue_peak,
+	overflows,
+	accepts,
+	queued,
+	synq_drops,
+	synq_cookies,
+	cookies_sent,
+	synack_retrans,
+	socket_drops,
+	accept_wait,  // the histogram
+	count_
+};
+
+// --metrics: which of them. default: what an SRE alerts on (queue, backlog,
+// SYN queue, overflows by path, drops, head-of-line wait).
+class MetricSet {
+public:
+	static MetricSet defaults();
+	static MetricSet full();
+	bool has(Metric m) const { return bits_ & bit(m); }
+	void add(Metric m) { bits_ |= bit(m); }
+	bool operator==(const MetricSet &) const = default;
+
+private:
+	static std::uint32_t bit(Metric m) { return 1u << static_cast<unsigned>(m); }
+	std::uint32_t bits_ = 0;
+};
+// "default", "full", or a comma list of those and family names
+// ("default,listenq_accept_queue_peak"; the listenq_ prefix may be left
+// out). The error names the unknown item.
+Result<MetricSet> parse_metric_set(std::string_view text);
+// "default", "full" or "custom": listenq_export_info's label.
+std::string metric_set_name(const MetricSet &m);
+
+// --group-by: a row per listening socket, or per local port.
+enum class GroupBy { listener, port };
 
 struct ExportScrape {
 	std::string version;                  // listenq_build_info
 	std::string tier;                     // listenq_attach_tier_info
 	FieldSources fields;                  // series of fields not measured are left out
 	std::vector<RefusedProgram> refused;  // listenq_program_refused_info
-	std::vector<ListenerStat> listeners;  // the ones exported (after the filters)
+	MetricSet metrics = MetricSet::defaults();
+	GroupBy group_by = GroupBy::listener;
+	std::vector<ListenerStat> listeners;  // GroupBy::listener: the rows (after the filters and --top)
+	std::vector<PortGroup> ports;         // GroupBy::port: the rows
+	std::uint64_t rows_left_out = 0;      // by --top
 	std::uint64_t listeners_tracked = 0;  // every listener in the map
 	std::uint64_t untracked = 0, events_lost = 0, stale_removed = 0, netns_unseeded = 0, samples = 0;
 	std::vector<Unattributed> unattributed;

@@ -88,7 +88,9 @@ TEST_F(Export, PrometheusScrapesTheBacklogAndQueueOfAListener)
 	const std::uint16_t port = local_port(listener->get());
 	auto clients = connect_many("127.0.0.1", port, 3);
 	ASSERT_TRUE(clients) << clients.error().message;
-	auto exporter = start_export();
+	// Rows per listener whatever the host holds (auto would choose rows
+	// per port above 1000 listeners, in every netns).
+	auto exporter = start_export({"--group-by", "listener"});
 	ASSERT_TRUE(exporter) << "listenq export did not answer";
 	// A listener whose owner's comm is not UTF-8 (any bytes are allowed):
 	// Prometheus would drop the whole scrape over such a label value.
@@ -174,7 +176,7 @@ TEST_F(Export, CountersNeverGoBackAndAClosedListenersSeriesDisappear)
 	ASSERT_TRUE(listener);
 	const std::uint16_t port = local_port(listener->get());
 	const std::string mine = "port=\"" + std::to_string(port) + "\"";
-	auto exporter = start_export();
+	auto exporter = start_export({"--group-by", "listener", "--metrics", "full"});
 	ASSERT_TRUE(exporter) << "listenq export did not answer";
 
 	std::vector<UniqueFd> clients;
@@ -226,7 +228,7 @@ TEST_F(Export, OnceWritesOneExpositionThatPromtoolAccepts)
 {
 	auto listener = make_listener("::1", 0, 5);
 	ASSERT_TRUE(listener);
-	RunResult r = run_program({LISTENQ_BIN, "export", "--once", "-6"});
+	RunResult r = run_program({LISTENQ_BIN, "export", "--once", "-6", "--group-by", "listener", "--metrics", "full"});
 	ASSERT_EQ(r.exit_code, 0) << r.err;
 	const auto mine = samples_of(r.out, "port=\"" + std::to_string(local_port(listener->get())) + "\"");
 	ASSERT_FALSE(mine.empty()) << r.out;
@@ -243,6 +245,72 @@ TEST_F(Export, OnceWritesOneExpositionThatPromtoolAccepts)
 	RunResult check = run_program({"/bin/sh", "-c", promtool + " check metrics < /tmp/listenq-once.prom"});
 	EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 	std::filesystem::remove("/tmp/listenq-once.prom");
+}
+
+// GET /metrics as Prometheus asks for it (Accept-Encoding: gzip), with
+// an allow-list of ports; then rows per port: a reuseport group summed,
+// and a listener on an ephemeral port folded.
+TEST_F(Export, GzipAPortSelectionAndRowsPerPort)
+{
+	// This netns's own ephemeral range: what the exporter, in this netns, reads.
+	ASSERT_TRUE(std::ofstream("/proc/sys/net/ipv4/ip_local_port_range") << "40000 40999\n");
+	auto a = make_listener("127.0.0.1", 18081, 3, true);
+	auto b = make_listener("127.0.0.1", 18081, 4, true);  // a reuseport sibling
+	auto other = make_listener("127.0.0.1", 18082, 5);
+	auto eph = make_listener("127.0.0.1", 0, 6);  // the kernel picks from 40000-40999
+	ASSERT_TRUE(a && b && other && eph);
+	const std::uint16_t eph_port = local_port(eph->get());
+	ASSERT_GE(eph_port, 40000);
+	const std::string netns = std::to_string(current_netns_inode());
+	auto get_gzip = [](std::string *encoding) {
+		httplib::Client c("127.0.0.1", kExportPort);
+		c.set_connection_timeout(2);
+		c.set_read_timeout(10);
+		auto r = c.Get("/metrics", httplib::Headers{{"Accept-Encoding", "gzip"}});
+		if (!r || r->status != 200)
+			return std::string();
+		*encoding = r->get_header_value("Content-Encoding");
+		return r->body;  // inflated by the client
+	};
+	{
+		auto exporter = start_export({"--port", "18081,18090-18099", "--netns", netns});
+		ASSERT_TRUE(exporter) << "listenq export did not answer";
+		std::string encoding;
+		const std::string text = get_gzip(&encoding);
+		EXPECT_EQ(encoding, "gzip");
+		const auto backlogs = samples_of(text, "listenq_listen_backlog{");
+		ASSERT_EQ(backlogs.size(), 2u) << text;  // a row per listener: 2 listeners of 18081
+		std::set<double> values;
+		for (const auto &[series, v] : backlogs) {
+			EXPECT_NE(series.find("port=\"18081\""), std::string::npos) << series;
+			values.insert(v);
+		}
+		EXPECT_EQ(values, (std::set<double>{3, 4}));
+		EXPECT_TRUE(samples_of(text, "port=\"18082\"").empty()) << "not in --port";
+		EXPECT_EQ(samples_of(text, "listenq_accept_queue_oldest_wait_seconds{").size(), 2u) << text;
+		EXPECT_TRUE(samples_of(text, "listenq_accepts_total{").empty()) << "--metrics full only";
+		EXPECT_EQ(samples_of(text, "listenq_export_info{group_by=\"listener\",metrics=\"default\"}").size(), 1u);
+	}
+	{
+		auto exporter = start_export({"--group-by", "port", "--netns", netns});
+		ASSERT_TRUE(exporter) << "listenq export did not answer";
+		std::string encoding;
+		const std::string text = get_gzip(&encoding);
+		EXPECT_EQ(encoding, "gzip");
+		std::cout << "[ measured ] rows per port:\n";
+		for (const auto &[series, v] : samples_of(text, "listenq_listen_backlog{"))
+			std::cout << series << " " << v << "\n";
+		auto one = [&](const std::string &series) {
+			const auto m = samples_of(text, series + " ");
+			return m.size() == 1 ? m.begin()->second : -1;
+		};
+		EXPECT_EQ(one("listenq_listen_backlog{port=\"18081\"}"), 7) << text;
+		EXPECT_EQ(one("listenq_port_listeners{port=\"18081\"}"), 2) << text;
+		EXPECT_EQ(one("listenq_listen_backlog{port=\"18082\"}"), 5) << text;
+		EXPECT_EQ(one("listenq_listen_backlog{port=\"ephemeral\"}"), 6) << text;
+		EXPECT_TRUE(samples_of(text, "port=\"" + std::to_string(eph_port) + "\"").empty()) << "folded";
+		EXPECT_TRUE(samples_of(text, "cookie=").empty());
+	}
 }
 
 TEST_F(Export, ABusyPortIsAClearError)

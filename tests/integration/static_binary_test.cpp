@@ -124,7 +124,7 @@ TEST_F(StaticBinary, TracingCommandsRun)
 TEST_F(StaticBinary, ExportServesMetrics)
 {
 	constexpr int kPort = 19465;
-	Spawned exporter({kStaticBin, "export", "--listen", "127.0.0.1:" + std::to_string(kPort)});
+	Spawned exporter({kStaticBin, "export", "--listen", "127.0.0.1:" + std::to_string(kPort), "--group-by", "listener"});
 	httplib::Client c("127.0.0.1", kPort);
 	c.set_connection_timeout(1);
 	c.set_read_timeout(10);

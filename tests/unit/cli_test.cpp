@@ -162,12 +162,43 @@ TEST(Cli, ExportOptions)
 	EXPECT_EQ(r.p.options->command, "export");
 	EXPECT_EQ(r.p.options->exporter.listen, "[::1]:9000");
 	EXPECT_FALSE(r.p.options->exporter.once);
-	EXPECT_EQ(r.p.options->filter.port, 443);
+	// export's --port is an allow-list, applied by export (not the filter)
+	EXPECT_FALSE(r.p.options->filter.port);
+	EXPECT_TRUE(r.p.options->exporter.ports.contains(443));
+	EXPECT_FALSE(r.p.options->exporter.ports.contains(80));
 	EXPECT_EQ(r.p.options->tracing.sample_ms, 50u);
 	r = parse({"export", "--once"});
 	ASSERT_TRUE(r.p.options) << r.err;
 	EXPECT_EQ(r.p.options->exporter.listen, "127.0.0.1:9464");
 	EXPECT_TRUE(r.p.options->exporter.once);
+	EXPECT_EQ(r.p.options->exporter.metrics, "default");
+	EXPECT_EQ(r.p.options->exporter.group_by, "auto");
+	EXPECT_EQ(r.p.options->exporter.top, 0u);
+	EXPECT_TRUE(r.p.options->exporter.ports.empty());
+	r = parse({"export", "--metrics", "default,accept_queue_peak", "--group-by", "port", "--top", "20", "--port",
+		   "80,443,8000-8099"});
+	ASSERT_TRUE(r.p.options) << r.err;
+	EXPECT_EQ(r.p.options->exporter.metrics, "default,accept_queue_peak");
+	EXPECT_EQ(r.p.options->exporter.group_by, "port");
+	EXPECT_EQ(r.p.options->exporter.top, 20u);
+	for (std::uint16_t p : {80, 443, 8000, 8050, 8099})
+		EXPECT_TRUE(r.p.options->exporter.ports.contains(p)) << p;
+	for (std::uint16_t p : {81, 7999, 8100})
+		EXPECT_FALSE(r.p.options->exporter.ports.contains(p)) << p;
+	// One line names what is wrong, then the usage.
+	for (auto [bad, why] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+		     {{"export", "--metrics", "default,queue"}, "--metrics default,queue: \"queue\" is not default, full"},
+		     {{"export", "--metrics", ""}, "--metrics : expected default, full or a list"},
+		     {{"export", "--port", "80,http"}, "--port 80,http: \"http\" is not a port (1-65535) or a range"},
+		     {{"export", "--port", "90-80"}, "--port 90-80: \"90-80\": the range ends before it starts"},
+		     {{"export", "--port", "0"}, "--port 0: \"0\" is not a port"},
+		     {{"export", "--group-by", "netns"}, "--group-by: netns not in {auto,listener,port}"},
+		     {{"export", "--top", "0"}, "--top"}}) {
+		r = parse(bad);
+		EXPECT_FALSE(r.p.options) << bad.back();
+		EXPECT_EQ(r.p.exit_code, 2);
+		EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+	}
 	for (auto bad : std::vector<std::vector<std::string>>{
 		     {"export", "--listen", "9464"}, {"export", "--listen", "::1:9464"}, {"export", "--json"}}) {
 		r = parse(bad);

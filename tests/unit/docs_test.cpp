@@ -144,7 +144,9 @@ TEST(Docs, GrafanaDashboardQueriesOnlyExportedSeries)
 	for (const std::string &u : used)
 		EXPECT_TRUE(known.count(u)) << "the dashboard queries " << u << ", which export never writes";
 	for (const char *must : {"listenq_listen_backlog", "listenq_accept_queue", "listenq_overflows_total",
-				 "listenq_accept_wait_seconds_bucket", "listenq_events_lost_total"})
+				 "listenq_accept_queue_oldest_wait_seconds", "listenq_accept_queue_oldest_wait_peak_seconds",
+				 "listenq_syn_queue", "listenq_socket_drops_total", "listenq_accept_wait_seconds_bucket",
+				 "listenq_events_lost_total"})
 		EXPECT_TRUE(used.count(must)) << must;
 }
 

@@ -43,6 +43,7 @@ ExportScrape sample_scrape()
 	s.netns_unseeded = 0;
 	s.samples = 50;
 	s.scrape_seconds = 0.00125;
+	s.metrics = MetricSet::full();
 
 	ListenerStat web = listener(AF_INET, "0.0.0.0", 8080, 11, "nginx");
 	web.requested_backlog = 4096;
@@ -57,6 +58,8 @@ ExportScrape sample_scrape()
 	web.enqueued = 1003;
 	web.synack_retrans = 4;
 	web.drops = 9;
+	web.hol_wait_us = 1500;         // 1.5 ms
+	web.hol_wait_peak_us = 2000007;  // 2.000007 s
 	web.wait_hist[0] = 1;    // < 2 µs
 	web.wait_hist[4] = 10;   // 16..31 µs
 	web.wait_hist[12] = 3;   // 4..8 ms
@@ -171,7 +174,7 @@ TEST(PromRender, EverySampleBelongsToADeclaredFamily)
 		EXPECT_EQ(name.rfind("listenq_", 0), 0u) << name;
 	}
 	EXPECT_GT(samples, 40);
-	EXPECT_EQ(typed.size(), 26u);
+	EXPECT_EQ(typed.size(), 30u);  // per listener: all but listenq_port_listeners
 }
 
 // Debian's promtool (prometheus package) on the golden files.
@@ -183,10 +186,103 @@ TEST(PromRender, PromtoolAcceptsTheGoldenFiles)
 			FAIL() << "promtool is installed by scripts/deps.sh";
 		GTEST_SKIP() << "promtool not installed (scripts/deps.sh installs prometheus)";
 	}
-	for (const char *g : {"golden/prom_fentry.txt", "golden/prom_tracepoint.txt"}) {
+	for (const char *g : {"golden/prom_fentry.txt", "golden/prom_tracepoint.txt", "golden/prom_default.txt",
+			      "golden/prom_ports.txt"}) {
 		const std::string cmd = "promtool check metrics < " + fixture_path(g) + " 2>&1";
 		EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 	}
+}
+
+// The default: what an SRE alerts on, and nothing else per listener.
+TEST(PromRender, DefaultSeriesAreTheAlertingOnes)
+{
+	ExportScrape s = sample_scrape();
+	s.metrics = MetricSet::defaults();
+	const std::string t = render_prometheus(s);
+	expect_golden("prom_default.txt", t);
+	std::set<std::string> per_listener;
+	std::istringstream is(t);
+	for (std::string line; std::getline(is, line);)
+		if (line[0] != '#' && line.find("cookie=\"") != std::string::npos)
+			per_listener.insert(line.substr(0, line.find('{')));
+	EXPECT_EQ(per_listener, (std::set<std::string>{"listenq_accept_queue", "listenq_accept_queue_oldest_wait_seconds",
+							"listenq_accept_queue_oldest_wait_peak_seconds",
+							"listenq_listen_backlog", "listenq_syn_queue",
+							"listenq_overflows_total", "listenq_socket_drops_total"}));
+	// µs as seconds, exactly
+	EXPECT_NE(t.find("listenq_accept_queue_oldest_wait_seconds{netns=\"4026531840\",family=\"ipv4\",addr=\"0.0.0.0\","
+			 "port=\"8080\",comm=\"nginx\",cookie=\"11\"} 0.0015\n"),
+		  std::string::npos)
+		<< t;
+	EXPECT_NE(t.find("listenq_accept_queue_oldest_wait_peak_seconds{netns=\"4026531840\",family=\"ipv4\",addr=\"0.0.0.0\","
+			 "port=\"8080\",comm=\"nginx\",cookie=\"11\"} 2.000007\n"),
+		  std::string::npos)
+		<< t;
+	EXPECT_NE(t.find("listenq_export_info{group_by=\"listener\",metrics=\"default\"} 1\n"), std::string::npos);
+}
+
+TEST(PromRender, MetricSets)
+{
+	EXPECT_EQ(metric_set_name(*parse_metric_set("default")), "default");
+	EXPECT_EQ(metric_set_name(*parse_metric_set("full")), "full");
+	EXPECT_EQ(metric_set_name(*parse_metric_set("default,full")), "full");
+	auto m = parse_metric_set("default,listenq_accept_queue_peak,accept_wait_seconds");
+	ASSERT_TRUE(m);
+	EXPECT_EQ(metric_set_name(*m), "custom");
+	EXPECT_TRUE(m->has(Metric::accept_queue_peak));
+	EXPECT_TRUE(m->has(Metric::accept_wait));
+	EXPECT_TRUE(m->has(Metric::overflows));
+	EXPECT_FALSE(m->has(Metric::accepts));
+	m = parse_metric_set("listenq_listen_backlog");
+	ASSERT_TRUE(m);
+	EXPECT_TRUE(m->has(Metric::backlog));
+	EXPECT_FALSE(m->has(Metric::accept_queue));
+	for (const char *bad : {"", ",", "all", "listenq_build_info", "accept_wait_seconds_bucket", "Default"})
+		EXPECT_FALSE(parse_metric_set(bad)) << bad;
+	// Every per-row family can be named alone.
+	for (const std::string &n : prometheus_series_names()) {
+		if (n.find("_bucket") != std::string::npos || n.find("_count") != std::string::npos ||
+		    n == "listenq_port_listeners")
+			continue;
+		const std::string family = n.size() > 4 && n.substr(n.size() - 4) == "_sum" ? n.substr(0, n.size() - 4) : n;
+		const ExportScrape s = sample_scrape();
+		if (parse_metric_set(family)) {
+			ExportScrape one = s;
+			one.metrics = *parse_metric_set(family);
+			EXPECT_NE(render_prometheus(one).find("\n" + n + "{netns="), std::string::npos) << n;
+		}
+	}
+}
+
+// --group-by port: a row per port, labelled by port alone.
+TEST(PromRender, PortRows)
+{
+	ExportScrape s = sample_scrape();
+	PortAggregator agg;
+	std::vector<ListenerStat> ls = s.listeners;
+	ListenerStat web2 = ls[0];  // a reuseport sibling of web
+	web2.key = web2.id.cookie = 13;
+	web2.accept_queue = 1;
+	web2.hol_wait_us = 900;
+	web2.overflow_syn = 1;
+	ls.push_back(web2);
+	ListenerStat eph = listener(AF_INET, "10.0.0.1", 40001, 14, "rpc");
+	eph.backlog = 128;
+	ls.push_back(eph);
+	s.group_by = GroupBy::port;
+	s.ports = agg.aggregate(ls, [](const ListenerStat &l) { return l.id.port >= 32768; }, true);
+	s.listeners.clear();
+	const std::string t = render_prometheus(s);
+	expect_golden("prom_ports.txt", t);
+	EXPECT_NE(t.find("listenq_port_listeners{port=\"8080\"} 2\n"), std::string::npos) << t;
+	EXPECT_NE(t.find("listenq_port_listeners{port=\"ephemeral\"} 1\n"), std::string::npos) << t;
+	EXPECT_NE(t.find("listenq_accept_queue{port=\"8080\"} 4\n"), std::string::npos) << t;
+	EXPECT_NE(t.find("listenq_listen_backlog{port=\"8080\"} 8192\n"), std::string::npos) << t;
+	EXPECT_NE(t.find("listenq_accept_queue_oldest_wait_seconds{port=\"8080\"} 0.0015\n"), std::string::npos) << t;
+	EXPECT_NE(t.find("listenq_overflows_total{port=\"8080\",path=\"syn\"} 8\n"), std::string::npos) << t;
+	EXPECT_EQ(t.find("listenq_listen_backlog_requested{"), std::string::npos) << "a sum of requests means nothing";
+	EXPECT_EQ(t.find("cookie="), std::string::npos);
+	EXPECT_NE(t.find("listenq_export_info{group_by=\"port\",metrics=\"full\"} 1\n"), std::string::npos);
 }
 
 TEST(ListenAddress, Forms)
