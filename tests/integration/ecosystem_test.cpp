@@ -1,6 +1,7 @@
 // Issue 8: `listenq export` scraped by Debian's real Prometheus, and read
 // directly; `listenq demo`. Real BPF, real sockets in a private netns.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -52,7 +53,13 @@ std::string scrape(int port = kExportPort)
 // "listenq export" running on kExportPort, answering.
 std::unique_ptr<Spawned> start_export(const std::vector<std::string> &extra = {})
 {
+	// This netns only: other netns's listeners (another test's farm) would
+	// change what the rows are (--group-by auto).
+	struct stat st {};
+	const std::string netns = ::stat("/proc/self/ns/net", &st) == 0 ? std::to_string(st.st_ino) : "0";
 	std::vector<std::string> argv = {LISTENQ_BIN, "export", "--listen", "127.0.0.1:" + std::to_string(kExportPort)};
+	if (std::find(extra.begin(), extra.end(), "--netns") == extra.end())
+		argv.insert(argv.end(), {"--netns", netns});
 	argv.insert(argv.end(), extra.begin(), extra.end());
 	auto p = std::make_unique<Spawned>(argv);
 	if (!wait_until([] { return !scrape().empty(); }, 15s))

@@ -89,7 +89,7 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 {
 	// Open-ended, ended by SIGINT after the last step: under emulation a
 	// fixed frame count can run out before the close.
-	Spawned watch({LISTENQ_BIN, "watch", "0.3", "--json"});
+	Spawned watch({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.3", "--json"});
 	auto first = watch.read_line(10s);
 	ASSERT_TRUE(first) << "watch did not start";
 	const std::uint64_t overflows_before = netstat_counter("ListenOverflows");
@@ -192,7 +192,7 @@ TEST_F(Tracing, HeadOfLineWaitOfAStoppedAcceptorIsItsAge)
 	auto l = make_listener("127.0.0.1", 0, 16);
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
-	Spawned watch({LISTENQ_BIN, "watch", "0.2", "--json", "--port", std::to_string(port)});
+	Spawned watch({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.2", "--json", "--port", std::to_string(port)});
 	ASSERT_TRUE(watch.read_line(10s)) << "watch did not start";
 	const auto t0 = std::chrono::steady_clock::now();
 	auto clients = connect_many("127.0.0.1", port, 3);
@@ -253,7 +253,7 @@ TEST_F(Tracing, AcceptsAreCountedWithoutSyscallHooks)
 	auto l = make_listener("127.0.0.1", 0, 64);
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
-	Spawned watch({LISTENQ_BIN, "watch", "0.3", "--json", "--port", std::to_string(port)});
+	Spawned watch({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.3", "--json", "--port", std::to_string(port)});
 	auto first = watch.read_line(10s);
 	ASSERT_TRUE(first) << "watch did not start";
 	const json f0 = json::parse(*first);
@@ -330,7 +330,7 @@ TEST_F(Tracing, ListenersOlderThanListenqAreSeeded)
 	auto c = connect_to("::1", port);
 	ASSERT_TRUE(c);
 	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 1; }, 2s));
-	RunResult r = run_program({LISTENQ_BIN, "watch", "0.2", "1", "--json", "--port", std::to_string(port)});
+	RunResult r = run_program({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.2", "1", "--json", "--port", std::to_string(port)});
 	ASSERT_EQ(r.exit_code, 0) << r.err;
 	json f = json::parse(r.out);
 	ASSERT_EQ(f["listeners"].size(), 1u) << r.out;
@@ -353,7 +353,7 @@ TEST_F(Tracing, SeededListenerCountsItsAccepts)
 	auto clients = connect_many("127.0.0.1", port, 3);
 	ASSERT_TRUE(clients) << clients.error().message;
 	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 3; }, 2s));
-	Spawned watch({LISTENQ_BIN, "watch", "0.3", "--json", "--port", std::to_string(port)});
+	Spawned watch({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.3", "--json", "--port", std::to_string(port)});
 	std::uint64_t accepts = 0;
 	bool seen = false;
 	for (int i = 0; i < 20 && !seen; i++) {  // until a frame has the seeded listener
@@ -386,7 +386,7 @@ TEST_F(Tracing, WatchTextHeaderNamesTierAndSampledNumbers)
 {
 	auto l = make_listener("127.0.0.1", 0, 7);
 	ASSERT_TRUE(l);
-	RunResult r = run_program({LISTENQ_BIN, "watch", "0.2", "1"});
+	RunResult r = run_program({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.2", "1"});
 	ASSERT_EQ(r.exit_code, 0) << r.err;
 	EXPECT_EQ(r.out.rfind("listenq watch: tier ", 0), 0u) << r.out;
 	EXPECT_NE(r.out.find("sampled every 100 ms"), std::string::npos);
@@ -443,7 +443,7 @@ TEST_F(Tracing, HistShowsSampledDepthPerListener)
 	const std::uint16_t port = local_port(l->get());
 	auto clients = connect_many("127.0.0.1", port, 6);
 	ASSERT_TRUE(clients) << clients.error().message;
-	RunResult r = run_program({LISTENQ_BIN, "hist", "0.5", "--json", "--port", std::to_string(port)});
+	RunResult r = run_program({LISTENQ_BIN, "hist", "0.5", "--json", "--netns", std::to_string(own_netns()), "--port", std::to_string(port)});
 	ASSERT_EQ(r.exit_code, 0) << r.err;
 	json j = json::parse(r.out);
 	ASSERT_EQ(j["listeners"].size(), 1u);
@@ -482,7 +482,7 @@ TEST_F(Tracing, SynQueueFullDropsAndCookiesMatchTheNetnsCounters)
 	auto l = make_listener("0.0.0.0", 0, 4);
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
-	Spawned watch({LISTENQ_BIN, "watch", "0.3", "10", "--json", "--port", std::to_string(port)});
+	Spawned watch({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.3", "10", "--json", "--port", std::to_string(port)});
 	ASSERT_TRUE(watch.read_line(10s)) << "watch did not start";
 
 	const char *mibs[] = {"TCPReqQFullDrop", "TCPReqQFullDoCookies", "SyncookiesSent", "ListenOverflows"};
@@ -545,7 +545,7 @@ TEST_F(Tracing, MissingHookFunctionFallsBackAndIsReported)
 	const std::uint16_t port = local_port(l->get());
 	auto c = connect_to("127.0.0.1", port);
 	ASSERT_TRUE(c);
-	const std::vector<std::string> argv = {LISTENQ_BIN, "watch", "0.3", "1", "--json", "--port", std::to_string(port)};
+	const std::vector<std::string> argv = {LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.3", "1", "--json", "--port", std::to_string(port)};
 	RunResult full = run_program(argv);
 	ASSERT_EQ(full.exit_code, 0) << full.err;
 	RunResult r = run_program(argv, {"LISTENQ_SKIP_FUNCTIONS=tcp_conn_request"});
