@@ -363,7 +363,7 @@ std::optional<std::string> read_line(int fd, int timeout_ms)
 	return std::nullopt;
 }
 
-int bench_overhead(const Common &c, int pairs, int conns)
+int bench_overhead(const Common &c, int pairs, int conns, bool syscalls)
 {
 	std::vector<double> ratios, untraced, traced, lq_cpu;
 	std::string tier = "?";
@@ -379,7 +379,10 @@ int bench_overhead(const Common &c, int pairs, int conns)
 	accept_rate(std::max(200, conns / 10));  // warm-up
 	for (int i = 0; i < pairs; i++) {
 		const double a = accept_rate(conns);
-		Child w = spawn(lq(c, {"watch", "0.5", "100000", "--json"}), true, true);
+		std::vector<std::string> args{"watch", "0.5", "100000", "--json"};
+		if (syscalls)
+			args.push_back("--syscalls");
+		Child w = spawn(lq(c, args), true, true);
 		auto first = read_line(w.out, 60000);
 		if (!first) {
 			kill(w.pid, SIGKILL);
@@ -400,7 +403,8 @@ int bench_overhead(const Common &c, int pairs, int conns)
 		ratios.push_back(b / a);
 		lq_cpu.push_back(f.cpu_s);
 	}
-	std::printf("### Accept path: connections/s untraced (A) vs `listenq watch` attached (B)\n\n");
+	std::printf("### Accept path: connections/s untraced (A) vs `listenq watch%s` attached (B)\n\n",
+		    syscalls ? " --syscalls" : "");
 	std::printf("tier `%s`, %d pairs A B A B ..., %d connections per run (connect + accept + close, "
 		    "loopback, private netns)\n\n",
 		    tier.c_str(), pairs, conns);
@@ -878,6 +882,8 @@ int main(int argc, char **argv)
 	auto *ov = app.add_subcommand("overhead", "accept rate untraced vs with listenq watch, A B A B ...");
 	ov->add_option("--pairs", pairs)->check(CLI::Range(1, 1000));
 	ov->add_option("--conns", conns)->check(CLI::Range(10, 10000000));
+	bool ov_syscalls = false;
+	ov->add_flag("--syscalls", ov_syscalls, "watch with the raw syscall hooks (default: watch's own default, without)");
 
 	std::vector<int> counts{1000, 10000, 50000};
 	int reps = 7;
@@ -915,7 +921,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
 	if (*ov)
-		return bench_overhead(c, pairs, conns);
+		return bench_overhead(c, pairs, conns, ov_syscalls);
 	if (*sn)
 		return bench_snapshot(c, counts, reps);
 	if (*su)

@@ -26,6 +26,18 @@ if [ $SMOKE = 0 ] && ! command -v bpftrace >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bpftrace >/dev/null 2>&1 ||
     echo "bench: bpftrace could not be installed; the table says so"
 fi
+# The real workload (bench/nginx.py): Debian's nginx-light and wrk. No
+# service may start on install (policy-rc.d), so nothing listens outside
+# the benchmark's private netns.
+if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light wrk >/dev/null 2>&1 ||
+    echo "bench: nginx-light and wrk could not be installed; the nginx benchmark will say so"
+  [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+fi
 scripts/build.sh
 
 B=$PWD/build/listenq_bench LQ=$PWD/build/listenq
@@ -33,11 +45,13 @@ if [ $SMOKE = 1 ]; then
   OUT=build/bench-smoke.md
   OV="--pairs 1 --conns 300" SN="--counts 100,300 --reps 1" SU="--listeners 100 --rss-listeners 300 --reps 1"
   EV="--cycles 300 --conns 300 --max-seconds 5" EX="--counts 100 --reps 1" SM="--netns 2 --per-netns 10 --frames 2"
+  NG="--seconds 1 --pairs 1"
 else
   OUT=bench/RESULTS.md
   OV="--pairs 20 --conns 10000" SN="--counts 1000,10000,50000 --reps 7" SU="--listeners 1000 --rss-listeners 50000 --reps 9"
   EV="--cycles 50000 --conns 50000 --max-seconds 30" EX="--counts 1000,10000,50000 --reps 7"
   SM="--netns 8 --per-netns 1000 --frames 8"
+  NG="--seconds 8 --pairs 10"
 fi
 
 tmp=$(mktemp)
@@ -61,6 +75,9 @@ run() {  # a private netns per benchmark: nothing else's sockets in the walk
   unshare -n bash -c 'ip link set lo up && exec "$@"' _ "$B" --listenq "$LQ" "$@" >> "$tmp"
 }
 echo "bench: accept-path overhead"; run overhead $OV
+echo "bench: accept-path overhead with the syscall hooks"; run overhead $OV --syscalls
+echo "bench: nginx + wrk"
+unshare -n bash -c 'ip link set lo up && exec python3 bench/nginx.py --listenq "$1" $2' _ "$LQ" "$NG" >> "$tmp"
 echo "bench: snapshot at scale"; run snapshot $SN
 echo "bench: start-up and memory"; run startup $SU
 echo "bench: event pressure"; run events $EV

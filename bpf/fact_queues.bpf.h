@@ -182,9 +182,18 @@ int sample_listeners(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	struct tcp_sock *tp;
+	int state;
 
-	if (!skc || skc->skc_state != TCP_LISTEN)
+	if (!skc)
 		return 0;
+	/* The listening hash comes first (bpf_iter_tcp_batch): LISTEN, or
+	 * CLOSE while one closes. The first other socket starts the
+	 * established hash, which holds no listener: end the pass there (1:
+	 * read() gets EAGAIN) rather than visit every connection and
+	 * TIME_WAIT of the netns. */
+	state = skc->skc_state;
+	if (state != TCP_LISTEN)
+		return state == TCP_CLOSE ? 0 : 1;
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;

@@ -476,9 +476,11 @@ Result<void> TraceProgram::run_pass(PassKind k)
 	char buf[4096];
 	for (;;) {
 		ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-		if (n == 0)
+		// EAGAIN: the program ended the pass (iter/tcp, past the listening
+		// hash); reading again would retry the same socket.
+		if (n == 0 || (n < 0 && errno == EAGAIN))
 			return {};
-		if (n < 0 && errno != EINTR && errno != EAGAIN)
+		if (n < 0 && errno != EINTR)
 			return Error::from_errno(errno, std::string("read ") + what);
 	}
 }
