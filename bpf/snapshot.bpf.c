@@ -81,7 +81,18 @@ int dump_listeners(struct bpf_iter__tcp *ctx)
 	struct lq_listener_rec rec = {};
 	struct tcp_sock *tp;
 
-	if (!skc || !wanted(skc))
+	if (!skc)
+		return 0;
+	/* iter/tcp shows every listener (listening hash) before any other
+	 * socket (established hash: net/ipv4/tcp_ipv4.c bpf_iter_tcp_batch()),
+	 * and a closing listener is skipped unhashed before it gets here. So
+	 * the first other socket ends the pass: 1 makes the kernel end this
+	 * read() (and the next with EAGAIN: kernel/bpf/bpf_iter.c
+	 * bpf_seq_read()), and the rest of the established hash, which may
+	 * hold a host's every connection, is not walked. */
+	if (skc->skc_state != TCP_LISTEN)
+		return 1;
+	if (!wanted(skc))
 		return 0;
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)

@@ -34,7 +34,9 @@ constexpr const char *kKprobePmuPath = "/sys/bus/event_source/devices/kprobe/typ
 using SnapshotSkel = SkelPtr<snapshot_bpf, snapshot_bpf__destroy>;
 using WalkSkel = SkelPtr<walk_bpf, walk_bpf__destroy>;
 
-Result<std::vector<std::uint8_t>> read_all(int fd, const char *what)
+// until_eagain: EAGAIN ends the read (an iterator whose program returned
+// 1: dump_listeners stops where the established hash starts).
+Result<std::vector<std::uint8_t>> read_all(int fd, const char *what, bool until_eagain = false)
 {
 	std::vector<std::uint8_t> buf;
 	std::size_t used = 0;
@@ -46,6 +48,8 @@ Result<std::vector<std::uint8_t>> read_all(int fd, const char *what)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN && until_eagain)
+				break;
 			return Error::from_errno(errno, std::string("read ") + what);
 		}
 		if (n == 0)
@@ -75,13 +79,13 @@ void configure(snapshot_bpf::snapshot_bpf__rodata &r, const ListenerFilter &filt
 }
 
 // One pass of an attached iterator.
-Result<std::vector<std::uint8_t>> read_iterator(int link_fd, const std::string &what)
+Result<std::vector<std::uint8_t>> read_iterator(int link_fd, const std::string &what, bool until_eagain)
 {
 	UniqueFd iter(bpf_iter_create(link_fd));
 	if (!iter.valid())
 		return Error::from_errno(errno, "create " + what + " iterator");
 	timing::mark("attach");
-	auto bytes = read_all(iter.get(), what.c_str());
+	auto bytes = read_all(iter.get(), what.c_str(), until_eagain);
 	timing::mark("walk");
 	return bytes;
 }
@@ -134,7 +138,7 @@ Result<std::vector<std::uint8_t>> run_cached(const std::string &path, const List
 	if (!loaded)
 		return loaded.error();
 	timing::mark("load: image");
-	return read_iterator(loaded->link.get(), what);
+	return read_iterator(loaded->link.get(), what, true);
 }
 
 std::string_view snapshot_object()
@@ -196,7 +200,7 @@ Result<std::vector<std::uint8_t>> run_program(const BpfOptions &opts, const List
 	LinkPtr link(bpf_program__attach_iter(prog, nullptr));
 	if (!link)
 		return Error::from_errno(errno, "attach " + what);
-	return read_iterator(bpf_link__fd(link.get()), what);
+	return read_iterator(bpf_link__fd(link.get()), what, spec.kind == ProgKind::iter_tcp);
 }
 
 }  // namespace
