@@ -149,9 +149,9 @@ int run_snapshot(const Options &o, std::ostream &out, std::ostream &err)
 		s.listeners = std::move(d->listeners);
 		s.syn_queue_known = false;
 		s.notes = {snap.error().message + ": read with inet_diag instead; the SYN queue is unknown"};
+		sort_listeners(s.listeners);  // read_snapshot_iter() sorts its own
 		snap = std::move(s);
 	}
-	sort_listeners(snap->listeners);
 	if (o.snapshot.processes) {
 		attach_owners(snap->listeners);
 		snap->processes_resolved = true;
