@@ -179,7 +179,7 @@ Result<std::vector<std::uint8_t>> run_program(const BpfOptions &opts, const List
 			bpf_program__set_autoload(p, spec.name == bpf_program__name(p));
 		if (int err = snapshot_bpf__load(skel.get()))
 			return Error::from_errno(-err, "load " + what);
-		timing::mark("load: CO-RE, verifier");
+		timing::mark("load: CO-RE and verifier");
 		return skel;
 	};
 	// Before 5.12 iter programs may not call bpf_get_socket_cookie() (EINVAL,
