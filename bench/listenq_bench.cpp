@@ -422,6 +422,90 @@ int bench_overhead(const Common &c, int pairs, int conns, bool syscalls)
 	return 0;
 }
 
+// LISTENQ_TIMING=1 lines ("listenq timing: open 0.15 ms, ..., total 3.2 ms"):
+// each step's times, in the order the steps came, plus "process start and
+// exit" (the run's wall time less listenq's own total).
+struct StepTimes {
+	std::vector<std::string> order;
+	std::vector<std::vector<double>> ms;
+	void add(const std::string &step, double v)
+	{
+		auto it = std::find(order.begin(), order.end(), step);
+		if (it == order.end()) {
+			order.push_back(step);
+			ms.emplace_back();
+			it = order.end() - 1;
+		}
+		ms[static_cast<std::size_t>(it - order.begin())].push_back(v);
+	}
+	std::optional<double> median(const std::string &step) const
+	{
+		auto it = std::find(order.begin(), order.end(), step);
+		if (it == order.end())
+			return std::nullopt;
+		return stats_of(ms[static_cast<std::size_t>(it - order.begin())]).median;
+	}
+};
+
+bool add_timing(StepTimes &st, const Finished &f)
+{
+	const std::string tag = "listenq timing:";
+	const std::size_t at = f.err.find(tag);
+	if (at == std::string::npos)
+		return false;
+	std::string line = f.err.substr(at + tag.size());
+	line = line.substr(0, line.find('\n'));
+	double total = 0;
+	std::size_t pos = 0;
+	while (pos < line.size()) {
+		std::size_t end = line.find(',', pos);
+		std::string item = line.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+		pos = end == std::string::npos ? line.size() : end + 1;
+		// " name with spaces 1.234 ms"
+		const std::size_t ms = item.rfind(" ms"), num = item.rfind(' ', ms - 1);
+		if (ms == std::string::npos || num == std::string::npos)
+			continue;
+		const std::string name = item.substr(item.find_first_not_of(' '), num - item.find_first_not_of(' '));
+		const double v = std::atof(item.substr(num + 1, ms - num - 1).c_str());
+		if (name == "total")
+			total = v;
+		else
+			st.add(name, v);
+	}
+	st.add("process start and exit (wall less total)", f.wall_s * 1e3 - total);
+	st.add("wall", f.wall_s * 1e3);
+	return true;
+}
+
+// `listenq snapshot` step by step (LISTENQ_TIMING=1), with the iter/tcp
+// image of an earlier run (the usual case) and without one
+// (LISTENQ_CACHE_DIR empty: libbpf parses the vmlinux BTF and relocates).
+std::vector<std::string> snapshot_breakdown(const Common &c, int n, int reps)
+{
+	StepTimes with, without;
+	const auto argv = lq(c, {"snapshot"});
+	::setenv("LISTENQ_TIMING", "1", 1);
+	for (int r = 0; r < reps; r++) {
+		add_timing(with, run_timed(argv));
+		::setenv("LISTENQ_CACHE_DIR", "", 1);
+		add_timing(without, run_timed(argv));
+		::unsetenv("LISTENQ_CACHE_DIR");
+	}
+	::unsetenv("LISTENQ_TIMING");
+	// Both runs' steps in one list: the load steps of either before "attach".
+	std::vector<std::string> steps = with.order;
+	for (const std::string &s : without.order)
+		if (std::find(steps.begin(), steps.end(), s) == steps.end())
+			steps.insert(std::find(steps.begin(), steps.end(), "attach"), s);
+	std::vector<std::string> rows;
+	for (const std::string &s : steps) {
+		auto a = with.median(s), b = without.median(s);
+		rows.push_back("| " + std::to_string(n) + " | " + s + " | " + (a ? fmt(*a, 2) : "-") + " | " +
+			       (b ? fmt(*b, 2) : "-") + " |");
+	}
+	return rows;
+}
+
 int bench_snapshot(const Common &c, const std::vector<int> &counts, int reps)
 {
 	std::printf("### Snapshot at scale: whole-process wall time, seconds (runs alternate)\n\n");
@@ -429,7 +513,7 @@ int bench_snapshot(const Common &c, const std::vector<int> &counts, int reps)
 		    "`nstat -az` once, stdout to /dev/null; BPF load and verification included.\n\n",
 		    reps);
 	std::printf("| listeners | command | min | median | max |\n|---|---|---|---|---|\n");
-	std::vector<std::string> ratio_rows;
+	std::vector<std::string> ratio_rows, step_rows;
 	for (int n : counts) {
 		ListenerFarm farm;
 		if (!make_farm(farm, n)) {
@@ -465,10 +549,19 @@ int bench_snapshot(const Common &c, const std::vector<int> &counts, int reps)
 		Stats rs = stats_of(ratio);
 		ratio_rows.push_back("| " + std::to_string(n) + " | " + fmt(rs.min) + " | " + fmt(rs.median) + " | " +
 				     fmt(rs.max) + " |");
+		for (std::string &r : snapshot_breakdown(c, n, reps))
+			step_rows.push_back(std::move(r));
 	}
 	std::printf("\n**Ratio `listenq snapshot` / `ss -lnt` (per round)**\n\n| listeners | min | median | max |\n"
 		    "|---|---|---|---|\n");
 	for (auto &r : ratio_rows)
+		std::printf("%s\n", r.c_str());
+	std::printf("\n**`listenq snapshot` step by step** (`LISTENQ_TIMING=1`; median ms of %d runs each; with the "
+		    "iter/tcp image an earlier run left in /run/listenq, and without one: `LISTENQ_CACHE_DIR=` makes "
+		    "libbpf parse the vmlinux BTF and apply CO-RE as a first run does)\n\n"
+		    "| listeners | step | with image | without image |\n|---|---|---|---|\n",
+		    reps);
+	for (auto &r : step_rows)
 		std::printf("%s\n", r.c_str());
 	std::printf("\n");
 	return 0;

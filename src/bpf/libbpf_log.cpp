@@ -4,9 +4,12 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <string>
+
+#include "util/step_timer.h"
 
 namespace listenq {
 namespace {
@@ -32,6 +35,13 @@ std::string shorten(std::string m)
 
 int print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	// Debug lines are kept nowhere: not formatting them saves the CO-RE
+	// pass hundreds of vsnprintf calls.
+	if (level == LIBBPF_DEBUG && !g_verbose) {
+		if (std::strncmp(fmt, "libbpf: loading kernel BTF", 26) == 0)
+			timing::mark("load: vmlinux BTF");
+		return 0;
+	}
 	va_list copy;
 	va_copy(copy, args);
 	int n = std::vsnprintf(nullptr, 0, fmt, copy);

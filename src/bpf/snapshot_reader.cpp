@@ -8,15 +8,19 @@
 #include <fcntl.h>
 
 #include <cstdio>
+#include <optional>
+#include <string_view>
 #include <set>
 #include <vector>
 
+#include "bpf/iter_image.h"
 #include "bpf/libbpf_raii.h"
 #include "bpf/record_decode.h"
 #include "listenq/abi.h"
 #include "sources/kernel_info.h"
 #include "snapshot.skel.h"
 #include "util/files.h"
+#include "util/step_timer.h"
 #include "util/unique_fd.h"
 #include "walk.skel.h"
 
@@ -30,7 +34,9 @@ constexpr const char *kKprobePmuPath = "/sys/bus/event_source/devices/kprobe/typ
 using SnapshotSkel = SkelPtr<snapshot_bpf, snapshot_bpf__destroy>;
 using WalkSkel = SkelPtr<walk_bpf, walk_bpf__destroy>;
 
-Result<std::vector<std::uint8_t>> read_all(int fd, const char *what)
+// until_eagain: EAGAIN ends the read (an iterator whose program returned
+// 1: dump_listeners stops where the established hash starts).
+Result<std::vector<std::uint8_t>> read_all(int fd, const char *what, bool until_eagain = false)
 {
 	std::vector<std::uint8_t> buf;
 	std::size_t used = 0;
@@ -42,6 +48,8 @@ Result<std::vector<std::uint8_t>> read_all(int fd, const char *what)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN && until_eagain)
+				break;
 			return Error::from_errno(errno, std::string("read ") + what);
 		}
 		if (n == 0)
@@ -60,6 +68,86 @@ Result<void> refused_by_user(const BpfOptions &opts, const ProgramSpec &spec)
 	return {};
 }
 
+void configure(snapshot_bpf::snapshot_bpf__rodata &r, const ListenerFilter &filter, bool no_cookie_helper)
+{
+	if (filter.ipv4 != filter.ipv6)
+		r.filter_family = filter.ipv4 ? AF_INET : AF_INET6;
+	if (filter.port)
+		r.filter_port = *filter.port;
+	r.filter_netns = current_netns_inode();
+	r.no_cookie_helper = no_cookie_helper;
+}
+
+// One pass of an attached iterator.
+Result<std::vector<std::uint8_t>> read_iterator(int link_fd, const std::string &what, bool until_eagain)
+{
+	UniqueFd iter(bpf_iter_create(link_fd));
+	if (!iter.valid())
+		return Error::from_errno(errno, "create " + what + " iterator");
+	timing::mark("attach");
+	auto bytes = read_all(iter.get(), what.c_str(), until_eagain);
+	timing::mark("walk");
+	return bytes;
+}
+
+// The program as loaded, for iter_image.h: nullopt where it references a
+// map other than .rodata, or the kernel does not say its attach BTF id.
+std::optional<IterImage> capture_image(const snapshot_bpf &skel, const bpf_program *prog)
+{
+	IterImage img;
+	const bpf_insn *insns = bpf_program__insns(prog);
+	img.insns.assign(insns, insns + bpf_program__insn_cnt(prog));
+	const int rodata_fd = bpf_map__fd(skel.maps.rodata);
+	for (std::size_t i = 0; i + 1 < img.insns.size(); i++) {
+		const bpf_insn &in = img.insns[i];
+		if (in.code != (BPF_LD | BPF_IMM | BPF_DW))
+			continue;
+		if (in.src_reg == BPF_PSEUDO_MAP_FD || in.src_reg == BPF_PSEUDO_MAP_VALUE) {
+			if (in.imm != rodata_fd)
+				return std::nullopt;
+			img.map_refs.push_back(static_cast<std::uint32_t>(i));
+		} else if (in.src_reg != 0) {
+			return std::nullopt;  // BTF ids, functions: not for a plain reload
+		}
+		i++;  // the second half
+	}
+	bpf_prog_info info{};
+	__u32 len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) || !info.attach_btf_id)
+		return std::nullopt;
+	img.attach_btf_id = info.attach_btf_id;
+	img.rodata_size = static_cast<std::uint32_t>(bpf_map__value_size(skel.maps.rodata));
+	img.no_cookie_helper = skel.rodata->no_cookie_helper;
+	if (img.rodata_size > sizeof(snapshot_bpf::snapshot_bpf__rodata))
+		return std::nullopt;
+	return img;
+}
+
+// iter/tcp from the image of an earlier run (iter_image.h), or an error
+// (then the caller loads it the long way).
+Result<std::vector<std::uint8_t>> run_cached(const std::string &path, const ListenerFilter &filter,
+					     const std::string &what)
+{
+	auto img = read_iter_image(path);
+	if (!img)
+		return Error{ENOENT, "no image at " + path};
+	timing::mark("read image");
+	snapshot_bpf::snapshot_bpf__rodata rodata{};
+	configure(rodata, filter, img->no_cookie_helper);
+	auto loaded = load_iter_image(*img, &rodata);
+	if (!loaded)
+		return loaded.error();
+	timing::mark("load: image");
+	return read_iterator(loaded->link.get(), what, true);
+}
+
+std::string_view snapshot_object()
+{
+	std::size_t n = 0;
+	const void *p = snapshot_bpf__elf_bytes(&n);
+	return {static_cast<const char *>(p), n};
+}
+
 // One pass of one program of snapshot.bpf.c (only that one loaded).
 Result<std::vector<std::uint8_t>> run_program(const BpfOptions &opts, const ListenerFilter &filter,
 					      const ProgramSpec &spec)
@@ -70,6 +158,13 @@ Result<std::vector<std::uint8_t>> run_program(const BpfOptions &opts, const List
 	if (!path_exists(kKernelBtfPath))
 		return Error{ENOENT, spec.section() + " " + std::string(spec.name) + ": no kernel BTF (" + kKernelBtfPath +
 					     "; --btf serves CO-RE relocations only, an iterator needs the kernel's own)"};
+	const std::string what = spec.section() + " " + std::string(spec.name);
+	// --btf asks for that BTF's relocations: no image then.
+	const std::string image =
+		spec.kind == ProgKind::iter_tcp && opts.btf_path.empty() ? iter_image_path(snapshot_object()) : "";
+	if (!image.empty())
+		if (auto bytes = run_cached(image, filter, what))
+			return bytes;
 	auto open_and_load = [&](bool no_cookie_helper) -> Result<SnapshotSkel> {
 		LIBBPF_OPTS(bpf_object_open_opts, oo);
 		if (!opts.btf_path.empty())
@@ -77,17 +172,14 @@ Result<std::vector<std::uint8_t>> run_program(const BpfOptions &opts, const List
 		SnapshotSkel skel(snapshot_bpf__open_opts(&oo));
 		if (!skel)
 			return Error::from_errno(errno, "open BPF object snapshot_bpf");
-		if (filter.ipv4 != filter.ipv6)
-			skel->rodata->filter_family = filter.ipv4 ? AF_INET : AF_INET6;
-		if (filter.port)
-			skel->rodata->filter_port = *filter.port;
-		skel->rodata->filter_netns = current_netns_inode();
-		skel->rodata->no_cookie_helper = no_cookie_helper;
+		timing::mark("open");
+		configure(*skel->rodata, filter, no_cookie_helper);
 		bpf_program *p;
 		bpf_object__for_each_program(p, skel->obj)
 			bpf_program__set_autoload(p, spec.name == bpf_program__name(p));
 		if (int err = snapshot_bpf__load(skel.get()))
-			return Error::from_errno(-err, "load " + spec.section() + " " + std::string(spec.name));
+			return Error::from_errno(-err, "load " + what);
+		timing::mark("load: CO-RE and verifier");
 		return skel;
 	};
 	// Before 5.12 iter programs may not call bpf_get_socket_cookie() (EINVAL,
@@ -99,15 +191,16 @@ Result<std::vector<std::uint8_t>> run_program(const BpfOptions &opts, const List
 	if (!loaded)
 		return loaded.error();
 	SnapshotSkel skel = std::move(*loaded);
-	const std::string what = spec.section() + " " + std::string(spec.name);
-	LinkPtr link(bpf_program__attach_iter(bpf_object__find_program_by_name(skel->obj, std::string(spec.name).c_str()),
-					      nullptr));
+	bpf_program *prog = bpf_object__find_program_by_name(skel->obj, std::string(spec.name).c_str());
+	if (!image.empty())
+		if (auto img = capture_image(*skel, prog)) {
+			(void)write_iter_image(image, *img);  // best effort: iter_image.h
+			timing::mark("write image");
+		}
+	LinkPtr link(bpf_program__attach_iter(prog, nullptr));
 	if (!link)
 		return Error::from_errno(errno, "attach " + what);
-	UniqueFd iter(bpf_iter_create(bpf_link__fd(link.get())));
-	if (!iter.valid())
-		return Error::from_errno(errno, "create " + what + " iterator");
-	return read_all(iter.get(), what.c_str());
+	return read_iterator(bpf_link__fd(link.get()), what, spec.kind == ProgKind::iter_tcp);
 }
 
 }  // namespace
@@ -257,6 +350,7 @@ Result<Snapshot> read_snapshot_iter(const BpfOptions &opts, const ListenerFilter
 	auto listeners = decode_listener_records(recs->bytes);
 	if (!listeners)
 		return listeners.error();
+	timing::mark("decode");
 
 	Snapshot snap;
 	snap.source = recs->source;
@@ -273,6 +367,7 @@ Result<Snapshot> read_snapshot_iter(const BpfOptions &opts, const ListenerFilter
 		    (!per_descriptor || seen.insert(l.cookie ? std::pair(true, l.cookie) : std::pair(false, l.inode)).second))
 			snap.listeners.push_back(std::move(l));
 	sort_listeners(snap.listeners);
+	timing::mark("sort");
 	return snap;
 }
 

@@ -22,6 +22,7 @@
 #include "sources/kernel_info.h"
 #include "sources/proc_owners.h"
 #include "util/privilege.h"
+#include "util/step_timer.h"
 
 namespace listenq {
 
@@ -133,6 +134,7 @@ int run_snapshot(const Options &o, std::ostream &out, std::ostream &err)
 {
 	if (int rc = preflight(o, err))
 		return rc;
+	timing::mark("preflight");
 	auto snap = read_snapshot_iter(bpf_options(o), o.filter.to_filter());
 	if (!snap) {
 		// Every BPF way refused: inet_diag still has the true backlog.
@@ -147,9 +149,9 @@ int run_snapshot(const Options &o, std::ostream &out, std::ostream &err)
 		s.listeners = std::move(d->listeners);
 		s.syn_queue_known = false;
 		s.notes = {snap.error().message + ": read with inet_diag instead; the SYN queue is unknown"};
+		sort_listeners(s.listeners);  // read_snapshot_iter() sorts its own
 		snap = std::move(s);
 	}
-	sort_listeners(snap->listeners);
 	if (o.snapshot.processes) {
 		attach_owners(snap->listeners);
 		snap->processes_resolved = true;
@@ -163,6 +165,11 @@ int run_snapshot(const Options &o, std::ostream &out, std::ostream &err)
 		t.service_name = system_service_name;
 		t.ifname = system_ifname;
 		render_snapshot_text(out, *snap, t);
+	}
+	timing::mark("render");
+	if (timing::enabled()) {
+		out.flush();
+		timing::mark("write");
 	}
 	return kExitOk;
 }
@@ -264,13 +271,10 @@ int run_ss(const Options &o, std::ostream &out, std::ostream &err)
 	return kExitOk;
 }
 
-int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
+namespace {
+
+int run_command(const Options &o, std::ostream &out, std::ostream &err)
 {
-	ParseOutcome p = parse_cli(args, out, err);
-	if (!p.options)
-		return p.exit_code;
-	const Options &o = *p.options;
-	install_libbpf_logger(o.common.verbose);
 	if (o.command == "probe")
 		return run_probe(o, out, err);
 	if (o.command == "snapshot")
@@ -293,6 +297,21 @@ int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::os
 		return run_btf_min(o, out, err);
 	err << "listenq: unknown command " << o.command << '\n';
 	return kExitUsage;
+}
+
+}  // namespace
+
+int run_listenq(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
+{
+	timing::start();
+	ParseOutcome p = parse_cli(args, out, err);
+	if (!p.options)
+		return p.exit_code;
+	install_libbpf_logger(p.options->common.verbose);
+	timing::mark("cli");
+	const int rc = run_command(*p.options, out, err);
+	timing::report();
+	return rc;
 }
 
 }  // namespace listenq

@@ -64,6 +64,10 @@ constexpr const char *kSnapshotExamples = R"(EXAMPLES:
 Columns: Recv-Q = accept queue (sk_ack_backlog), Send-Q = backlog limit
 (sk_max_ack_backlog, after the somaxconn clamp), SynQ = SYN queue
 (request sockets), Drops = sk_drops (ListenDrops for this socket).
+
+The first run after boot keeps its loaded iter/tcp program in /run/listenq
+(one 0600 file per kernel build; later runs skip the kernel BTF parse);
+LISTENQ_CACHE_DIR= (empty) turns that off, rm -rf /run/listenq removes it.
 )";
 
 constexpr const char *kBtfMinExamples = R"(EXAMPLES:

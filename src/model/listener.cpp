@@ -10,6 +10,23 @@ namespace listenq {
 
 std::string format_address(int family, const std::array<std::uint8_t, 16> &addr)
 {
+	// IPv4 by hand: inet_ntop() formats it with sprintf, a tenth of a
+	// 50k-listener snapshot's rendering. Same text.
+	if (family != AF_INET6) {
+		std::string out;
+		out.reserve(15);
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				out += '.';
+			const unsigned v = addr[i];
+			if (v >= 100)
+				out += static_cast<char>('0' + v / 100);
+			if (v >= 10)
+				out += static_cast<char>('0' + v / 10 % 10);
+			out += static_cast<char>('0' + v % 10);
+		}
+		return out;
+	}
 	char buf[INET6_ADDRSTRLEN] = {};
 	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr.data(), buf, sizeof(buf)))
 		return "?";

@@ -8,32 +8,40 @@ namespace listenq {
 void TextTable::print(std::ostream &os) const
 {
 	std::vector<std::size_t> width(cols_.size());
+	std::size_t line_len = cols_.size();
 	for (std::size_t c = 0; c < cols_.size(); c++) {
 		width[c] = cols_[c].header.size();
 		for (const auto &r : rows_)
 			if (c < r.size())
 				width[c] = std::max(width[c], r[c].size());
+		line_len += width[c];
 	}
+	// One buffer and one write: a snapshot of 50k listeners is 50k lines.
+	std::string out;
+	out.reserve((rows_.size() + 1) * line_len);
+	const std::string empty;
 	auto line = [&](auto cell_at) {
-		std::string out;
+		const std::size_t start = out.size();
 		for (std::size_t c = 0; c < cols_.size(); c++) {
-			const std::string cell = cell_at(c);
-			const bool last = c + 1 == cols_.size();
-			const std::string pad(width[c] - std::min(width[c], cell.size()), ' ');
+			const std::string &cell = cell_at(c);
+			const std::size_t pad = width[c] - std::min(width[c], cell.size());
 			if (c)
 				out += ' ';
 			if (cols_[c].align == Align::right)
-				out += pad + cell;
+				out.append(pad, ' ').append(cell);
+			else if (c + 1 == cols_.size())
+				out += cell;
 			else
-				out += last ? cell : cell + pad;
+				out.append(cell).append(pad, ' ');
 		}
-		while (!out.empty() && out.back() == ' ')
+		while (out.size() > start && out.back() == ' ')
 			out.pop_back();
-		os << out << '\n';
+		out += '\n';
 	};
-	line([&](std::size_t c) { return cols_[c].header; });
+	line([&](std::size_t c) -> const std::string & { return cols_[c].header; });
 	for (const auto &r : rows_)
-		line([&](std::size_t c) { return c < r.size() ? r[c] : std::string(); });
+		line([&](std::size_t c) -> const std::string & { return c < r.size() ? r[c] : empty; });
+	os.write(out.data(), static_cast<std::streamsize>(out.size()));
 }
 
 std::string count_of(std::size_t n, const std::string &noun)

@@ -3,6 +3,9 @@
 // what the test set up and what TCP_INFO says.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -159,6 +162,52 @@ TEST_F(Snapshot, TextOutputHeaderNamesSourceAndStaysNarrow)
 	std::istringstream in(r.out);
 	for (std::string line; std::getline(in, line);)
 		EXPECT_LE(line.size(), 80u) << line;
+}
+
+// The iter/tcp image of a first run (src/bpf/iter_image.h) serves the next
+// runs: same output, no BTF parse; an image another user could have written
+// is not loaded, and a broken one is replaced.
+TEST_F(Snapshot, ProgramImageCacheGivesTheSameOutput)
+{
+	auto lfd = make_listener("127.0.0.1", 0, 9);
+	ASSERT_TRUE(lfd);
+	char tmpl[] = "/tmp/listenq-cache-test.XXXXXX";
+	ASSERT_TRUE(::mkdtemp(tmpl));
+	const std::string dir = std::string(tmpl) + "/cache";
+	const std::vector<std::string> env = {"LISTENQ_CACHE_DIR=" + dir, "LISTENQ_TIMING=1"};
+	const std::vector<std::string> argv = {LISTENQ_BIN, "snapshot", "--json"};
+	auto image_file = [&]() -> std::string {
+		RunResult ls = run_program({"/bin/sh", "-c", "ls " + dir + "/*.iter 2>/dev/null"});
+		return ls.out.substr(0, ls.out.find('\n'));
+	};
+	auto used_image = [](const RunResult &r) { return r.err.find("load: image") != std::string::npos; };
+
+	RunResult uncached = run_program(argv, {"LISTENQ_CACHE_DIR="});
+	ASSERT_EQ(uncached.exit_code, 0) << uncached.err;
+	RunResult first = run_program(argv, env);
+	ASSERT_EQ(first.exit_code, 0) << first.err;
+	EXPECT_FALSE(used_image(first)) << first.err;
+	const std::string file = image_file();
+	ASSERT_FALSE(file.empty()) << "no image written in " << dir;
+	RunResult second = run_program(argv, env);
+	ASSERT_EQ(second.exit_code, 0) << second.err;
+	EXPECT_TRUE(used_image(second)) << second.err;
+	EXPECT_EQ(second.out, uncached.out);
+	EXPECT_EQ(second.out, first.out);
+
+	ASSERT_EQ(::chmod(file.c_str(), 0620), 0);  // group-writable: not trusted
+	RunResult group = run_program(argv, env);
+	EXPECT_FALSE(used_image(group)) << group.err;
+	EXPECT_EQ(group.out, uncached.out);
+
+	ASSERT_TRUE(write_file(file, "not an image"));
+	RunResult broken = run_program(argv, env);
+	EXPECT_FALSE(used_image(broken)) << broken.err;
+	EXPECT_EQ(broken.out, uncached.out);
+	RunResult again = run_program(argv, env);
+	EXPECT_TRUE(used_image(again)) << again.err;
+	EXPECT_EQ(again.out, uncached.out);
+	run_program({"/bin/rm", "-rf", tmpl});
 }
 
 }  // namespace
