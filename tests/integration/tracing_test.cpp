@@ -31,6 +31,15 @@ std::uint64_t own_netns()
 	return ::stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
 }
 
+// Whether a watch frame's plan leaves this field unmeasured (null).
+bool unmeasured(const json &frame, const char *field)
+{
+	for (const json &u : frame["unmeasured"])
+		if (u == field)
+			return true;
+	return false;
+}
+
 class Tracing : public ::testing::Test {
 protected:
 	void SetUp() override { LQ_REQUIRE_ROOT_NETNS(); }
@@ -121,15 +130,16 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 	std::uint64_t ovf = 0, accepts = 0, enqueued = 0, synq[3] = {};
 	std::uint32_t peak = 0, last_queue = 99;
 	bool seen = false, gone_after = false, wait_measured = false, exact_enqueue = false, exact_synq = false;
-	bool wait_unmeasured = false;
+	bool wait_unmeasured = false, accepts_unmeasured = false, enqueue_unmeasured = false;
 	std::uint32_t hol_peak = 0;
 	const char *synq_keys[] = {"synq_full_drops", "synq_full_cookies", "syncookies_sent"};
 	std::string tier;
 	for (const json &f : parse_json_lines(rest)) {
 		tier = f["tier"];
 		EXPECT_EQ(f["schema"], "listenq.watch/1");
-		for (const json &u : f["unmeasured"])
-			wait_unmeasured |= u == "accept_wait";
+		wait_unmeasured |= unmeasured(f, "accept_wait");
+		accepts_unmeasured |= unmeasured(f, "accepted");
+		enqueue_unmeasured |= unmeasured(f, "enqueued");
 		EXPECT_EQ(f["events_lost"], 0);
 		bool here = false;
 		for (const json &x : f["listeners"]) {
@@ -146,7 +156,8 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 			// by path (tier 3 before 6.15): overflow_syn then has both.
 			ovf += x["interval"]["overflow_syn"].get<std::uint64_t>() +
 			       (x["interval"]["overflow_ack"].is_null() ? 0 : x["interval"]["overflow_ack"].get<std::uint64_t>());
-			accepts += x["interval"]["accepts"].get<std::uint64_t>();
+			if (!x["interval"]["accepts"].is_null())
+				accepts += x["interval"]["accepts"].get<std::uint64_t>();
 			exact_enqueue = !x["total"]["enqueued"].is_null();
 			if (exact_enqueue)
 				enqueued = x["total"]["enqueued"];
@@ -166,13 +177,16 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 	ASSERT_TRUE(seen);
 	EXPECT_EQ(peak, 5u);
 	EXPECT_EQ(ovf, overflows_delta) << "listenq overflows vs TcpExt ListenOverflows delta";
-	EXPECT_EQ(accepts, 5u);
+	// Unmeasured only where the plan says so: tier 3 without sk_storage in
+	// tracing programs (5.10) counts no enqueues, so no accepts either
+	// without the syscall hooks.
+	EXPECT_EQ(accepts, accepts_unmeasured ? 0u : 5u) << tier;
 	EXPECT_EQ(last_queue, 0u) << "accepting everything empties the queue";
 	EXPECT_TRUE(gone_after) << "close removes the listener";
 	// Enqueues are counted in every tier with sk_storage (tier 3: the
 	// children's state changes); accept waits only by tiers 1-2's hooks.
-	EXPECT_TRUE(exact_enqueue) << tier;
-	EXPECT_EQ(enqueued, 5u) << tier;
+	EXPECT_EQ(exact_enqueue, !enqueue_unmeasured) << tier;
+	EXPECT_EQ(enqueued, enqueue_unmeasured ? 0u : 5u) << tier;
 	EXPECT_EQ(wait_measured, !wait_unmeasured) << tier;
 	EXPECT_GT(hol_peak, 300000u) << "the full queue's head waited at least a frame";
 	// With tcp_conn_request hooked, the SYN-queue outcomes match the netns MIBs.
@@ -258,8 +272,12 @@ TEST_F(Tracing, AcceptsAreCountedWithoutSyscallHooks)
 	ASSERT_TRUE(first) << "watch did not start";
 	const json f0 = json::parse(*first);
 	EXPECT_FALSE(f0["syscalls"].get<bool>());
-	for (const json &u : f0["unmeasured"])
-		EXPECT_NE(u, "accepted") << "accepts are measured without syscall hooks: " << f0.dump();
+	if (unmeasured(f0, "accepted")) {
+		watch.signal(SIGINT);
+		GTEST_SKIP() << "tier " << f0["tier"].get<std::string>()
+			     << " counts no enqueues here (no sk_storage in tracing programs before 5.11), so no "
+				"accepts without --syscalls: " << f0["hooks_not_used"].dump();
+	}
 	{
 		auto clients = connect_many("127.0.0.1", port, 10);
 		ASSERT_TRUE(clients) << clients.error().message;
@@ -360,6 +378,11 @@ TEST_F(Tracing, SeededListenerCountsItsAccepts)
 		auto line = watch.read_line(10s);
 		ASSERT_TRUE(line) << "watch stopped";
 		const json f = json::parse(*line);
+		if (unmeasured(f, "accepted")) {
+			watch.signal(SIGINT);
+			GTEST_SKIP() << "tier " << f["tier"].get<std::string>()
+				     << ": no accepts without --syscalls here: " << f["hooks_not_used"].dump();
+		}
 		for (const json &x : f["listeners"])
 			seen |= x["port"] == port;
 	}
