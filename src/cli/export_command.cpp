@@ -43,8 +43,14 @@ public:
 		const std::uint64_t ticket = ++requested_;
 		const std::uint64_t one = 1;
 		(void)!::write(wake_.get(), &one, sizeof(one));
-		if (!cv_.wait_for(lock, timeout, [&] { return served_ >= ticket || closed_; }) || served_ < ticket)
+		waiting_++;
+		const bool got = cv_.wait_for(lock, timeout, [&] { return served_ >= ticket || closed_; }) && served_ >= ticket;
+		waiting_--;
+		if (!got)
 			return std::nullopt;
+		// The last waiter of this body takes it; others copy it.
+		if (!--body_readers_)
+			return std::move(body_);
 		return body_;
 	}
 	// Loop: is a scrape wanted?
@@ -59,6 +65,7 @@ public:
 	{
 		std::lock_guard lock(m_);
 		body_ = std::move(body);
+		body_readers_ = waiting_;
 		served_ = requested_;
 		cv_.notify_all();
 	}
@@ -74,6 +81,8 @@ private:
 	std::condition_variable cv_;
 	std::uint64_t requested_ = 0, served_ = 0;
 	std::string body_;
+	// Waiters in request(), and those of them that have not read body_ yet.
+	std::uint64_t waiting_ = 0, body_readers_ = 0;
 	bool closed_ = false;
 	UniqueFd wake_;
 };
@@ -83,21 +92,21 @@ Result<std::string> scrape(Tracer &t, const Options &o)
 	const std::uint64_t t0 = monotonic_ns();
 	if (auto r = t.sample(); !r)
 		return r.error();
-	auto stats = t.read_listeners();
-	if (!stats)
-		return stats.error();
+	// The accept-wait series need its histogram, where measured.
+	if (auto r = t.read_listeners(HistKinds{false, t.plan().fields.measured(TraceField::accept_wait)}); !r)
+		return r.error();
 	ExportScrape s;
 	s.version = LISTENQ_VERSION;
 	s.tier = t.tier();
 	s.fields = t.plan().fields;
 	s.refused = t.plan().refused;
-	s.listeners_tracked = stats->size();
-	for (ListenerStat &l : *stats)
+	s.listeners_tracked = t.listeners().size();
+	for (const ListenerStat &l : t.listeners())
 		if (wanted(o, l.id, l.owner_pid))
-			s.listeners.push_back(std::move(l));
-	std::sort(s.listeners.begin(), s.listeners.end(), [](const ListenerStat &a, const ListenerStat &b) {
-		return std::tie(a.id.port, a.id.family, a.id.netns, a.key) <
-		       std::tie(b.id.port, b.id.family, b.id.netns, b.key);
+			s.listener_refs.push_back(&l);
+	std::sort(s.listener_refs.begin(), s.listener_refs.end(), [](const ListenerStat *a, const ListenerStat *b) {
+		return std::tie(a->id.port, a->id.family, a->id.netns, a->key) <
+		       std::tie(b->id.port, b->id.family, b->id.netns, b->key);
 	});
 	const TracerStats ts = t.stats();
 	s.untracked = ts.untracked;

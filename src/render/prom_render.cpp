@@ -99,7 +99,7 @@ public:
 	{
 		sample(name, labels, std::to_string(v));
 	}
-	std::string str() const { return os_.str(); }
+	std::string str() && { return std::move(os_).str(); }  // the buffer itself, not a copy
 
 private:
 	std::ostringstream os_;
@@ -198,19 +198,31 @@ std::vector<std::string> prometheus_series_names()
 	return v;
 }
 
+std::vector<const ListenerStat *> ExportScrape::exported() const
+{
+	if (!listener_refs.empty())
+		return listener_refs;
+	std::vector<const ListenerStat *> v;
+	v.reserve(listeners.size());
+	for (const ListenerStat &l : listeners)
+		v.push_back(&l);
+	return v;
+}
+
 std::string render_prometheus(const ExportScrape &s, const std::function<double()> &elapsed)
 {
 	Writer w;
+	const std::vector<const ListenerStat *> ls = s.exported();
 	std::vector<std::string> labels;
-	labels.reserve(s.listeners.size());
-	for (const ListenerStat &l : s.listeners)
-		labels.push_back(listener_labels(l));
+	labels.reserve(ls.size());
+	for (const ListenerStat *l : ls)
+		labels.push_back(listener_labels(*l));
 
 	// One family: HELP, TYPE, then a sample per listener (value() may skip).
 	auto per_listener = [&](const Family &f, const std::function<void(const ListenerStat &, const std::string &)> &emit) {
 		w.family(f);
-		for (std::size_t i = 0; i < s.listeners.size(); i++)
-			emit(s.listeners[i], labels[i]);
+		for (std::size_t i = 0; i < ls.size(); i++)
+			emit(*ls[i], labels[i]);
 	};
 	auto each = [&](const Family &f, auto field) {
 		per_listener(f, [&](const ListenerStat &l, const std::string &lb) { w.sample(f.name, lb, field(l)); });
@@ -292,7 +304,7 @@ std::string render_prometheus(const ExportScrape &s, const std::function<double(
 				 label("fallback", r.fallback),
 			 "1");
 	single(kScrape, "", number(elapsed ? elapsed() : s.scrape_seconds));
-	return w.str();
+	return std::move(w).str();
 }
 
 }  // namespace listenq

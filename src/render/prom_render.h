@@ -19,7 +19,11 @@ struct ExportScrape {
 	std::string tier;                     // listenq_attach_tier_info
 	FieldSources fields;                  // series of fields not measured are left out
 	std::vector<RefusedProgram> refused;  // listenq_program_refused_info
-	std::vector<ListenerStat> listeners;  // the ones exported (after the filters)
+	// The ones exported (after the filters), in order: listener_refs when
+	// not empty (the tracer's own copy, not copied again), else listeners.
+	std::vector<ListenerStat> listeners;
+	std::vector<const ListenerStat *> listener_refs;
+	std::vector<const ListenerStat *> exported() const;
 	std::uint64_t listeners_tracked = 0;  // every listener in the map
 	std::uint64_t untracked = 0, events_lost = 0, stale_removed = 0, netns_unseeded = 0, samples = 0;
 	std::vector<Unattributed> unattributed;
