@@ -7,12 +7,19 @@ namespace listenq {
 
 void TextTable::print(std::ostream &os) const
 {
+	print(os, rows_.size(), [&](std::size_t i) { return rows_[i]; });
+}
+
+void TextTable::print(std::ostream &os, std::size_t n,
+		      const std::function<std::vector<std::string>(std::size_t)> &row_at) const
+{
 	std::vector<std::size_t> width(cols_.size());
-	for (std::size_t c = 0; c < cols_.size(); c++) {
+	for (std::size_t c = 0; c < cols_.size(); c++)
 		width[c] = cols_[c].header.size();
-		for (const auto &r : rows_)
-			if (c < r.size())
-				width[c] = std::max(width[c], r[c].size());
+	for (std::size_t i = 0; i < n; i++) {
+		const std::vector<std::string> r = row_at(i);
+		for (std::size_t c = 0; c < cols_.size() && c < r.size(); c++)
+			width[c] = std::max(width[c], r[c].size());
 	}
 	auto line = [&](auto cell_at) {
 		std::string out;
@@ -32,8 +39,10 @@ void TextTable::print(std::ostream &os) const
 		os << out << '\n';
 	};
 	line([&](std::size_t c) { return cols_[c].header; });
-	for (const auto &r : rows_)
+	for (std::size_t i = 0; i < n; i++) {
+		const std::vector<std::string> r = row_at(i);
 		line([&](std::size_t c) { return c < r.size() ? r[c] : std::string(); });
+	}
 }
 
 std::string count_of(std::size_t n, const std::string &noun)

@@ -254,7 +254,9 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 	if (multi_netns)
 		cols.insert(cols.begin(), {"NETNS", A::left});
 	TextTable t(std::move(cols));
-	for (const WatchRow &r : f.rows) {
+	// Cells are made per row when printed, never held for the whole frame.
+	t.print(os, f.rows.size(), [&](std::size_t i) {
+		const WatchRow &r = f.rows[i];
 		const ListenerStat &s = *r.now;
 		std::string who = owner(s.owner_pid, s.owner_comm);
 		if (who.size() > 16)
@@ -267,9 +269,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 			r.wait_p50_us ? fixed(*r.wait_p50_us, 0) : "-", r.wait_p99_us ? fixed(*r.wait_p99_us, 0) : "-"};
 		if (multi_netns)
 			cells.insert(cells.begin(), std::to_string(s.id.netns));
-		t.add_row(std::move(cells));
-	}
-	t.print(os);
+		return cells;
+	});
 }
 
 nlohmann::ordered_json listener_stat_identity_json(const ListenerStat &s)
