@@ -744,6 +744,35 @@ int bench_export(const Common &c, const std::vector<int> &counts, int reps)
 	return 0;
 }
 
+// Peak RSS (MiB) of a running `listenq export` (plus extra arguments)
+// after `scrapes` GET /metrics; nullopt on failure.
+std::optional<double> export_peak_rss(const Common &c, const std::vector<std::string> &extra, int scrapes)
+{
+	constexpr std::uint16_t kPort = 9465;  // below the listener farm's ports (10000..59999)
+	std::vector<std::string> args{"export", "--listen", "127.0.0.1:" + std::to_string(kPort)};
+	args.insert(args.end(), extra.begin(), extra.end());
+	auto t0 = Clock::now();
+	Child ex = spawn(lq(c, args), false, true);
+	std::optional<std::string> body;
+	for (int i = 0; i < 300 && !(body = http_get_metrics(kPort)); i++) {
+		int status;
+		if (waitpid(ex.pid, &status, WNOHANG) == ex.pid) {
+			std::fprintf(stderr, "rss: listenq export exited: %s\n", read_all(ex.err).c_str());
+			return std::nullopt;
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	}
+	for (int i = 1; body && i < scrapes; i++)
+		body = http_get_metrics(kPort);
+	kill(ex.pid, SIGTERM);
+	Finished f = reap(ex, t0);
+	if (!body || !ok(f)) {
+		std::fprintf(stderr, "rss: listenq export failed: %s\n", f.err.c_str());
+		return std::nullopt;
+	}
+	return static_cast<double>(f.maxrss_kib) / 1024.0;
+}
+
 int bench_startup(const Common &c, int listeners, int reps, int rss_listeners)
 {
 	std::printf("### Start-up and memory\n\n");
@@ -781,11 +810,23 @@ int bench_startup(const Common &c, int listeners, int reps, int rss_listeners)
 		}
 		rss.push_back(static_cast<double>(f.maxrss_kib) / 1024.0);
 	}
-	std::printf("peak RSS of `listenq watch 1 2 --json` tracking %d listeners (wait4 ru_maxrss, the figure "
-		    "`/usr/bin/time -v` prints), MiB\n\n",
+	std::vector<double> ex_rss, ex_rss_tracking;
+	for (int r = 0; r < std::max(1, reps / 3); r++) {
+		auto a = export_peak_rss(c, {}, 3);
+		// --port 1: every listener tracked and read, none rendered (the
+		// exporter's own state without the /metrics body)
+		auto b = export_peak_rss(c, {"--port", "1"}, 3);
+		if (!a || !b)
+			return 1;
+		ex_rss.push_back(*a);
+		ex_rss_tracking.push_back(*b);
+	}
+	std::printf("peak RSS tracking %d listeners (wait4 ru_maxrss, the figure `/usr/bin/time -v` prints), MiB\n\n",
 		    rss_listeners);
 	std::printf("| figure | min | median | max |\n|---|---|---|---|\n");
-	std::printf("%s\n\n", row("peak RSS MiB", stats_of(rss), 1).c_str());
+	std::printf("%s\n", row("`listenq watch 1 2 --json`", stats_of(rss), 1).c_str());
+	std::printf("%s\n", row("`listenq export`, 3 scrapes", stats_of(ex_rss), 1).c_str());
+	std::printf("%s\n\n", row("`listenq export --port 1`, 3 scrapes (no listener rendered)", stats_of(ex_rss_tracking), 1).c_str());
 	return 0;
 }
 
@@ -985,7 +1026,7 @@ int main(int argc, char **argv)
 	sn->add_option("--reps", reps)->check(CLI::Range(1, 1000));
 
 	int listeners = 1000, rss_listeners = 50000, st_reps = 9;
-	auto *su = app.add_subcommand("startup", "exec to first output; peak RSS of watch");
+	auto *su = app.add_subcommand("startup", "exec to first output; peak RSS of watch and export");
 	su->add_option("--listeners", listeners);
 	su->add_option("--rss-listeners", rss_listeners);
 	su->add_option("--reps", st_reps)->check(CLI::Range(1, 1000));

@@ -27,9 +27,9 @@ std::string comm_of(const char (&c)[LQ_COMM_LEN]) { return std::string(c, strnle
 
 }  // namespace
 
-ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_state &st, bool ptr_keys)
+void update_listener_stat(ListenerStat &s, const lq_listener_key &key, const lq_listener_state &st, bool ptr_keys,
+			  HistKinds hists)
 {
-	ListenerStat s;
 	set_endpoint(s.id, st.family, st.addr, st.port);
 	s.id.netns = key.netns;
 	s.id.cookie = ptr_keys ? 0 : key.cookie;
@@ -39,7 +39,8 @@ ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_st
 	s.id.syn_queue = st.syn_queue;
 	s.id.drops = st.drops;
 	s.owner_pid = st.owner_tgid;
-	s.owner_comm = comm_of(st.owner_comm);
+	s.owner_comm.assign(st.owner_comm, strnlen(st.owner_comm, LQ_COMM_LEN));
+	s.requested_backlog.reset();
 	if (st.requested_backlog != LQ_BACKLOG_UNKNOWN)
 		s.requested_backlog = st.requested_backlog;
 	s.backlog = st.effective_backlog;
@@ -64,8 +65,20 @@ ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_st
 	s.syncookies_sent = st.syncookies_sent;
 	s.hol_wait_us = st.hol_wait_us;
 	s.hol_wait_peak_us = std::max(st.hol_wait_peak_us, st.hol_wait_us);
-	std::memcpy(s.depth_hist.data(), st.depth_hist, sizeof(st.depth_hist));
-	std::memcpy(s.wait_hist.data(), st.wait_hist, sizeof(st.wait_hist));
+	if (hists.depth)
+		s.depth_hist.assign(st.depth_hist);
+	else
+		s.depth_hist.clear();
+	if (hists.wait)
+		s.wait_hist.assign(st.wait_hist);
+	else
+		s.wait_hist.clear();
+}
+
+ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_state &st, bool ptr_keys)
+{
+	ListenerStat s;
+	update_listener_stat(s, key, st, ptr_keys, HistKinds{true, true});
 	return s;
 }
 

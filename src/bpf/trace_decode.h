@@ -14,7 +14,12 @@ namespace listenq {
 
 // ptr_keys: the key's cookie is a socket pointer (LQ_CFG_PTR_KEYS): kept
 // as the opaque ListenerStat::key only, the cookie shown is 0.
+// Both histograms filled.
 ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_state &st, bool ptr_keys = false);
+// The same into an existing ListenerStat (no allocation but the
+// histograms asked for, and only when not empty; the others are cleared).
+void update_listener_stat(ListenerStat &s, const lq_listener_key &key, const lq_listener_state &st, bool ptr_keys,
+			  HistKinds hists);
 // One ringbuf record; wrong size is an error (ABI mismatch).
 Result<TraceEvent> decode_event(std::span<const std::uint8_t> bytes, bool ptr_keys = false);
 

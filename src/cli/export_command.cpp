@@ -95,43 +95,44 @@ Result<std::string> scrape(Tracer &t, const Options &o, const MetricSet &metrics
 	const std::uint64_t t0 = monotonic_ns();
 	if (auto r = t.sample(); !r)
 		return r.error();
-	auto stats = t.read_listeners();
-	if (!stats)
-		return stats.error();
+	// The tracer's table is the one copy: rows point into it (per port), or
+	// are copied (per listener: at most kAutoGroupListeners under auto).
+	const bool wait_hist = metrics.has(Metric::accept_wait) && t.plan().fields.measured(TraceField::accept_wait);
+	if (auto r = t.read_listeners(HistKinds{false, wait_hist}); !r)
+		return r.error();
 	ExportScrape s;
 	s.version = LISTENQ_VERSION;
 	s.tier = t.tier();
 	s.fields = t.plan().fields;
 	s.refused = t.plan().refused;
 	s.metrics = metrics;
-	s.listeners_tracked = stats->size();
+	s.listeners_tracked = t.listeners().size();
 	const PortSet &allow = o.exporter.ports;
-	std::erase_if(*stats, [&](const ListenerStat &l) {
-		return !wanted(o, l.id, l.owner_pid) || (!allow.empty() && !allow.contains(l.id.port));
-	});
+	std::vector<const ListenerStat *> rows;
+	for (const ListenerStat &l : t.listeners())
+		if (wanted(o, l.id, l.owner_pid) && (allow.empty() || allow.contains(l.id.port)))
+			rows.push_back(&l);
 	const std::string &g = o.exporter.group_by;
-	if (g == "port" || (g == "auto" && stats->size() > kAutoGroupListeners))
+	if (g == "port" || (g == "auto" && rows.size() > kAutoGroupListeners))
 		st.by_port = true;
 	if (st.by_port) {
 		// Ephemeral ports fold into one row, unless --port names them.
-		std::vector<char> fold(stats->size(), 0);
+		std::vector<char> fold(rows.size(), 0);
 		if (allow.empty())
-			for (std::size_t i = 0; i < stats->size(); i++) {
-				const ListenerStat &l = (*stats)[i];
-				auto range = st.ranges.of(l.id.netns, l.owner_pid);
+			for (std::size_t i = 0; i < rows.size(); i++) {
+				auto range = st.ranges.of(rows[i]->id.netns, rows[i]->owner_pid);
 				if (!range)
 					return range.error();
-				fold[i] = range->contains(l.id.port);
+				fold[i] = range->contains(rows[i]->id.port);
 			}
-		const ListenerStat *base = stats->data();
 		s.group_by = GroupBy::port;
-		s.ports = st.ports.aggregate(
-			*stats, [&](const ListenerStat &l) { return fold[static_cast<std::size_t>(&l - base)] != 0; },
-			metrics.has(Metric::accept_wait));
+		s.ports = st.ports.aggregate(rows, fold, wait_hist);
 		if (o.exporter.top)
 			s.rows_left_out = keep_top(s.ports, o.exporter.top);
 	} else {
-		s.listeners = std::move(*stats);
+		s.listeners.reserve(rows.size());
+		for (const ListenerStat *l : rows)
+			s.listeners.push_back(*l);
 		if (o.exporter.top)
 			s.rows_left_out = keep_top(s.listeners, o.exporter.top);
 		std::sort(s.listeners.begin(), s.listeners.end(), [](const ListenerStat &a, const ListenerStat &b) {

@@ -307,7 +307,8 @@ Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 				"listener map capacity; more are counted as untracked (default 65536)")
 			->check(CLI::Range(16, 1 << 22));
 		sub->add_option("--ringbuf-kb", o.tracing.ringbuf_kb,
-				"event ring buffer size, KiB, a power of 2 (default 4096: ~40k events); losses are counted")
+				"event ring buffer size, KiB, a power of 2 (default: trace 4096, ~40k events; watch, hist, "
+				"export 256: they show no events); losses are counted")
 			->check(CLI::IsMember({"64", "128", "256", "512", "1024", "2048", "4096", "8192", "16384", "32768",
 					       "65536", "131072", "262144"}));
 	};

@@ -67,7 +67,9 @@ struct TracingOptions {
 	bool json = false;
 	std::uint32_t sample_ms = 100;       // iter/tcp sampling period (tier 3)
 	std::uint32_t max_listeners = 65536;  // listener map capacity
-	std::uint32_t ringbuf_kb = 4096;      // event ring buffer
+	// Event ring buffer; 0: by command (ringbuf_kb_for()). Its pages are
+	// mapped twice into listenq, so they count twice in its RSS.
+	std::uint32_t ringbuf_kb = 0;
 	std::optional<std::uint32_t> pid;    // owner pid (listen() caller)
 	std::optional<std::uint32_t> netns;  // netns inode
 	double duration = 0;                 // trace: seconds, 0 = until interrupted

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <map>
+#include <deque>
 #include <tuple>
 
 #include "plan/features.h"
@@ -49,6 +49,16 @@ bool wanted(const Options &o, const Listener &id, std::uint32_t pid)
 	       (!o.tracing.netns || *o.tracing.netns == id.netns);
 }
 
+// trace prints every event: 4 MiB holds a churn of 100k listen/close in
+// 0.8 s. The other commands show no events (they only drain them), and
+// the ring is mapped into listenq twice: 8 MiB of RSS for nothing.
+std::uint32_t ringbuf_kb_for(const Options &o)
+{
+	if (o.tracing.ringbuf_kb)
+		return o.tracing.ringbuf_kb;
+	return o.command == "trace" ? 4096 : 256;
+}
+
 Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn on_event)
 {
 	// Every program kind is probed; a function hook's attach is tried by
@@ -58,7 +68,7 @@ Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn o
 	t.btf_path = o.common.btf;
 	t.attach = o.common.attach;
 	t.max_listeners = o.tracing.max_listeners;
-	t.ringbuf_bytes = o.tracing.ringbuf_kb * 1024u;
+	t.ringbuf_bytes = ringbuf_kb_for(o) * 1024u;
 	t.refuse = o.common.refuse;
 	t.syscalls = o.common.syscalls;
 	return Tracer::start(t, features.features(), std::move(on_event));
@@ -143,7 +153,10 @@ Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
 	const bool tty = !o.tracing.json && ::isatty(STDOUT_FILENO) && o.command == "watch";
 	const std::uint64_t period = static_cast<std::uint64_t>(o.tracing.interval * 1e9);
 	std::uint64_t last = monotonic_ns(), seq = 0;
-	std::map<std::uint64_t, ListenerStat> prev;
+	// The previous frame: a few counters per listener, not its state.
+	IntervalBases prev;
+	// Percentiles of the accept wait need its histogram, where measured.
+	const HistKinds hists{false, t.plan().fields.measured(TraceField::accept_wait)};
 	Result<void> frame_error;
 	auto r = run_loop(t, o.tracing.sample_ms, [&](std::uint64_t now) {
 		if (now - last < period)
@@ -152,18 +165,11 @@ Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
 			frame_error = s.error();
 			return false;
 		}
-		auto stats = t.read_listeners();
-		if (!stats) {
-			frame_error = stats.error();
+		if (auto s = t.read_listeners(hists); !s) {
+			frame_error = s.error();
 			return false;
 		}
-		std::vector<ListenerStat> shown;
-		std::map<std::uint64_t, ListenerStat> next;
-		for (auto &s : *stats) {
-			next[s.key] = s;
-			if (wanted(o, s.id, s.owner_pid))
-				shown.push_back(s);
-		}
+		const std::deque<ListenerStat> &stats = t.listeners();
 		WatchFrame f;
 		f.header = header_of(t, o);
 		f.interval_s = static_cast<double>(now - last) / 1e9;
@@ -176,7 +182,8 @@ Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
 		f.sample_passes = ts.last_sample_passes;
 		f.sample_us = ts.last_sample_us;
 		f.unattributed = t.unattributed();
-		f.rows = compute_interval(prev, shown, f.interval_s);
+		f.rows = compute_interval(prev, stats, f.interval_s,
+					  [&](const ListenerStat &s) { return wanted(o, s.id, s.owner_pid); });
 		f.legend = tty || f.seq == 1;
 		if (tty)
 			out << "\x1b[H\x1b[2J";
@@ -186,7 +193,8 @@ Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
 			render_watch_text(out, f);
 		out.flush();
 		t.next_interval();
-		prev = std::move(next);
+		f.rows = {};
+		interval_bases(stats, prev);
 		last = now;
 		if (after_frame)
 			after_frame(seq);
@@ -222,13 +230,12 @@ int run_hist(const Options &o, std::ostream &out, std::ostream &err)
 	const std::uint64_t end = monotonic_ns() + static_cast<std::uint64_t>(o.tracing.duration * 1e9);
 	if (auto r = run_loop(t, o.tracing.sample_ms, [&](std::uint64_t now) { return now < end; }); !r)
 		return fail(err, "hist", r.error());
-	auto stats = t.read_listeners();
-	if (!stats)
-		return fail(err, "hist", stats.error());
+	if (auto r = t.read_listeners(HistKinds{true, true}); !r)
+		return fail(err, "hist", r.error());
 	std::vector<ListenerStat> shown;
-	for (auto &s : *stats)
+	for (const ListenerStat &s : t.listeners())
 		if (wanted(o, s.id, s.owner_pid))
-			shown.push_back(std::move(s));
+			shown.push_back(s);
 	std::sort(shown.begin(), shown.end(), [](const ListenerStat &a, const ListenerStat &b) {
 		return std::tie(a.id.port, a.id.family, a.key) < std::tie(b.id.port, b.id.family, b.key);
 	});

@@ -18,6 +18,9 @@ namespace listenq {
 void install_stop_handlers();
 bool stop_requested();
 
+// --ringbuf-kb, else 4096 KiB for trace (it prints events) and 256 for
+// the commands that show none.
+std::uint32_t ringbuf_kb_for(const Options &o);
 Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn on_event);
 TraceHeader header_of(const Tracer &t, const Options &o);
 // The filters: -4/-6, --port, --pid, --netns.

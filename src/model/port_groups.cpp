@@ -95,23 +95,33 @@ PortAggregator::Counters PortAggregator::counters_of(const ListenerStat &l)
 		l.synack_retrans,    l.synq_full_drops,	  l.synq_full_cookies,	l.syncookies_sent,  l.wait_sum_ns};
 }
 
-std::vector<PortGroup> PortAggregator::aggregate_groups(const std::vector<ListenerStat> &ls,
+std::vector<PortGroup> PortAggregator::aggregate(const std::vector<const ListenerStat *> &ls,
+						 const std::vector<char> &ephemeral, bool keep_hist)
+{
+	std::vector<std::uint32_t> group_of;
+	group_of.reserve(ls.size());
+	for (std::size_t i = 0; i < ls.size(); i++)
+		group_of.push_back(ephemeral[i] ? kEphemeralGroup : ls[i]->id.port);
+	return aggregate_groups(ls, group_of, keep_hist);
+}
+
+std::vector<PortGroup> PortAggregator::aggregate_groups(const std::vector<const ListenerStat *> &ls,
 							const std::vector<std::uint32_t> &group_of, bool keep_hist)
 {
 	// This scrape's members, by key.
 	std::vector<std::uint32_t> order(ls.size());
 	std::iota(order.begin(), order.end(), 0u);
-	std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return ls[a].key < ls[b].key; });
+	std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return ls[a]->key < ls[b]->key; });
 	std::vector<Member> now;
 	std::vector<Log2Hist> now_hists;
 	now.reserve(ls.size());
 	if (keep_hist)
 		now_hists.reserve(ls.size());
 	for (std::uint32_t i : order) {
-		Member m{ls[i].key, group_of[i], counters_of(ls[i]), 0};
+		Member m{ls[i]->key, group_of[i], counters_of(*ls[i]), 0};
 		if (keep_hist) {
 			m.hist = static_cast<std::uint32_t>(now_hists.size());
-			now_hists.push_back(ls[i].wait_hist);
+			now_hists.push_back(ls[i]->wait_hist.get());
 		}
 		now.push_back(m);
 	}
@@ -150,7 +160,7 @@ std::vector<PortGroup> PortAggregator::aggregate_groups(const std::vector<Listen
 		groups[i].port = groups[i].ephemeral ? 0 : static_cast<std::uint16_t>(ids[i]);
 	}
 	for (std::size_t i = 0; i < ls.size(); i++) {
-		const ListenerStat &l = ls[i];
+		const ListenerStat &l = *ls[i];
 		PortGroup &g = groups[index_of(group_of[i])];
 		ListenerStat &s = g.sum;
 		g.listeners++;

@@ -67,12 +67,19 @@ public:
 	template <typename Fold>
 	std::vector<PortGroup> aggregate(const std::vector<ListenerStat> &ls, Fold &&fold, bool keep_hist)
 	{
-		std::vector<std::uint32_t> group_of;
-		group_of.reserve(ls.size());
-		for (const ListenerStat &l : ls)
-			group_of.push_back(fold(l) ? kEphemeralGroup : l.id.port);
-		return aggregate_groups(ls, group_of, keep_hist);
+		std::vector<const ListenerStat *> refs;
+		std::vector<char> ephemeral;
+		refs.reserve(ls.size());
+		ephemeral.reserve(ls.size());
+		for (const ListenerStat &l : ls) {
+			refs.push_back(&l);
+			ephemeral.push_back(fold(l) ? 1 : 0);
+		}
+		return aggregate(refs, ephemeral, keep_hist);
 	}
+	// The same over the tracer's own table (no copy): ephemeral[i] folds ls[i].
+	std::vector<PortGroup> aggregate(const std::vector<const ListenerStat *> &ls, const std::vector<char> &ephemeral,
+					 bool keep_hist);
 	std::size_t members() const { return members_.size(); }
 
 private:
@@ -95,7 +102,7 @@ private:
 		Log2Hist hist{};
 	};
 	static Counters counters_of(const ListenerStat &l);
-	std::vector<PortGroup> aggregate_groups(const std::vector<ListenerStat> &ls,
+	std::vector<PortGroup> aggregate_groups(const std::vector<const ListenerStat *> &ls,
 						const std::vector<std::uint32_t> &group_of, bool keep_hist);
 
 	std::vector<Member> members_;  // the previous scrape's, sorted by key

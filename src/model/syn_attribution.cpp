@@ -21,28 +21,44 @@ std::uint64_t rise(std::uint64_t now, std::uint64_t before) { return now > befor
 
 void SynAttributor::apply(std::vector<ListenerStat> &stats, const std::map<std::uint32_t, ListenCounters> &mibs)
 {
+	apply_to(stats, mibs);
+}
+
+void SynAttributor::apply(std::deque<ListenerStat> &stats, const std::map<std::uint32_t, ListenCounters> &mibs)
+{
+	apply_to(stats, mibs);
+}
+
+template <class Stats>
+void SynAttributor::apply_to(Stats &stats, const std::map<std::uint32_t, ListenCounters> &mibs)
+{
 	// Per netns: the listeners under SYN pressure this interval, and the
 	// exact ACK-path overflows (ListenOverflows counts both paths).
 	std::map<std::uint32_t, std::vector<std::uint64_t>> pressured;
 	std::map<std::uint32_t, std::uint64_t> ack_overflows;
 	std::set<std::uint32_t> has_older;  // netns with a listener older than listenq
-	std::set<std::uint64_t> alive;
+	const std::uint64_t now_seen = ++applies_;
 	for (const ListenerStat &s : stats) {
 		if (s.seeded)
 			has_older.insert(s.id.netns);
-		PerListener &pl = listeners_[s.key];
-		alive.insert(s.key);
-		const std::uint64_t drops = rise(s.overflow_syn, pl.raw_drops);
-		ack_overflows[s.id.netns] += rise(s.overflow_ack, pl.ack);
-		pl.raw_drops = s.overflow_syn;
-		pl.ack = s.overflow_ack;
+		auto it = listeners_.find(s.key);
+		if (it == listeners_.end() && (s.overflow_syn || s.overflow_ack))
+			it = listeners_.try_emplace(s.key).first;
+		std::uint64_t drops = 0;
+		if (it != listeners_.end()) {
+			PerListener &pl = it->second;
+			pl.seen = now_seen;
+			drops = rise(s.overflow_syn, pl.raw_drops);
+			ack_overflows[s.id.netns] += rise(s.overflow_ack, pl.ack);
+			pl.raw_drops = s.overflow_syn;
+			pl.ack = s.overflow_ack;
+		}
 		// A full SYN queue is qlen > backlog (6.14+, 6.1.y/6.12.y stable);
 		// >= also covers older kernels, and a peak at the limit is pressure.
 		if (drops || (s.syn_queue_peak && s.syn_queue_peak >= s.backlog))
 			pressured[s.id.netns].push_back(s.key);
 	}
-	for (auto it = listeners_.begin(); it != listeners_.end();)
-		it = alive.count(it->first) ? std::next(it) : listeners_.erase(it);
+	std::erase_if(listeners_, [&](const auto &kv) { return kv.second.seen != now_seen; });
 
 	for (const auto &[netns, now] : mibs) {
 		auto [it, fresh] = netns_.try_emplace(netns);
@@ -59,7 +75,9 @@ void SynAttributor::apply(std::vector<ListenerStat> &stats, const std::map<std::
 			continue;
 		const auto &who = pressured[netns];
 		if (who.size() == 1) {
-			listeners_[who[0]].given += pn.pending;
+			PerListener &pl = listeners_[who[0]];
+			pl.seen = now_seen;
+			pl.given += pn.pending;
 			pn.pending = {};
 		} else if (who.size() > 1) {
 			pn.unattributed += pn.pending;
@@ -71,7 +89,8 @@ void SynAttributor::apply(std::vector<ListenerStat> &stats, const std::map<std::
 	for (ListenerStat &s : stats) {
 		if (!mibs.count(s.id.netns))
 			continue;
-		const SynCounts &g = listeners_[s.key].given;
+		auto it = listeners_.find(s.key);
+		const SynCounts g = it == listeners_.end() ? SynCounts{} : it->second.given;
 		s.overflow_syn = g.overflow_syn;
 		s.synq_full_drops = g.synq_full_drops;
 		s.synq_full_cookies = g.synq_full_cookies;

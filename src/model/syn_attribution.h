@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <vector>
 
@@ -44,6 +45,7 @@ public:
 	// has been attributed to each listener so far. Call once per interval,
 	// before peaks restart.
 	void apply(std::vector<ListenerStat> &stats, const std::map<std::uint32_t, ListenCounters> &mibs);
+	void apply(std::deque<ListenerStat> &stats, const std::map<std::uint32_t, ListenCounters> &mibs);
 
 	// The counters of every netns when listenq started. A netns first seen
 	// later, with no listener older than listenq, was created later: its
@@ -55,9 +57,15 @@ public:
 	std::vector<Unattributed> unattributed() const;
 
 private:
+	template <class Stats>
+	void apply_to(Stats &stats, const std::map<std::uint32_t, ListenCounters> &mibs);
+
+	// Kept only for listeners with a count (all zeros otherwise): idle
+	// listeners cost nothing.
 	struct PerListener {
 		std::uint64_t raw_drops = 0, ack = 0;  // last seen raw overflow_syn and overflow_ack
 		SynCounts given;
+		std::uint64_t seen = 0;  // the apply() that last saw it
 	};
 	struct PerNetns {
 		ListenCounters last;
@@ -67,7 +75,8 @@ private:
 	};
 	bool ack_exact_;
 	bool started_ = false;
-	std::map<std::uint64_t, PerListener> listeners_;  // by cookie
+	std::uint64_t applies_ = 0;
+	std::map<std::uint64_t, PerListener> listeners_;  // by ListenerStat::key
 	std::map<std::uint32_t, PerNetns> netns_;
 };
 

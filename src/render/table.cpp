@@ -7,19 +7,30 @@ namespace listenq {
 
 void TextTable::print(std::ostream &os) const
 {
+	print(os, rows_.size(), [&](std::size_t i) { return rows_[i]; });
+}
+
+void TextTable::print(std::ostream &os, std::size_t n,
+		      const std::function<std::vector<std::string>(std::size_t)> &row_at) const
+{
 	std::vector<std::size_t> width(cols_.size());
-	std::size_t line_len = cols_.size();
-	for (std::size_t c = 0; c < cols_.size(); c++) {
+	for (std::size_t c = 0; c < cols_.size(); c++)
 		width[c] = cols_[c].header.size();
-		for (const auto &r : rows_)
-			if (c < r.size())
-				width[c] = std::max(width[c], r[c].size());
-		line_len += width[c];
+	for (std::size_t i = 0; i < n; i++) {
+		const std::vector<std::string> r = row_at(i);
+		for (std::size_t c = 0; c < cols_.size() && c < r.size(); c++)
+			width[c] = std::max(width[c], r[c].size());
 	}
-	// One buffer and one write: a snapshot of 50k listeners is 50k lines.
+	// Few writes (a snapshot of 50k listeners is 50k lines), through a
+	// bounded buffer (watch keeps no table of rows: cells are made per line).
+	constexpr std::size_t kFlush = 64 * 1024;
 	std::string out;
-	out.reserve((rows_.size() + 1) * line_len);
+	out.reserve(kFlush + 1024);
 	const std::string empty;
+	auto flush = [&] {
+		os.write(out.data(), static_cast<std::streamsize>(out.size()));
+		out.clear();
+	};
 	auto line = [&](auto cell_at) {
 		const std::size_t start = out.size();
 		for (std::size_t c = 0; c < cols_.size(); c++) {
@@ -37,11 +48,15 @@ void TextTable::print(std::ostream &os) const
 		while (out.size() > start && out.back() == ' ')
 			out.pop_back();
 		out += '\n';
+		if (out.size() >= kFlush)
+			flush();
 	};
 	line([&](std::size_t c) -> const std::string & { return cols_[c].header; });
-	for (const auto &r : rows_)
+	for (std::size_t i = 0; i < n; i++) {
+		const std::vector<std::string> r = row_at(i);
 		line([&](std::size_t c) -> const std::string & { return c < r.size() ? r[c] : empty; });
-	os.write(out.data(), static_cast<std::streamsize>(out.size()));
+	}
+	flush();
 }
 
 std::string count_of(std::size_t n, const std::string &noun)

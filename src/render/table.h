@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ public:
 	void add_row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
 	// The last column is never padded (no trailing blanks).
 	void print(std::ostream &os) const;
+	// The same for n rows made on demand by row_at, twice (the widths, then
+	// the lines) instead of held: a 50k-listener watch frame.
+	void print(std::ostream &os, std::size_t n,
+		   const std::function<std::vector<std::string>(std::size_t)> &row_at) const;
 
 private:
 	std::vector<Column> cols_;

@@ -266,7 +266,7 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 	// Listeners of several netns (containers): same address and port can
 	// repeat, so the netns inode leads each row.
 	const bool multi_netns = std::any_of(f.rows.begin(), f.rows.end(),
-					     [&](const WatchRow &r) { return r.now.id.netns != f.rows[0].now.id.netns; });
+					     [&](const WatchRow &r) { return r.now->id.netns != f.rows[0].now->id.netns; });
 	std::vector<TextTable::Column> cols = {{"ADDR:PORT", A::left}, {"PID/COMM", A::left}, {"RECVQ", A::right},
 					       {"PEAK", A::right},      {"SENDQ", A::right},    {"SYNQ", A::right},
 					       {"PEAK", A::right},      {"OVF-S", A::right},    {"OVF-A", A::right},
@@ -274,8 +274,10 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 	if (multi_netns)
 		cols.insert(cols.begin(), {"NETNS", A::left});
 	TextTable t(std::move(cols));
-	for (const WatchRow &r : f.rows) {
-		const ListenerStat &s = r.now;
+	// Cells are made per row when printed, never held for the whole frame.
+	t.print(os, f.rows.size(), [&](std::size_t i) {
+		const WatchRow &r = f.rows[i];
+		const ListenerStat &s = *r.now;
 		std::string who = owner(s.owner_pid, s.owner_comm);
 		if (who.size() > 16)
 			who.resize(16);
@@ -288,9 +290,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 			r.wait_p50_us && r.wait_p99_us ? fixed(*r.wait_p50_us, 0) + "/" + fixed(*r.wait_p99_us, 0) : "-"};
 		if (multi_netns)
 			cells.insert(cells.begin(), std::to_string(s.id.netns));
-		t.add_row(std::move(cells));
-	}
-	t.print(os);
+		return cells;
+	});
 }
 
 nlohmann::ordered_json listener_stat_identity_json(const ListenerStat &s)
@@ -313,7 +314,7 @@ nlohmann::ordered_json watch_listener_json(const WatchFrame &f, const WatchRow &
 	auto count = [&](TraceField field, std::uint64_t v) {
 		return fs.measured(field) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
 	};
-	const ListenerStat &s = r.now;
+	const ListenerStat &s = *r.now;
 	nlohmann::ordered_json x = listener_stat_identity_json(s);
 	x.update(nlohmann::ordered_json{
 		{"seeded", s.seeded},

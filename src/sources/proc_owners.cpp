@@ -45,38 +45,50 @@ std::uint64_t parse_socket_link(const std::string &link)
 	return v;
 }
 
+void each_socket_fd(const std::function<bool(std::uint64_t inode)> &wanted,
+		    const std::function<void(std::uint64_t inode, const ProcessRef &who)> &fn, const std::string &proc_root)
+{
+	DirPtr proc(opendir(proc_root.c_str()));
+	if (!proc)
+		return;
+	std::string pid_dir, fd_path;
+	ProcessRef who;
+	while (dirent *pe = readdir(proc.get())) {
+		if (!all_digits(pe->d_name))
+			continue;
+		pid_dir.assign(proc_root).append("/").append(pe->d_name);
+		DirPtr fds(opendir((pid_dir + "/fd").c_str()));
+		if (!fds)
+			continue;
+		who.pid = std::atoi(pe->d_name);
+		who.comm.clear();
+		while (dirent *fe = readdir(fds.get())) {
+			if (!all_digits(fe->d_name))
+				continue;
+			char link[64];
+			fd_path.assign(pid_dir).append("/fd/").append(fe->d_name);
+			ssize_t n = readlink(fd_path.c_str(), link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			std::uint64_t ino = parse_socket_link(std::string(link, static_cast<std::size_t>(n)));
+			if (!ino || !wanted(ino))
+				continue;
+			if (who.comm.empty())
+				who.comm = read_first_line(pid_dir + "/comm").value_or("?");
+			who.fd = std::atoi(fe->d_name);
+			fn(ino, who);
+		}
+	}
+}
+
 std::unordered_map<std::uint64_t, std::vector<ProcessRef>>
 scan_socket_owners(const std::unordered_set<std::uint64_t> &wanted, const std::string &proc_root)
 {
 	std::unordered_map<std::uint64_t, std::vector<ProcessRef>> out;
 	if (wanted.empty())
 		return out;
-	DirPtr proc(opendir(proc_root.c_str()));
-	if (!proc)
-		return out;
-	while (dirent *pe = readdir(proc.get())) {
-		if (!all_digits(pe->d_name))
-			continue;
-		const std::string pid_dir = proc_root + "/" + pe->d_name;
-		DirPtr fds(opendir((pid_dir + "/fd").c_str()));
-		if (!fds)
-			continue;
-		std::string comm;
-		while (dirent *fe = readdir(fds.get())) {
-			if (!all_digits(fe->d_name))
-				continue;
-			char link[64];
-			ssize_t n = readlink((pid_dir + "/fd/" + fe->d_name).c_str(), link, sizeof(link) - 1);
-			if (n <= 0)
-				continue;
-			std::uint64_t ino = parse_socket_link(std::string(link, static_cast<std::size_t>(n)));
-			if (!ino || !wanted.count(ino))
-				continue;
-			if (comm.empty())
-				comm = read_first_line(pid_dir + "/comm").value_or("?");
-			out[ino].push_back(ProcessRef{std::atoi(pe->d_name), std::atoi(fe->d_name), comm});
-		}
-	}
+	each_socket_fd([&](std::uint64_t ino) { return wanted.count(ino) > 0; },
+		       [&](std::uint64_t ino, const ProcessRef &who) { out[ino].push_back(who); }, proc_root);
 	for (auto &[ino, refs] : out)
 		std::sort(refs.begin(), refs.end(),
 			  [](const ProcessRef &a, const ProcessRef &b) { return std::tie(a.pid, a.fd) < std::tie(b.pid, b.fd); });

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -13,6 +14,13 @@ namespace listenq {
 
 // "socket:[12345]" -> 12345, else 0.
 std::uint64_t parse_socket_link(const std::string &link);
+
+// Calls fn for each open fd in proc_root (normally "/proc") whose link
+// names a socket inode that wanted accepts: one pass, nothing kept.
+// Processes that vanish or deny access are skipped.
+void each_socket_fd(const std::function<bool(std::uint64_t inode)> &wanted,
+		    const std::function<void(std::uint64_t inode, const ProcessRef &who)> &fn,
+		    const std::string &proc_root = "/proc");
 
 // Scans proc_root (normally "/proc") for fds whose link names one of the
 // wanted inodes. Processes that vanish or deny access are skipped.

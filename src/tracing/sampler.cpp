@@ -1,5 +1,7 @@
 #include "tracing/sampler.h"
 
+#include <algorithm>
+
 #include "listenq/abi.h"
 #include "sources/kernel_info.h"
 #include "sources/netns.h"
@@ -147,17 +149,20 @@ Result<void> Sampler::first_walk(std::map<std::uint32_t, ListenCounters> *start)
 // more ago) are ghosts (a close that no hook saw, e.g. a missed kprobe).
 void Sampler::prune_stale()
 {
-	std::map<std::uint64_t, std::uint64_t> seen;  // cookie -> samples
+	// Sorted (cookie, samples): 16 bytes a listener, not a tree node.
+	std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;
 	std::vector<lq_listener_key> stale;
 	prog_.each_listener(
 		[&](const lq_listener_key &k, const lq_listener_state &st) {
-			auto it = samples_at_prune_.find(k.cookie);
-			if (it != samples_at_prune_.end() && it->second == st.samples)
+			auto it = std::lower_bound(samples_at_prune_.begin(), samples_at_prune_.end(),
+						   std::pair<std::uint64_t, std::uint64_t>{k.cookie, 0});
+			if (it != samples_at_prune_.end() && it->first == k.cookie && it->second == st.samples)
 				stale.push_back(k);
 			else
-				seen[k.cookie] = st.samples;
+				seen.emplace_back(k.cookie, st.samples);
 		},
 		/*unfilled=*/true);
+	std::sort(seen.begin(), seen.end());
 	for (const lq_listener_key &k : stale) {
 		prog_.remove_listener(k);
 		stale_removed++;

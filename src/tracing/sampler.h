@@ -21,6 +21,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bpf/trace_program.h"
 #include "sources/proc_net.h"
@@ -62,7 +64,8 @@ private:
 	// Without the tracked walk: the last time of each full walk, to take
 	// the cheaper every sample (0: not measured yet).
 	std::uint64_t tcp_walk_ns_ = 0, files_walk_ns_ = 0;
-	std::map<std::uint64_t, std::uint64_t> samples_at_prune_;  // cookie -> samples at the last prune
+	// (cookie, samples at the last prune), sorted.
+	std::vector<std::pair<std::uint64_t, std::uint64_t>> samples_at_prune_;
 	std::map<std::uint32_t, std::string> netns_paths_;
 	// tcp walks: listeners without a map slot, per netns; a netns that had
 	// some is walked again, so that the count stays whole.

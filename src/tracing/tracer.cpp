@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <unordered_set>
 
 #include "bpf/trace_decode.h"
 #include "bpf/trace_program.h"
@@ -11,6 +10,7 @@
 #include "sources/netns.h"
 #include "sources/proc_net.h"
 #include "sources/proc_owners.h"
+#include "tracing/listener_table.h"
 #include "tracing/sampler.h"
 
 namespace listenq {
@@ -22,9 +22,10 @@ struct Tracer::Impl {
 	EventFn on_event;
 	std::string event_error;
 	std::optional<SynAttributor> synq;  // the SYN path is not hooked
-	// Owners of seeded listeners (listen() not seen), found once in /proc
-	// by socket inode; pid 0 when no process holds it.
-	std::map<std::uint64_t, ProcessRef> seeded_owners;  // by ListenerStat::key
+	// The one user-space copy of the listeners, updated in place by
+	// read_listeners(). Owners of seeded listeners (listen() not seen) are
+	// looked up in /proc once and kept there (pid 0: no process holds it).
+	ListenerTable table;
 };
 
 Tracer::Tracer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -115,53 +116,65 @@ Result<std::optional<ListenCounters>> netns_counters(std::uint32_t inode, Sample
 
 // A seeded listener's owner is the lowest pid holding its socket (a
 // pre-forking server's parent), looked up once per listener: the /proc
-// scan runs only when listeners without an owner appear.
-void fill_seeded_owners(std::vector<ListenerStat> &stats, std::map<std::uint64_t, ProcessRef> &cache)
+// scan runs only when listeners not looked up yet appear. What it keeps:
+// the inodes wanted, sorted, with their entries.
+void fill_seeded_owners(ListenerTable &table)
 {
-	std::map<std::uint64_t, ProcessRef> kept;
-	std::unordered_set<std::uint64_t> wanted;
-	for (const ListenerStat &s : stats) {
-		if (s.owner_pid || !s.id.inode)
-			continue;
-		if (auto it = cache.find(s.key); it != cache.end())
-			kept.insert(*it);
-		else
-			wanted.insert(s.id.inode);
-	}
-	if (!wanted.empty()) {
-		auto found = scan_socket_owners(wanted);
-		for (const ListenerStat &s : stats) {
-			if (s.owner_pid || !wanted.count(s.id.inode))
-				continue;
-			ProcessRef owner;
-			if (auto it = found.find(s.id.inode); it != found.end() && !it->second.empty())
-				owner = *std::min_element(it->second.begin(), it->second.end(),
-							  [](const ProcessRef &a, const ProcessRef &b) { return a.pid < b.pid; });
-			kept[s.key] = owner;
-		}
-	}
-	cache = std::move(kept);
-	for (ListenerStat &s : stats) {
-		if (s.owner_pid)
-			continue;
-		if (auto it = cache.find(s.key); it != cache.end()) {
-			s.owner_pid = static_cast<std::uint32_t>(it->second.pid);
-			s.owner_comm = it->second.comm;
-		}
-	}
+	std::deque<ListenerStat> &stats = table.all();
+	std::vector<std::pair<std::uint64_t, std::uint32_t>> wanted;  // inode, entry
+	for (std::size_t i = 0; i < stats.size(); i++)
+		if (!stats[i].owner_pid && stats[i].id.inode && !table.owner_looked_up(i))
+			wanted.emplace_back(stats[i].id.inode, static_cast<std::uint32_t>(i));
+	if (wanted.empty())
+		return;
+	std::sort(wanted.begin(), wanted.end());
+	auto find = [&](std::uint64_t ino) {
+		return std::equal_range(wanted.begin(), wanted.end(), std::pair<std::uint64_t, std::uint32_t>{ino, 0},
+					[](const auto &a, const auto &b) { return a.first < b.first; });
+	};
+	each_socket_fd([&](std::uint64_t ino) { auto r = find(ino); return r.first != r.second; },
+		       [&](std::uint64_t ino, const ProcessRef &who) {
+			       for (auto [it, end] = find(ino); it != end; ++it) {
+				       ListenerStat &s = stats[it->second];
+				       if (!s.owner_pid || static_cast<std::uint32_t>(who.pid) < s.owner_pid) {
+					       s.owner_pid = static_cast<std::uint32_t>(who.pid);
+					       s.owner_comm = who.comm;
+				       }
+			       }
+		       });
+	for (const auto &[ino, i] : wanted)
+		table.set_owner_looked_up(i);
 }
 
 }  // namespace
 
-Result<std::vector<ListenerStat>> Tracer::read_listeners()
+// Streams the map into the table: an entry is updated where it is, a new
+// listener added, a gone one dropped.
+Result<void> Tracer::read_listeners(HistKinds hists)
 {
-	std::vector<ListenerStat> out;
-	impl_->prog->each_listener(
-		[&](const lq_listener_key &k, const lq_listener_state &st) { out.push_back(listener_stat_from(k, st, impl_->prog->plan().ptr_keys)); });
-	fill_seeded_owners(out, impl_->seeded_owners);
+	ListenerTable &table = impl_->table;
+	const bool ptr_keys = impl_->prog->plan().ptr_keys;
+	table.begin();
+	impl_->prog->each_listener([&](const lq_listener_key &k, const lq_listener_state &st) {
+		bool added;
+		ListenerStat &s = table.at(k.cookie, &added);
+		// A seeded listener's owner looked up before (the map has none).
+		const bool keep_owner = !added && !st.owner_tgid;
+		const std::uint32_t pid = s.owner_pid;
+		std::string comm;
+		if (keep_owner)
+			comm.swap(s.owner_comm);
+		update_listener_stat(s, k, st, ptr_keys, hists);
+		if (keep_owner) {
+			s.owner_pid = pid;
+			s.owner_comm.swap(comm);
+		}
+	});
+	table.end();
+	fill_seeded_owners(table);
 	if (impl_->synq) {
 		std::map<std::uint32_t, ListenCounters> mibs;
-		for (const ListenerStat &l : out)
+		for (const ListenerStat &l : table.all())
 			if (!mibs.count(l.id.netns)) {
 				auto c = netns_counters(l.id.netns, *impl_->sampler);
 				if (!c)
@@ -169,10 +182,12 @@ Result<std::vector<ListenerStat>> Tracer::read_listeners()
 				if (*c)
 					mibs[l.id.netns] = **c;
 			}
-		impl_->synq->apply(out, mibs);
+		impl_->synq->apply(table.all(), mibs);
 	}
-	return out;
+	return {};
 }
+
+const std::deque<ListenerStat> &Tracer::listeners() const { return impl_->table.all(); }
 
 std::vector<Unattributed> Tracer::unattributed() const
 {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -67,10 +68,14 @@ public:
 	// Waits up to timeout_ms for events, or for wake_fd (when >= 0) to
 	// become readable; handles the events; returns how many.
 	Result<int> poll(int timeout_ms, int wake_fd = -1);
-	// The listeners now. Where the SYN path is not hooked, its counts are
-	// attributed from each netns's TcpExt counters, so call it once per
-	// interval.
-	Result<std::vector<ListenerStat>> read_listeners();
+	// Reads the listeners now into listeners(), in place: the one copy in
+	// user space. Only the histograms asked for are filled. Where the SYN
+	// path is not hooked, its counts are attributed from each netns's
+	// TcpExt counters, so call it once per interval.
+	Result<void> read_listeners(HistKinds hists = {});
+	// The listeners of the last read_listeners(), in no particular order.
+	// Elements stay where they are until the next read.
+	const std::deque<ListenerStat> &listeners() const;
 	// SYN-path counts of a netns no single listener could be given.
 	std::vector<Unattributed> unattributed() const;
 	void next_interval();  // new epoch: peaks restart

@@ -257,8 +257,14 @@ TEST_P(Refusal, TraceSeesListenRelistenClampAndClose)
 	std::vector<std::string> types;
 	for (const json &e : ev)
 		types.push_back(e["event"]);
-	if (!requested) {  // no syscall hook: re-listens and the clamp are not measured
-		EXPECT_EQ(types, (std::vector<std::string>{"listen", "close"}));
+	if (!requested) {
+		// No syscall hook: the sampler sees the backlog change (both
+		// listen() calls fell between two samples); no requested value, no
+		// clamp.
+		ASSERT_EQ(types, (std::vector<std::string>{"listen", "relisten", "close"}));
+		EXPECT_EQ(ev[1]["prev_backlog"], 10);
+		EXPECT_EQ(ev[1]["backlog"], 4096);
+		EXPECT_TRUE(ev[1]["requested_backlog"].is_null());
 		return;
 	}
 	ASSERT_EQ(types, (std::vector<std::string>{"listen", "relisten", "relisten", "clamp", "close"}));

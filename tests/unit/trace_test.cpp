@@ -164,17 +164,63 @@ TEST(WatchInterval, DeltasRatesAndPressureOrder)
 	b1.overflow_syn = 12;
 	b1.overflow_ack = 1;
 	b1.accept_queue_peak = 5;  // full: 5 of 4+1
-	std::map<std::uint64_t, ListenerStat> prev = {{1, a0}, {2, b0}};
-	auto rows = compute_interval(prev, {a1, b1, stat(3, 82, 0, 10)}, 2.0);
+	IntervalBases prev;
+	interval_bases(std::vector<ListenerStat>{a0, b0}, prev);
+	EXPECT_EQ(prev.keys.size(), 2u);
+	EXPECT_EQ(prev.counted.size(), 2u);  // both have counts
+	const std::vector<ListenerStat> now = {a1, b1, stat(3, 82, 0, 10)};
+	auto rows = compute_interval(prev, now, 2.0);
 	ASSERT_EQ(rows.size(), 3u);
-	EXPECT_EQ(rows[0].now.id.port, 81);  // highest pressure first
+	EXPECT_EQ(rows[0].now->id.port, 81);  // highest pressure first
 	EXPECT_EQ(rows[0].overflow_syn, 7u);
 	EXPECT_EQ(rows[0].overflow_ack, 1u);
-	EXPECT_EQ(rows[1].now.id.port, 80);
+	EXPECT_EQ(rows[1].now->id.port, 80);
 	EXPECT_EQ(rows[1].accepts, 60u);
 	EXPECT_DOUBLE_EQ(rows[1].accepts_per_s, 30.0);
 	EXPECT_TRUE(rows[2].is_new);
+	EXPECT_FALSE(rows[1].is_new);
 	EXPECT_FALSE(rows[2].wait_p50_us);  // no waits measured in tier 3
+
+	// An idle listener keeps no base, yet is not new the next frame.
+	interval_bases(now, prev);
+	EXPECT_EQ(prev.keys.size(), 3u);
+	EXPECT_EQ(prev.counted.size(), 2u);
+	rows = compute_interval(prev, now, 1.0, [](const ListenerStat &s) { return s.id.port != 81; });
+	ASSERT_EQ(rows.size(), 2u);  // the filter leaves 81 out
+	for (const WatchRow &r : rows) {
+		EXPECT_FALSE(r.is_new);
+		EXPECT_EQ(r.accepts, 0u);
+	}
+}
+
+TEST(WatchInterval, WaitPercentilesOfTheInterval)
+{
+	ListenerStat a0 = stat(1, 80, 0, 128);
+	a0.wait_hist[3] = 100;
+	ListenerStat a1 = a0;
+	a1.wait_hist[10] = 10;  // this interval: 10 waits of 1024 us
+	IntervalBases prev;
+	interval_bases(std::vector<ListenerStat>{a0}, prev);
+	const std::vector<ListenerStat> now = {a1};
+	auto rows = compute_interval(prev, now, 1.0);
+	ASSERT_EQ(rows.size(), 1u);
+	EXPECT_EQ(rows[0].wait_p50_us, 1024.0);
+}
+
+TEST(SparseHist, EmptyUntilWritten)
+{
+	SparseHist h;
+	EXPECT_TRUE(h.empty());
+	EXPECT_EQ(h[5], 0u);
+	const Log2Hist &z = h;
+	EXPECT_EQ(z[5], 0u);
+	h[5] = 2;
+	EXPECT_FALSE(h.empty());
+	SparseHist c = h;
+	EXPECT_EQ(c[5], 2u);
+	c.assign(Log2Hist{});
+	EXPECT_TRUE(c.empty());
+	EXPECT_EQ(h.get()[5], 2u);
 }
 
 TEST(WatchInterval, Percentiles)
@@ -229,7 +275,8 @@ TEST(TraceRender, WatchTextAndJson)
 	f.header = header();
 	f.interval_s = 1.0;
 	f.seq = 3;
-	f.rows = compute_interval({}, {a, stat(2, 22, 0, 128)}, 1.0);
+	const std::vector<ListenerStat> ls = {a, stat(2, 22, 0, 128)};
+	f.rows = compute_interval({}, ls, 1.0);
 	std::ostringstream os;
 	render_watch_text(os, f);
 	expect_golden("watch.txt", os.str());
@@ -263,7 +310,8 @@ TEST(TraceRender, WatchTextAndJson)
 	k.header.fields = FieldSources{};  // all exact
 	a.synq_full_drops = 7;
 	a.syncookies_sent = 3;
-	k.rows = compute_interval({}, {a}, 1.0);
+	const std::vector<ListenerStat> ka = {a};
+	k.rows = compute_interval({}, ka, 1.0);
 	auto kj = watch_frame_json(k);
 	EXPECT_EQ(kj["listeners"][0]["total"]["synq_full_drops"], 7);
 	EXPECT_EQ(kj["listeners"][0]["interval"]["synq_full_drops"], 7);
@@ -318,14 +366,15 @@ TEST(TraceRender, WatchTextNamesTheNetnsWhenRowsSpanSeveral)
 	WatchFrame f;
 	f.header = header();
 	f.interval_s = 1.0;
-	f.rows = compute_interval({}, {host, container}, 1.0);
+	const std::vector<ListenerStat> both = {host, container}, only_host = {host};
+	f.rows = compute_interval({}, both, 1.0);
 	std::ostringstream os;
 	render_watch_text(os, f);
 	const std::string text = os.str();
 	EXPECT_NE(text.find("\nNETNS      ADDR:PORT"), std::string::npos) << text;
 	EXPECT_NE(text.find("\n4026532999 127.0.0.1:8080"), std::string::npos) << text;
 	EXPECT_NE(text.find("\n1          127.0.0.1:8080"), std::string::npos) << text;
-	f.rows = compute_interval({}, {host}, 1.0);
+	f.rows = compute_interval({}, only_host, 1.0);
 	std::ostringstream one;
 	render_watch_text(one, f);
 	EXPECT_EQ(one.str().find("NETNS"), std::string::npos);
@@ -339,7 +388,8 @@ TEST(TraceRender, WatchLegendCanBeLeftOut)
 	f.header = header();
 	f.header.not_used = {"kprobe: no kprobe PMU"};
 	f.interval_s = 1.0;
-	f.rows = compute_interval({}, {stat(1, 8080, 1, 3)}, 1.0);
+	const std::vector<ListenerStat> ls = {stat(1, 8080, 1, 3)};
+	f.rows = compute_interval({}, ls, 1.0);
 	std::ostringstream with, without;
 	render_watch_text(with, f);
 	f.legend = false;
