@@ -33,6 +33,7 @@ struct TraceProgram::Impl {
 	std::vector<LinkPtr> links;
 	std::map<PassKind, LinkPtr> iters;
 	bool walk = false;  // the kprobe walk serves PassKind::tcp (no iter/tcp)
+	bool no_batch = false;  // the kernel has no batch lookup for hash maps (before 5.6)
 	RingBufPtr rb;
 	PerfBufPtr pb;
 	Plan plan;
@@ -511,6 +512,37 @@ void TraceProgram::each_listener(const std::function<void(const lq_listener_key 
 				 bool unfilled) const
 {
 	const int fd = bpf_map__fd(impl_->skel->map("listeners"));
+	// In batches (5.6+): at 50k listeners, a key walk is 100k syscalls, most
+	// of a scrape's time. Bounded buffers; a kernel without batch lookups
+	// (EINVAL) takes the key walk below.
+	if (!impl_->no_batch) {
+		std::vector<lq_listener_key> keys(1024);
+		std::vector<lq_listener_state> vals(keys.size());
+		alignas(8) unsigned char token[16] = {};
+		void *in = nullptr;
+		bool first = true;
+		for (;;) {
+			__u32 count = static_cast<__u32>(keys.size());
+			const int err = bpf_map_lookup_batch(fd, in, token, keys.data(), vals.data(), &count, nullptr);
+			const int e = err ? errno : 0;
+			if (err && e == ENOSPC && keys.size() < (1u << 16)) {  // a bucket bigger than the buffer
+				keys.resize(keys.size() * 2);
+				vals.resize(keys.size());
+				continue;
+			}
+			if (err && e != ENOENT && first) {
+				impl_->no_batch = true;  // not supported here: the key walk
+				break;
+			}
+			for (__u32 i = 0; i < count; i++)
+				if (vals[i].family || unfilled)  // family 0: inserted, not filled yet
+					fn(keys[i], vals[i]);
+			if (err)
+				return;  // ENOENT: the end (or an error mid-way: what was read is used)
+			in = token;
+			first = false;
+		}
+	}
 	lq_listener_key key{}, next{};
 	lq_listener_key *prev = nullptr;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
