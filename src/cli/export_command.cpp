@@ -93,8 +93,11 @@ struct ExportState {
 Result<std::string> scrape(Tracer &t, const Options &o, const MetricSet &metrics, ExportState &st)
 {
 	const std::uint64_t t0 = monotonic_ns();
-	if (auto r = t.sample(); !r)
-		return r.error();
+	// The loop samples every --sample-ms: a scrape reuses a sample that
+	// recent (its values are at most that old) rather than walk again.
+	if (t0 - t.last_sample_ns() > o.tracing.sample_ms * 1000000ULL)
+		if (auto r = t.sample(); !r)
+			return r.error();
 	// The tracer's table is the one copy: rows point into it (per port), or
 	// are copied (per listener: at most kAutoGroupListeners under auto).
 	const bool wait_hist = metrics.has(Metric::accept_wait) && t.plan().fields.measured(TraceField::accept_wait);

@@ -1,5 +1,7 @@
 #include "tracing/tracer.h"
 
+#include "util/clock.h"
+
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -22,6 +24,7 @@ struct Tracer::Impl {
 	EventFn on_event;
 	std::string event_error;
 	std::optional<SynAttributor> synq;  // the SYN path is not hooked
+	std::uint64_t last_sample_ns = 0;
 	// The one user-space copy of the listeners, updated in place by
 	// read_listeners(). Owners of seeded listeners (listen() not seen) are
 	// looked up in /proc once and kept there (pid 0: no process holds it).
@@ -65,6 +68,7 @@ Result<void> Tracer::sample()
 	std::map<std::uint32_t, ListenCounters> start;
 	if (auto r = impl_->sampler->sample(first && impl_->synq ? &start : nullptr); !r)
 		return r;
+	impl_->last_sample_ns = monotonic_ns();
 	if (first && impl_->synq) {
 		impl_->synq->set_start(start);
 		// Raw counts of the first sample are the listeners' baselines.
@@ -73,6 +77,8 @@ Result<void> Tracer::sample()
 	}
 	return {};
 }
+
+std::uint64_t Tracer::last_sample_ns() const { return impl_->last_sample_ns; }
 
 Result<int> Tracer::poll(int timeout_ms, int wake_fd)
 {

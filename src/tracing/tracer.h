@@ -80,6 +80,8 @@ public:
 	std::vector<Unattributed> unattributed() const;
 	void next_interval();  // new epoch: peaks restart
 	TracerStats stats() const;
+	// When the last sample() ended (monotonic_ns), 0 before the first.
+	std::uint64_t last_sample_ns() const;
 
 	struct Impl;
 
