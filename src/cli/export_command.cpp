@@ -45,9 +45,17 @@ public:
 		const std::uint64_t ticket = ++requested_;
 		const std::uint64_t one = 1;
 		(void)!::write(wake_.get(), &one, sizeof(one));
-		if (!cv_.wait_for(lock, timeout, [&] { return served_ >= ticket || closed_; }) || served_ < ticket)
+		waiting_++;
+		const bool got = cv_.wait_for(lock, timeout, [&] { return served_ >= ticket || closed_; }) && served_ >= ticket;
+		waiting_--;
+		if (!got)
 			return nullptr;
-		return body_;
+		// The last reader of this body lets the desk drop it: it is not
+		// kept alive beside the next scrape's (at 50k listeners, MBs).
+		auto body = body_;
+		if (readers_ && !--readers_)
+			body_.reset();
+		return body;
 	}
 	// Loop: is a scrape wanted?
 	bool pending()
@@ -62,6 +70,7 @@ public:
 		auto shared = std::make_shared<const std::string>(std::move(body));
 		std::lock_guard lock(m_);
 		body_ = std::move(shared);
+		readers_ = waiting_;
 		served_ = requested_;
 		cv_.notify_all();
 	}
@@ -77,6 +86,7 @@ private:
 	std::condition_variable cv_;
 	std::uint64_t requested_ = 0, served_ = 0;
 	std::shared_ptr<const std::string> body_;  // handlers send it as it is, unshared
+	std::uint64_t waiting_ = 0, readers_ = 0;   // in request(); of them, those that will read body_
 	bool closed_ = false;
 	UniqueFd wake_;
 };
