@@ -69,7 +69,7 @@ static __always_inline void listener_started(void *ctx, struct sock *sk, int btf
 		mark_tracked(sk);
 	if (key_any(&key, sk, btf)) {
 		if (btf)
-			mark_parent(sk, key.cookie);
+			mark_parent(sk, &key);
 		start_listener(ctx, sk, &key);
 	} else
 		remember_fresh(sk);

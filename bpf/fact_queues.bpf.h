@@ -120,7 +120,7 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 		return;
 	st->sample_pass = pass;
 	if (btf)
-		mark_parent(sk, key.cookie);
+		mark_parent(sk, &key);
 	/* Enqueues before the queue: a child is queued before it is counted,
 	 * so accepts derived from the two are never ahead of the truth. */
 	enq = *(volatile __u64 *)&st->enqueued;

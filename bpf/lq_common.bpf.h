@@ -202,7 +202,8 @@ struct {
 #define LQ_TRK_CLOSED 1
 
 /* Tier 3's enqueue count (fact_enqueue.bpf.h): each tracked listener holds
- * its own cookie here. BPF_F_CLONE: sk_clone_lock() copies it into every
+ * its own key here (cookie and netns: the child looks its listener up with
+ * the value as it is). BPF_F_CLONE: sk_clone_lock() copies it into every
  * child the listener makes (bpf_sk_storage_clone, before the child's
  * LISTEN -> SYN_RECV), so the child names its listener, reuseport groups
  * included. The child's copy is deleted when it is counted. */
@@ -210,7 +211,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
-	__type(value, __u64);
+	__type(value, struct lq_listener_key);
 } parents SEC(".maps");
 
 /* Listeners started before anything gave them a cookie (raw hooks), by
@@ -245,15 +246,18 @@ static __always_inline __u8 *mark_tracked(struct sock *sk)
 
 /* Tier 3 counts enqueues from the children: give the listener (a BTF
  * pointer) its cookie to pass on. */
-static __always_inline void mark_parent(struct sock *sk, __u64 cookie)
+static __always_inline void mark_parent(struct sock *sk, const struct lq_listener_key *key)
 {
-	__u64 *v;
+	struct lq_listener_key *v;
 
 	if (!sk_storage_on() || !(cur_exact_mask() & LQ_TP_ENQUEUE))
 		return;
 	v = bpf_sk_storage_get(&parents, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (v && *v != cookie)
-		*v = cookie;
+	if (v && v->cookie != key->cookie) {
+		v->cookie = key->cookie;
+		v->netns = key->netns;
+		v->__pad = 0;
+	}
 }
 
 /* The listener sk is closing: called before its entry goes. Creates the
