@@ -204,7 +204,15 @@ RowLabels listener_labels(const std::vector<ListenerStat> &ls)
 		r.text += ',';
 		put_label(r.text, "comm", prometheus_label_escape(s.owner_comm));
 		r.text += ',';
-		put_label(r.text, "cookie", num(s.id.cookie));
+		// No cookie where no program can make one (the kprobe walk
+		// samples): the socket inode keeps each socket's series apart (a
+		// reuseport group of one process would otherwise repeat a series).
+		if (s.id.cookie || !s.id.inode) {
+			put_label(r.text, "cookie", num(s.id.cookie));
+		} else {
+			const std::string ino = "ino:" + std::string(num(s.id.inode));
+			put_label(r.text, "cookie", ino);
+		}
 		r.end.push_back(r.text.size());
 	}
 	return r;

@@ -224,13 +224,15 @@ TEST_F(Export, CountersNeverGoBackAndAClosedListenersSeriesDisappear)
 		  << ", accepts_total " << accepts << std::endl;
 	EXPECT_GT(overflows, 0);
 	EXPECT_EQ(accepts, 4) << text;
-	// The cookie label is the socket's, or 0 where the plan keys listeners
-	// by socket pointer (the kprobe walk samples: 5.10).
+	// The cookie label is the socket's, or ino:<socket inode> where the plan
+	// keys listeners by socket pointer (the kprobe walk samples: 5.10).
 	const std::string backlog_series = "listenq_listen_backlog{netns=\"" + std::to_string(current_netns_inode()) +
 					   "\",family=\"ipv4\",addr=\"127.0.0.1\"," + mine + ",comm=\"listenq_integra\",cookie=\"";
+	struct stat sst {};
+	ASSERT_EQ(::fstat(listener->get(), &sst), 0);
 	const double backlog = last.count(backlog_series + std::to_string(socket_cookie(listener->get())) + "\"}")
 				       ? last[backlog_series + std::to_string(socket_cookie(listener->get())) + "\"}"]
-				       : last[backlog_series + "0\"}"];
+				       : last[backlog_series + "ino:" + std::to_string(sst.st_ino) + "\"}"];
 	EXPECT_EQ(backlog, 2) << text;
 
 	clients.clear();

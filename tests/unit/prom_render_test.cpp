@@ -308,3 +308,23 @@ TEST(ListenAddress, Forms)
 }
 
 }  // namespace
+
+// Where no program makes socket cookies (the kprobe walk, pointer keys),
+// two members of one reuseport group have the same labels but the cookie:
+// the socket inode stands in, so no series repeats.
+TEST(PromRender, PointerKeyedListenersKeepApartByInode)
+{
+	ExportScrape s = sample_scrape();
+	s.listeners.clear();
+	for (std::uint64_t ino : {7001u, 7002u}) {
+		ListenerStat l = listener(AF_INET, "127.0.0.1", 18081, 0, "worker");
+		l.id.inode = ino;
+		l.key = ino * 100;  // the socket pointer, never shown
+		l.backlog = 4;
+		s.listeners.push_back(l);
+	}
+	const std::string t = render_prometheus(s);
+	EXPECT_NE(t.find("port=\"18081\",comm=\"worker\",cookie=\"ino:7001\"} 4"), std::string::npos) << t;
+	EXPECT_NE(t.find("port=\"18081\",comm=\"worker\",cookie=\"ino:7002\"} 4"), std::string::npos) << t;
+	EXPECT_EQ(t.find("cookie=\"0\""), std::string::npos) << t;
+}
