@@ -25,9 +25,9 @@ ROOT=$PWD
 KERNELS=(5.10 6.1 6.12)
 ONLY=""
 GTEST=""
-BOOT_TIMEOUT=${LISTENQ_VM_TIMEOUT:-420}
+BOOT_TIMEOUT=${LISTENQ_VM_TIMEOUT:-600}  # 6.1 took 420 s with issue #16's tests
 # 5.10 runs every scenario twice (without, then with tcp_diag).
-BOOT_TIMEOUT_510=${LISTENQ_VM_TIMEOUT_510:-900}
+BOOT_TIMEOUT_510=${LISTENQ_VM_TIMEOUT_510:-1200}  # 846 s measured
 # Guests booted at once (first boots; second boots run one at a time).
 # The guests mostly wait on the tests' timers, so two share the two cores.
 JOBS=${LISTENQ_VM_JOBS:-2}
