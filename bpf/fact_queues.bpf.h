@@ -141,10 +141,11 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 	if (backlog != st->effective_backlog && !exact(LQ_EXACT_BACKLOG)) {
 		__u32 prev = st->effective_backlog;
 
-		st->effective_backlog = backlog;
+		st->effective_backlog = backlog;  /* the event carries the new one */
 		emit(ctx, LQ_EV_RELISTEN, &key, st, LQ_BACKLOG_UNKNOWN, prev, 0, 0, 1);
+	} else {
+		st->effective_backlog = backlog;
 	}
-	st->effective_backlog = backlog;
 	if (!exact(LQ_EXACT_ENQUEUE))
 		st->depth_hist[log2_slot(acceptq) & (LQ_HIST_SLOTS - 1)]++;
 	st->samples++;
