@@ -291,6 +291,8 @@ int run_command(const Options &o, std::ostream &out, std::ostream &err)
 		return run_hist(o, out, err);
 	if (o.command == "export")
 		return run_export(o, out, err);
+	if (o.command == "doctor")
+		return run_doctor(o, out, err);
 	if (o.command == "demo")
 		return run_demo(o, out, err);
 	if (o.command == "btf-min")

@@ -2,6 +2,7 @@
 // 0 ok, 1 runtime failure, 2 usage, 3 no privilege / unsupported kernel.
 #pragma once
 
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -21,6 +22,10 @@ int run_watch(const Options &o, std::ostream &out, std::ostream &err);
 int run_trace(const Options &o, std::ostream &out, std::ostream &err);
 int run_hist(const Options &o, std::ostream &out, std::ostream &err);
 int run_export(const Options &o, std::ostream &out, std::ostream &err);
+// Exit 0 or 1 by the findings; 1 or 3 on a failure, with *failed set
+// (when given). window_started (when given) runs as the window begins.
+int run_doctor(const Options &o, std::ostream &out, std::ostream &err,
+	       const std::function<void()> &window_started = nullptr, bool *failed = nullptr);
 int run_demo(const Options &o, std::ostream &out, std::ostream &err);
 int run_btf_min(const Options &o, std::ostream &out, std::ostream &err);
 // Shared by commands that load BPF: BTF and privilege; 0 when it may proceed.

@@ -247,6 +247,29 @@ int run_demo(const Options &o, std::ostream &out, std::ostream &err)
 	v.verify.emulate_no_tcp_diag = true;
 	v.filter.port = kDemoPort;
 	const int rc = run_verify(v, out, err);
+	if (rc == kExitOk && d.doctor_seconds > 0 && !stop_requested()) {
+		out << "\n== slow-server resumed (SIGCONT); a second burst of " << d.burst
+		    << " connections when the window starts\n== listenq doctor " << d.doctor_seconds << " --netns " << netns
+		    << " --port " << kDemoPort << '\n';
+		out.flush(), err.flush();
+		auto again = DemoChild::spawn("burst-client", [&](int ready) { burst_client(ready, d.burst); });
+		if (!again)
+			return fail(err, "demo", again.error());
+		server->signal(SIGCONT);
+		Options dr = o;
+		dr.command = "doctor";
+		dr.tracing.duration = d.doctor_seconds;
+		dr.tracing.netns = netns;
+		dr.filter.port = kDemoPort;
+		Result<void> burst2;
+		// Exit 1 with findings is what the demo is for, not its failure.
+		bool failed = false;
+		const int drc = run_doctor(dr, out, err, [&] { burst2 = again->start("burst-client"); }, &failed);
+		if (failed)
+			return drc;
+		if (!burst2)
+			return fail(err, "demo", burst2.error());
+	}
 	out << "\n== done: slow-server and burst-client are killed, the namespace goes with them\n"
 	    << "Next: `sudo listenq watch` on your own listeners, `sudo listenq export` for Prometheus.\n";
 	return rc;

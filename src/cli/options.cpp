@@ -178,6 +178,24 @@ the scraper asks. Every scrape samples first. docs/metrics.md has the list
 and the cardinality of each series.
 )";
 
+constexpr const char *kDoctorExamples = R"(EXAMPLES:
+  sudo listenq doctor                 10 s of every listener, then the findings
+  sudo listenq doctor 30 --port 8080
+  sudo listenq doctor 5 --json | jq '.findings[] | {severity, id, fix}'
+  sudo listenq doctor 10 >/dev/null || alert "listen queues need action"
+
+Each finding has a severity (critical, warning, info), the listeners it
+concerns, the numbers measured in the window, the cause they point to and
+the fix. Checks: accept queue overflowing (and whether the application
+accepts too slowly or its backlog is too small for the bursts), a backlog
+clamped by net.core.somaxconn, SYN queue pressure (flood or load),
+tcp_abort_on_overflow resetting clients, a SO_REUSEPORT group out of
+balance, tcp_diag missing (ss shows Send-Q 0), a backlog smaller than the
+accept rate x the measured wait. Exit 0 when nothing needs action (info
+findings only), 1 when a critical or warning finding does (or on failure,
+with the error on stderr).
+)";
+
 constexpr const char *kDemoExamples = R"(EXAMPLES:
   sudo listenq demo                    backlog 8, 64 connections, 4 s of watch
   sudo listenq demo --backlog 4 --burst 200 --seconds 8
@@ -186,7 +204,8 @@ Creates a private network namespace (nothing outside it is touched), starts
 a server that listens with a small backlog and accepts slowly, and a client
 that opens a burst of connections. Shows `listenq watch` live, then
 `listenq verify --emulate-no-tcp-diag`: the three sources compared, and what
-`ss -lnt` prints where tcp_diag is missing. The namespace and both processes
+`ss -lnt` prints where tcp_diag is missing; then `listenq doctor` while a
+second burst arrives: the findings, their evidence and the fix. The namespace and both processes
 are gone when it exits, however it exits (they die with listenq).
 )";
 
@@ -308,7 +327,7 @@ Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 			->check(CLI::Range(16, 1 << 22));
 		sub->add_option("--ringbuf-kb", o.tracing.ringbuf_kb,
 				"event ring buffer size, KiB, a power of 2 (default: trace 4096, ~40k events; watch, hist, "
-				"export 256: they show no events); losses are counted")
+				"export, doctor 256: they show no events); losses are counted")
 			->check(CLI::IsMember({"64", "128", "256", "512", "1024", "2048", "4096", "8192", "16384", "32768",
 					       "65536", "131072", "262144"}));
 	};
@@ -349,12 +368,22 @@ Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 	tracing_opts(exp);
 	exp->footer(kExportExamples);
 
-	auto *demo = app.add_subcommand("demo", "a private netns, a slow server, a burst that overflows it: watch, verify");
+	auto *doctor = app.add_subcommand("doctor", "watch the listeners for a while, then say what is wrong and what to change");
+	doctor->add_option("seconds", o.tracing.duration, "seconds to observe (default 10)")->check(CLI::Range(1.0, 3600.0));
+	doctor->add_flag("--emulate-no-tcp-diag", o.doctor.emulate_no_tcp_diag,
+			 "report tcp_diag as missing, as on a kernel without it");
+	tracing_opts(doctor);
+	doctor->footer(kDoctorExamples);
+
+	auto *demo = app.add_subcommand("demo", "a private netns, a slow server, a burst that overflows it: watch, verify, doctor");
 	demo->add_option("--seconds", o.demo.seconds, "seconds of live watch (default 4)")->check(CLI::Range(1.0, 60.0));
 	demo->add_option("--backlog", o.demo.backlog, "the server's listen() backlog (default 8)")->check(CLI::Range(1, 4096));
 	demo->add_option("--burst", o.demo.burst, "connections opened at once (default 64)")->check(CLI::Range(1, 4096));
 	demo->add_option("--accept-ms", o.demo.accept_ms, "the server accepts one connection per this many ms (default 250)")
 		->check(CLI::Range(1, 10000));
+	demo->add_option("--doctor-seconds", o.demo.doctor_seconds,
+			 "then `listenq doctor` for this long over a second burst (default 5; 0: skip it)")
+		->check(CLI::Range(0.0, 60.0));
 	demo->footer(kDemoExamples);
 
 	auto *btf_min = app.add_subcommand("btf-min", "write a minimized BTF for listenq (bpftool gen min_core_btf), for --btf");
@@ -445,6 +474,8 @@ ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, 
 	o.common.syscalls = o.command == "trace" ? !cli.no_syscalls : cli.syscalls;
 	if (o.command == "hist")
 		o.tracing.duration = cli.hist_secs;
+	if (o.command == "doctor" && o.tracing.duration <= 0)
+		o.tracing.duration = 10;
 	return {o, 0};
 }
 

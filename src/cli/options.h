@@ -96,6 +96,12 @@ struct DemoOptions {
 	int backlog = 8;                // the server's listen() backlog
 	int burst = 64;                 // connections the client opens at once
 	std::uint32_t accept_ms = 250;  // the server accepts one connection per accept_ms
+	double doctor_seconds = 5;      // then `doctor` over a second burst; 0: no doctor step
+};
+
+// doctor: the window is TracingOptions::duration (default 10 s).
+struct DoctorOptions {
+	bool emulate_no_tcp_diag = false;  // report tcp_diag as missing (tests; what a kernel without it shows)
 };
 
 // btf-min: a minimized BTF for kernels without /sys/kernel/btf/vmlinux.
@@ -106,7 +112,7 @@ struct BtfMinOptions {
 };
 
 struct Options {
-	std::string command;  // "probe", "snapshot", "verify", "ss", "watch", "trace", "hist", "export", "demo", "btf-min"
+	std::string command;  // "probe", "snapshot", "verify", "ss", "watch", "trace", "hist", "export", "demo", "doctor", "btf-min"
 	CommonOptions common;
 	FilterOptions filter;
 	SnapshotOptions snapshot;
@@ -116,6 +122,7 @@ struct Options {
 	TracingOptions tracing;
 	ExportOptions exporter;
 	DemoOptions demo;
+	DoctorOptions doctor;
 	BtfMinOptions btf_min;
 };
 

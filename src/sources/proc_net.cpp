@@ -170,6 +170,10 @@ Result<ListenCounters> listen_counters_from(const NetstatCounters &c)
 	lc.reqq_full_drop = get("TCPReqQFullDrop");
 	lc.reqq_full_do_cookies = get("TCPReqQFullDoCookies");
 	lc.syncookies_sent = get("SyncookiesSent");
+	lc.syncookies_recv = get("SyncookiesRecv");
+	lc.syncookies_failed = get("SyncookiesFailed");
+	lc.embryonic_rsts = get("EmbryonicRsts");
+	lc.syn_retrans = get("TCPSynRetrans");
 	return lc;
 }
 

@@ -33,6 +33,10 @@ struct ListenCounters {
 	std::uint64_t reqq_full_drop = 0;     // TCPReqQFullDrop: SYN queue full, no cookies
 	std::uint64_t reqq_full_do_cookies = 0;  // TCPReqQFullDoCookies
 	std::uint64_t syncookies_sent = 0;    // SyncookiesSent
+	std::uint64_t syncookies_recv = 0;    // SyncookiesRecv: a cookie came back valid (handshake done)
+	std::uint64_t syncookies_failed = 0;  // SyncookiesFailed: an ACK with a bad cookie
+	std::uint64_t embryonic_rsts = 0;     // EmbryonicRsts: requests ended by a RST, sent or received
+	std::uint64_t syn_retrans = 0;        // TCPSynRetrans: SYN and SYN-ACK retransmits
 };
 Result<ListenCounters> listen_counters_from(const NetstatCounters &c);
 Result<ListenCounters> read_listen_counters(const std::string &proc_root = "/proc");

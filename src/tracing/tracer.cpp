@@ -92,32 +92,46 @@ Result<int> Tracer::poll(int timeout_ms, int wake_fd)
 
 namespace {
 
-// TcpExt of the netns with this inode (nullopt: it cannot be read, e.g.
-// gone): our own directly, another by entering it. An error only when
-// this thread could not come back to its own netns.
-Result<std::optional<ListenCounters>> netns_counters(std::uint32_t inode, Sampler &sampler)
+// Runs fn in the netns with this inode: our own directly, another by
+// entering it through the sampler's path (listed again once if that path
+// is gone). false: it cannot be entered (gone). An error only when this
+// thread could not come back to its own netns.
+Result<bool> run_in_netns(std::uint32_t inode, Sampler &sampler, const std::function<void()> &fn)
 {
-	auto read_here = []() { return read_listen_counters("/proc/thread-self"); };
 	if (inode == current_netns_inode()) {
-		auto c = read_here();
-		return c ? std::optional<ListenCounters>(*c) : std::nullopt;
+		fn();
+		return true;
 	}
 	for (bool relist : {false, true}) {
 		auto path = sampler.netns_path(inode, relist);
 		if (!path)
 			break;
-		std::optional<ListenCounters> out;
+		bool ran = false;
 		auto r = in_netns(*path, [&]() -> Result<void> {
-			if (auto c = read_here())
-				out = *c;
+			fn();
+			ran = true;
 			return {};
 		});
 		if (!r && r.error().err == ENOTRECOVERABLE)
 			return r.error();
-		if (out)
-			return out;
+		if (ran)
+			return true;
 	}
-	return std::optional<ListenCounters>{};
+	return false;
+}
+
+// TcpExt of the netns with this inode (nullopt: it cannot be read, e.g.
+// gone).
+Result<std::optional<ListenCounters>> netns_counters(std::uint32_t inode, Sampler &sampler)
+{
+	std::optional<ListenCounters> out;
+	auto r = run_in_netns(inode, sampler, [&]() {
+		if (auto c = read_listen_counters("/proc/thread-self"))
+			out = *c;
+	});
+	if (!r)
+		return r.error();
+	return out;
 }
 
 // A seeded listener's owner is the lowest pid holding its socket (a
@@ -191,6 +205,11 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 		impl_->synq->apply(table.all(), mibs);
 	}
 	return {};
+}
+
+Result<bool> Tracer::in_netns_of(std::uint32_t netns, const std::function<void()> &fn)
+{
+	return run_in_netns(netns, *impl_->sampler, fn);
 }
 
 const std::deque<ListenerStat> &Tracer::listeners() const { return impl_->table.all(); }

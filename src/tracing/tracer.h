@@ -76,6 +76,11 @@ public:
 	// The listeners of the last read_listeners(), in no particular order.
 	// Elements stay where they are until the next read.
 	const std::deque<ListenerStat> &listeners() const;
+	// Runs fn with this thread in the listeners' netns with this inode
+	// (/proc/thread-self/net and /proc/sys/net then show that netns).
+	// false: it cannot be entered (gone). An error only when the thread
+	// could not come back.
+	Result<bool> in_netns_of(std::uint32_t netns, const std::function<void()> &fn);
 	// SYN-path counts of a netns no single listener could be given.
 	std::vector<Unattributed> unattributed() const;
 	void next_interval();  // new epoch: peaks restart

@@ -382,8 +382,29 @@ std::optional<std::string> Spawned::read_line(std::chrono::milliseconds timeout)
 	}
 }
 
+bool Spawned::wait_stderr(const std::string &text, std::chrono::milliseconds timeout)
+{
+	const auto deadline = std::chrono::steady_clock::now() + timeout;
+	while (err_buf_.find(text) == std::string::npos) {
+		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+		if (left.count() <= 0 || err_ < 0)
+			return false;
+		pollfd p{err_, POLLIN, 0};
+		if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+			return false;
+		char b[4096];
+		const ssize_t n = ::read(err_, b, sizeof(b));
+		if (n <= 0)
+			return false;
+		err_buf_.append(b, static_cast<std::size_t>(n));
+	}
+	return true;
+}
+
 int Spawned::wait(std::chrono::milliseconds timeout, std::vector<std::string> &rest, std::string &err)
 {
+	err += err_buf_;
+	err_buf_.clear();
 	// Everything it writes until EOF; at the deadline it is killed and what
 	// it wrote so far is still drained (never a line cut by a timeout).
 	const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -69,6 +69,9 @@ public:
 	Spawned &operator=(const Spawned &) = delete;
 	// Next stdout line, or nullopt on EOF or after timeout.
 	std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+	// Reads stderr until it holds text (true), or EOF or the timeout
+	// (false); what was read is kept for wait().
+	bool wait_stderr(const std::string &text, std::chrono::milliseconds timeout);
 	// Waits for exit (killing it after timeout); returns the exit code and
 	// collects the remaining stdout lines and stderr.
 	int wait(std::chrono::milliseconds timeout, std::vector<std::string> &rest, std::string &err);
@@ -78,7 +81,7 @@ public:
 private:
 	int pid_ = -1, out_ = -1, err_ = -1;
 	bool eof_ = false;
-	std::string buf_;
+	std::string buf_, err_buf_;
 };
 
 // One JSON document per non-empty line (watch --json, trace --json).

@@ -269,8 +269,8 @@ suites() {
 		f='-Reliability.EverySignal*:Reliability.SynFlood*:Reliability.Ghost*:Export.Prometheus*:Export.Once*:Knob/*:StaticBinary.*'
 		notrace=
 		if [ -n "$NOTRACE" ]; then
-			f='-Tracing.*:Reliability.*:Export.*:Demo.*:Knob/*:StaticBinary.*'
-			notrace=" Not run, as they trace: Tracing Reliability Export Demo."
+			f='-Tracing.*:Reliability.*:Export.*:Demo.*:Doctor.*:Knob/*:StaticBinary.*'
+			notrace=" Not run, as they trace: Tracing Reliability Export Demo Doctor."
 		fi
 		CI=true "$INTEG" --gtest_brief=1 --gtest_filter="${GTEST:-$f}" > /tmp/integ.txt 2>&1
 		rc=$?

@@ -1,0 +1,297 @@
+// listenq doctor: runs the tracer for a window, one interval per second,
+// and gathers what diagnose() needs: per-listener counts and peaks, each
+// netns's settings and TcpExt counters, whether tcp_diag answers.
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "cli/commands.h"
+#include "cli/tracing_loop.h"
+#include "doctor/findings.h"
+#include "render/doctor_render.h"
+#include "sources/inet_diag.h"
+#include "sources/proc_net.h"
+#include "util/clock.h"
+#include "util/files.h"
+
+namespace listenq {
+
+namespace {
+
+std::optional<std::uint32_t> read_sysctl(const char *path)
+{
+	auto s = read_first_line(path);
+	if (!s)
+		return std::nullopt;
+	try {
+		return static_cast<std::uint32_t>(std::stoul(*s));
+	} catch (...) {
+		return std::nullopt;
+	}
+}
+
+// The settings of the netns this thread is in.
+void read_netns_settings(NetnsObservation &ns)
+{
+	ns.somaxconn = read_sysctl("/proc/sys/net/core/somaxconn");
+	ns.max_syn_backlog = read_sysctl("/proc/sys/net/ipv4/tcp_max_syn_backlog");
+	ns.syncookies = read_sysctl("/proc/sys/net/ipv4/tcp_syncookies");
+	ns.abort_on_overflow = read_sysctl("/proc/sys/net/ipv4/tcp_abort_on_overflow");
+}
+
+ListenCounters minus(const ListenCounters &a, const ListenCounters &b)
+{
+	auto d = [](std::uint64_t x, std::uint64_t y) { return x >= y ? x - y : 0; };
+	ListenCounters r;
+	r.listen_overflows = d(a.listen_overflows, b.listen_overflows);
+	r.listen_drops = d(a.listen_drops, b.listen_drops);
+	r.reqq_full_drop = d(a.reqq_full_drop, b.reqq_full_drop);
+	r.reqq_full_do_cookies = d(a.reqq_full_do_cookies, b.reqq_full_do_cookies);
+	r.syncookies_sent = d(a.syncookies_sent, b.syncookies_sent);
+	r.syncookies_recv = d(a.syncookies_recv, b.syncookies_recv);
+	r.syncookies_failed = d(a.syncookies_failed, b.syncookies_failed);
+	r.embryonic_rsts = d(a.embryonic_rsts, b.embryonic_rsts);
+	r.syn_retrans = d(a.syn_retrans, b.syn_retrans);
+	return r;
+}
+
+// TcpExt counters of these netns (those that can be entered).
+Result<std::map<std::uint32_t, ListenCounters>> counters_of(Tracer &t, const std::set<std::uint32_t> &netns)
+{
+	std::map<std::uint32_t, ListenCounters> out;
+	for (std::uint32_t ns : netns) {
+		auto r = t.in_netns_of(ns, [&]() {
+			if (auto c = read_listen_counters("/proc/thread-self"))
+				out[ns] = *c;
+		});
+		if (!r)
+			return r.error();
+	}
+	return out;
+}
+
+// "/usr/bin/python3 -m gunicorn app:app" from /proc/PID/cmdline.
+std::string read_cmdline(std::uint32_t pid)
+{
+	auto s = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+	if (!s)
+		return {};
+	std::string c = *s;
+	for (char &ch : c)
+		if (ch == '\0')
+			ch = ' ';
+	while (!c.empty() && c.back() == ' ')
+		c.pop_back();
+	return c;
+}
+
+// "S (sleeping)" from /proc/PID/status.
+std::string read_state(std::uint32_t pid)
+{
+	std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+	std::string line;
+	while (std::getline(in, line))
+		if (line.rfind("State:", 0) == 0) {
+			const auto v = line.find_first_not_of(" \t", 6);
+			return v == std::string::npos ? "" : line.substr(v);
+		}
+	return {};
+}
+
+// The window's per-listener accumulation, by tracer key.
+struct Window {
+	std::unordered_map<std::uint64_t, ListenerObservation> obs;
+	// Order of first sight: the input's listeners keep it.
+	std::vector<std::uint64_t> order;
+
+	void add(const WatchRow &r, bool wait_measured)
+	{
+		const ListenerStat &s = *r.now;
+		auto [it, added] = obs.try_emplace(s.key);
+		if (added)
+			order.push_back(s.key);
+		ListenerObservation &o = it->second;
+		const std::uint32_t peak = std::max(o.accept_queue_peak, s.accept_queue_peak);
+		const std::uint32_t synq_peak = std::max(o.syn_queue_peak, s.syn_queue_peak);
+		const std::uint32_t hol_peak = std::max(o.hol_wait_peak_us, s.hol_wait_peak_us);
+		o.id = s.id;
+		o.pid = s.owner_pid;
+		o.comm = s.owner_comm;
+		o.backlog = s.backlog;
+		o.requested_backlog = s.requested_backlog;
+		o.accept_queue = s.accept_queue;
+		o.accept_queue_peak = peak;
+		o.syn_queue_peak = synq_peak;
+		o.hol_wait_peak_us = hol_peak;
+		o.hol_wait_us = s.hol_wait_us;
+		o.seconds++;
+		if (s.accept_queue_peak >= std::max(s.backlog, 1u))  // at the limit: one short of full, or full
+			o.seconds_full++;
+		o.overflow_syn = s.overflow_syn;
+		o.overflow_ack = s.overflow_ack;
+		o.enqueued = s.enqueued;
+		o.accepted = s.accepted;
+		o.peak_accepts_per_s = std::max(o.peak_accepts_per_s, r.accepts_per_s);
+		o.synack_retrans = s.synack_retrans;
+		o.synq_full_drops = s.synq_full_drops;
+		o.synq_full_cookies = s.synq_full_cookies;
+		o.syncookies_sent = s.syncookies_sent;
+		if (wait_measured)
+			o.wait_p99_us = hist_percentile(s.wait_hist, 0.99);
+	}
+};
+
+}  // namespace
+
+namespace {
+
+int doctor(const Options &o, std::ostream &out, std::ostream &err, const std::function<void()> &window_started,
+	   bool &failed)
+{
+	failed = true;
+	if (int rc = preflight(o, err))
+		return rc;
+	auto tracer = start_tracer(o, nullptr);
+	if (!tracer)
+		return fail(err, "doctor", tracer.error());
+	install_stop_handlers();
+	Tracer &t = **tracer;
+	const FieldSources &fields = t.plan().fields;
+	const bool wait_measured = fields.measured(TraceField::accept_wait);
+	const bool enqueued_measured = fields.measured(TraceField::enqueued);
+	const HistKinds hists{false, wait_measured};
+	auto shown = [&](const ListenerStat &s) { return wanted(o, s.id, s.owner_pid); };
+
+	if (auto r = t.sample(); !r)
+		return fail(err, "doctor", r.error());
+	if (auto r = t.read_listeners(hists); !r)
+		return fail(err, "doctor", r.error());
+	std::set<std::uint32_t> netns;
+	std::size_t watched = 0;
+	for (const ListenerStat &s : t.listeners())
+		if (shown(s))
+			netns.insert(s.id.netns), watched++;
+	auto start = counters_of(t, netns);
+	if (!start)
+		return fail(err, "doctor", start.error());
+	IntervalBases prev;
+	interval_bases(t.listeners(), prev);
+	t.next_interval();
+	// Always said (scripts read stdout): when the window starts, and
+	// how to end it early.
+	err << "listenq doctor: watching " << watched << (watched == 1 ? " listener" : " listeners") << " for " << o.tracing.duration
+	    << " s (Ctrl-C ends it early)\n";
+	err.flush();
+	if (window_started)
+		window_started();
+
+	Window w;
+	const std::uint64_t t0 = monotonic_ns();
+	const std::uint64_t end = t0 + static_cast<std::uint64_t>(o.tracing.duration * 1e9);
+	std::uint64_t last = t0;
+	Result<void> interval_error;
+	auto interval = [&](std::uint64_t now) -> bool {
+		if (auto r = t.sample(); !r) {
+			interval_error = r.error();
+			return false;
+		}
+		if (auto r = t.read_listeners(hists); !r) {
+			interval_error = r.error();
+			return false;
+		}
+		const auto &stats = t.listeners();
+		for (const WatchRow &row : compute_interval(prev, stats, static_cast<double>(now - last) / 1e9, shown))
+			w.add(row, wait_measured);
+		t.next_interval();
+		interval_bases(stats, prev);
+		last = now;
+		return true;
+	};
+	auto r = run_loop(t, o.tracing.sample_ms, [&](std::uint64_t now) {
+		if (now >= end)
+			return false;
+		if (now - last >= 1000000000ull && !interval(now))
+			return false;
+		return true;
+	});
+	if (!r)
+		return fail(err, "doctor", r.error());
+	if (!interval_error)
+		return fail(err, "doctor", interval_error.error());
+	const std::uint64_t now = monotonic_ns();
+	if (now - last >= 100000000ull || w.obs.empty())
+		if (!interval(now))
+			return fail(err, "doctor", interval_error.error());
+
+	DoctorInput in;
+	in.seconds = static_cast<double>(now - t0) / 1e9;
+	in.tier = t.tier();
+	in.syscalls = t.plan().syscalls;
+	for (TraceField f : {TraceField::enqueued, TraceField::accepted, TraceField::accept_wait,
+			     TraceField::requested_backlog, TraceField::synack_retrans, TraceField::overflow_ack})
+		if (!fields.measured(f))
+			in.unmeasured.emplace_back(field_name(f));
+	std::unordered_map<std::uint32_t, std::pair<std::string, std::string>> procs;  // pid -> cmdline, state
+	for (std::uint64_t key : w.order) {
+		ListenerObservation l = std::move(w.obs[key]);
+		if (!enqueued_measured)
+			l.enqueued.reset();
+		if (l.pid) {
+			auto [it, added] = procs.try_emplace(l.pid);
+			if (added)
+				it->second = {read_cmdline(l.pid), read_state(l.pid)};
+			l.cmdline = it->second.first;
+			l.state = it->second.second;
+		}
+		netns.insert(l.id.netns);
+		in.listeners.push_back(std::move(l));
+	}
+	auto stop = counters_of(t, netns);
+	if (!stop)
+		return fail(err, "doctor", stop.error());
+	for (std::uint32_t ns : netns) {
+		NetnsObservation &n = in.netns[ns];
+		n.netns = ns;
+		auto entered = t.in_netns_of(ns, [&]() { read_netns_settings(n); });
+		if (!entered)
+			return fail(err, "doctor", entered.error());
+		auto a = start->find(ns), b = stop->find(ns);
+		if (a != start->end() && b != stop->end())
+			n.delta = minus(b->second, a->second);
+	}
+	if (o.doctor.emulate_no_tcp_diag) {
+		in.tcp_diag = false;
+		in.tcp_diag_detail = "emulated: --emulate-no-tcp-diag";
+	} else if (auto d = read_inet_diag(ListenerFilter{}); d) {
+		in.tcp_diag = d->status == DiagStatus::ok;
+		in.tcp_diag_detail = d->status == DiagStatus::ok ? "tcp_diag answered" : d->detail;
+	}
+
+	const std::vector<Finding> findings = diagnose(in);
+	if (o.tracing.json)
+		out << doctor_json(in, findings).dump(2) << '\n';
+	else
+		render_doctor_text(out, in, findings);
+	out.flush();
+	failed = false;
+	return needs_action(findings) ? kExitFailure : kExitOk;
+}
+
+}  // namespace
+
+int run_doctor(const Options &o, std::ostream &out, std::ostream &err, const std::function<void()> &window_started,
+	       bool *failed)
+{
+	bool f = false;
+	const int rc = doctor(o, out, err, window_started, f);
+	if (failed)
+		*failed = f;
+	return rc;
+}
+
+}  // namespace listenq
