@@ -233,7 +233,17 @@ TEST_F(Export, CountersNeverGoBackAndAClosedListenersSeriesDisappear)
 	std::cout << "[ measured ] backlog 2, 12 connects, 4 accepts: overflows_total " << overflows
 		  << ", accepts_total " << accepts << std::endl;
 	EXPECT_GT(overflows, 0);
-	EXPECT_EQ(accepts, 4) << text;
+	if (kernel_at_least(5, 12)) {
+		EXPECT_EQ(accepts, 4) << text;
+	} else {
+		// Before 5.12 a kprobe program that fires while another BPF program
+		// runs on that CPU is skipped by the kernel (bpf_prog_active) and
+		// counted nowhere (prog recursion_misses came in 5.12): 5.10's
+		// kprobe tier under emulation misses about one hook in this test,
+		// an enqueue and an accept alike, so the count is a lower bound.
+		EXPECT_LE(accepts, 4) << text;
+		EXPECT_GE(accepts, 3) << text;
+	}
 	// The cookie label is the socket's, or ino:<socket inode> where the plan
 	// keys listeners by socket pointer (the kprobe walk samples: 5.10).
 	const std::string backlog_series = "listenq_listen_backlog{netns=\"" + std::to_string(current_netns_inode()) +
