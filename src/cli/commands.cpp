@@ -15,6 +15,7 @@
 #include "render/table.h"
 #include "render/verify_render.h"
 #include "sources/all_sources.h"
+#include "sources/cgroup.h"
 #include "sources/proc_net.h"
 #include "util/terminal.h"
 #include "render/snapshot_render.h"
@@ -154,6 +155,7 @@ int run_snapshot(const Options &o, std::ostream &out, std::ostream &err)
 	}
 	if (o.snapshot.processes) {
 		attach_owners(snap->listeners);
+		attach_cgroups(snap->listeners);
 		snap->processes_resolved = true;
 	}
 	if (o.snapshot.json) {

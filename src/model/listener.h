@@ -3,16 +3,32 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace listenq {
 
+// A process's cgroup and what its path says (sources/cgroup.h). Empty
+// strings: not in the path. One object per distinct cgroup, shared by
+// the processes and listeners in it.
+struct CgroupInfo {
+	std::string path;          // as /proc/PID/cgroup has it; "" when unreadable
+	std::string hierarchy;     // "v2", or the v1 controllers the path came from ("name=systemd", "memory")
+	std::string runtime;       // docker, containerd, cri-o, podman ("" for a bare id: cgroupfs kubepods, ECS)
+	std::string container_id;  // 64 hex digits
+	std::string pod_uid;       // Kubernetes pod UID, with dashes
+	std::string qos;           // guaranteed, burstable, besteffort (with pod_uid)
+	std::string unit;          // innermost systemd unit that is not a container scope
+	bool operator==(const CgroupInfo &) const = default;
+};
+
 struct ProcessRef {
 	int pid = 0;
 	int fd = -1;
 	std::string comm;
+	std::shared_ptr<const CgroupInfo> cgroup = nullptr;  // snapshot -p only (attach_cgroups)
 	bool operator==(const ProcessRef &) const = default;
 };
 

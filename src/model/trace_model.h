@@ -63,13 +63,18 @@ struct ListenerStat {
 	// id.cookie is then 0. Never shown.
 	std::uint64_t key = 0;
 	std::uint32_t owner_pid = 0;
+	bool seeded = false;  // listening before listenq started
 	std::string owner_comm;
+	// The owner's cgroup, read from /proc once when the listener is first
+	// seen with an owner, or its owner changes (sources/cgroup.h). Interned:
+	// it points into the tracer's table and lives until the next
+	// Tracer::read_listeners(). null: no owner, or not read yet.
+	const CgroupInfo *cgroup = nullptr;
 	std::optional<std::int32_t> requested_backlog;  // nullopt: listen() not seen (seeded)
 	std::uint32_t backlog = 0;                      // effective (sk_max_ack_backlog)
 	std::uint32_t accept_queue = 0, accept_queue_peak = 0;
 	std::uint32_t syn_queue = 0, syn_queue_peak = 0;
 	std::uint32_t drops = 0;
-	bool seeded = false;
 	std::uint64_t enqueued = 0, accepted = 0, overflow_syn = 0, overflow_ack = 0, synack_retrans = 0;
 	std::uint64_t samples = 0, wait_sum_ns = 0;
 	// tcp_conn_request's SYN-queue outcomes (tiers 1-2 only; see Tracer::unmeasured_fields)

@@ -213,6 +213,17 @@ RowLabels listener_labels(const std::vector<ListenerStat> &ls)
 			const std::string ino = "ino:" + std::string(num(s.id.inode));
 			put_label(r.text, "cookie", ino);
 		}
+		// Where the owner runs, only what its cgroup names: constant for
+		// the listener's life, so no series more (docs/metrics.md).
+		if (const CgroupInfo *c = s.cgroup) {
+			const std::pair<const char *, const std::string *> where[] = {
+				{"container_id", &c->container_id}, {"pod_uid", &c->pod_uid}, {"unit", &c->unit}};
+			for (const auto &[key, value] : where)
+				if (!value->empty()) {
+					r.text += ',';
+					put_label(r.text, key, prometheus_label_escape(*value));
+				}
+		}
 		r.end.push_back(r.text.size());
 	}
 	return r;

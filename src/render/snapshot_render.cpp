@@ -4,10 +4,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <unordered_map>
 
+#include "render/cgroup_render.h"
 #include "render/table.h"
 #include "sources/etc_services.h"
 
@@ -57,8 +59,15 @@ void render_snapshot_text(std::ostream &os, const Snapshot &snap, const Snapshot
 		{"Recv-Q", A::right}, {"Send-Q", A::right}, {"SynQ", A::right},
 		{"Drops", A::right},  {"Local Address:Port", A::left},
 	};
+	// Where the owner runs (its first process's cgroup): only when some
+	// row has a container, pod or unit to show.
+	auto where = [](const Listener &l) { return l.processes.empty() ? "" : cgroup_cell(l.processes[0].cgroup.get()); };
+	const bool show_cgroup = opt.show_processes && std::any_of(snap.listeners.begin(), snap.listeners.end(),
+								    [&](const Listener &l) { return !where(l).empty(); });
 	if (opt.show_processes)
 		cols.push_back({"Process", A::left});
+	if (show_cgroup)
+		cols.push_back({"Container", A::left});
 	TextTable t(std::move(cols));
 	for (const Listener &l : snap.listeners) {
 		std::string port = std::to_string(l.port);
@@ -71,6 +80,8 @@ void render_snapshot_text(std::ostream &os, const Snapshot &snap, const Snapshot
 						format_endpoint(l, port, ifn)};
 		if (opt.show_processes)
 			row.push_back(format_processes(l.processes));
+		if (show_cgroup)
+			row.push_back(where(l));
 		t.add_row(std::move(row));
 	}
 	t.print(os);
@@ -82,7 +93,7 @@ nlohmann::ordered_json listener_to_json(const Listener &l, bool processes_resolv
 	if (processes_resolved) {
 		procs = nlohmann::ordered_json::array();
 		for (const auto &p : l.processes)
-			procs.push_back({{"pid", p.pid}, {"fd", p.fd}, {"comm", p.comm}});
+			procs.push_back({{"pid", p.pid}, {"fd", p.fd}, {"comm", p.comm}, {"cgroup", cgroup_json(p.cgroup.get())}});
 	}
 	return {
 		{"family", l.family == AF_INET6 ? "ipv6" : "ipv4"},

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "render/cgroup_render.h"
 #include "render/table.h"
 
 namespace listenq {
@@ -271,6 +272,13 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 					       {"PEAK", A::right},      {"SENDQ", A::right},    {"SYNQ", A::right},
 					       {"PEAK", A::right},      {"OVF-S", A::right},    {"OVF-A", A::right},
 					       {"ACC/s", A::right},     {"HOL", A::right},      {"WAIT", A::right}};
+	// Rows of several containers (pods, units): where each owner runs,
+	// after its PID/COMM.
+	const std::string first_cgroup = f.rows.empty() ? "" : cgroup_cell(f.rows[0].now->cgroup);
+	const bool multi_cgroup = std::any_of(f.rows.begin(), f.rows.end(),
+					      [&](const WatchRow &r) { return cgroup_cell(r.now->cgroup) != first_cgroup; });
+	if (multi_cgroup)
+		cols.insert(cols.begin() + 2, {"CONTAINER", A::left});
 	if (multi_netns)
 		cols.insert(cols.begin(), {"NETNS", A::left});
 	TextTable t(std::move(cols));
@@ -288,6 +296,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 			accepts_measured ? fixed(r.accepts_per_s, 1) : "-",
 			hol_measured ? short_duration(s.hol_wait_peak_us) : "-",
 			r.wait_p50_us && r.wait_p99_us ? fixed(*r.wait_p50_us, 0) + "/" + fixed(*r.wait_p99_us, 0) : "-"};
+		if (multi_cgroup)
+			cells.insert(cells.begin() + 2, cgroup_cell(s.cgroup));
 		if (multi_netns)
 			cells.insert(cells.begin(), std::to_string(s.id.netns));
 		return cells;
@@ -302,7 +312,8 @@ nlohmann::ordered_json listener_stat_identity_json(const ListenerStat &s)
 		{"netns", s.id.netns},
 		{"cookie", s.id.cookie},
 		{"pid", s.owner_pid},
-		{"comm", s.owner_comm}};
+		{"comm", s.owner_comm},
+		{"cgroup", cgroup_json(s.cgroup)}};
 }
 
 namespace {

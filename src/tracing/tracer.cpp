@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <unordered_set>
 
 #include "bpf/trace_decode.h"
 #include "bpf/trace_program.h"
+#include "sources/cgroup.h"
 #include "sources/kernel_info.h"
 #include "sources/netns.h"
 #include "sources/proc_net.h"
@@ -29,6 +31,8 @@ struct Tracer::Impl {
 	// read_listeners(). Owners of seeded listeners (listen() not seen) are
 	// looked up in /proc once and kept there (pid 0: no process holds it).
 	ListenerTable table;
+	// The owners' cgroups the listeners point to (ListenerStat::cgroup).
+	CgroupCache cgroups;
 };
 
 Tracer::Tracer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -166,6 +170,26 @@ void fill_seeded_owners(ListenerTable &table)
 		table.set_owner_looked_up(i);
 }
 
+// Each listener's owner's cgroup, read when the listener is first seen
+// with an owner (or its owner changed): one read per pid and pass,
+// whatever the number of its listeners, and none in a pass without new
+// listeners. Cgroups no listener points to any more are dropped now and
+// then (a container's churn would otherwise grow the cache).
+void fill_owner_cgroups(std::deque<ListenerStat> &stats, CgroupCache &cache)
+{
+	for (ListenerStat &s : stats)
+		if (s.owner_pid && !s.cgroup)
+			s.cgroup = cache.of_pid(s.owner_pid).get();
+	cache.end_pass();
+	if (!cache.sweep_due())
+		return;
+	std::unordered_set<const CgroupInfo *> in_use;
+	for (const ListenerStat &s : stats)
+		if (s.cgroup)
+			in_use.insert(s.cgroup);
+	cache.keep_only(in_use);
+}
+
 }  // namespace
 
 // Streams the map into the table: an entry is updated where it is, a new
@@ -189,9 +213,12 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 			s.owner_pid = pid;
 			s.owner_comm.swap(comm);
 		}
+		if (s.owner_pid != pid)
+			s.cgroup = nullptr;  // a new owner: read its cgroup
 	});
 	table.end();
 	fill_seeded_owners(table);
+	fill_owner_cgroups(table.all(), impl_->cgroups);
 	if (impl_->synq) {
 		std::map<std::uint32_t, ListenCounters> mibs;
 		for (const ListenerStat &l : table.all())
