@@ -122,6 +122,8 @@ struct Window {
 		o.id = s.id;
 		o.pid = s.owner_pid;
 		o.comm = s.owner_comm;
+		if (s.cgroup && (!o.cgroup || !(*o.cgroup == *s.cgroup)))
+			o.cgroup = *s.cgroup;  // a copy: the tracer's cache may drop it once the listener is gone
 		o.backlog = s.backlog;
 		o.requested_backlog = s.requested_backlog;
 		o.accept_queue = s.accept_queue;

@@ -23,6 +23,7 @@ struct ListenerObservation {
 	std::string comm;
 	std::string cmdline;  // argv joined by spaces (recognises gunicorn under python)
 	std::string state;    // /proc/PID/status State: "S (sleeping)", "T (stopped)" ...
+	std::optional<CgroupInfo> cgroup;  // the owner's (container, pod, unit); nullopt: unknown
 	std::uint32_t backlog = 0;                      // sk_max_ack_backlog
 	std::optional<std::int32_t> requested_backlog;  // listen()'s argument, where seen
 	std::uint32_t accept_queue = 0, accept_queue_peak = 0;  // at the end; the window's peak

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "render/cgroup_render.h"
 #include "render/table.h"
 
 namespace listenq {
@@ -22,6 +23,14 @@ std::string listener_line(const ListenerObservation &l)
 {
 	std::string s = format_endpoint(l.id, std::to_string(l.id.port)) + " netns " + std::to_string(l.id.netns);
 	s += l.pid ? " pid " + std::to_string(l.pid) + " (" + l.comm + ")" : " owner unknown";
+	if (l.cgroup) {
+		if (!l.cgroup->container_id.empty())
+			s += " container " + cgroup_cell(&*l.cgroup);
+		if (!l.cgroup->pod_uid.empty())
+			s += " pod " + l.cgroup->pod_uid;
+		else if (l.cgroup->container_id.empty() && !l.cgroup->unit.empty())
+			s += " unit " + l.cgroup->unit;
+	}
 	return s;
 }
 
@@ -119,7 +128,8 @@ nlohmann::ordered_json doctor_json(const DoctorInput &in, const std::vector<Find
 				      {"overflow_syn", l->overflow_syn},
 				      {"overflow_ack", l->overflow_ack},
 				      {"accepted", l->accepted},
-				      {"hol_wait_peak_us", l->hol_wait_peak_us}});
+				      {"hol_wait_peak_us", l->hol_wait_peak_us},
+				      {"cgroup", cgroup_json(l->cgroup ? &*l->cgroup : nullptr)}});
 		j["listeners"] = ls;
 		J ev = J::object();
 		for (const Evidence &e : f.evidence)
