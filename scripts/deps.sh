@@ -6,6 +6,9 @@ set -euo pipefail
 # The static build (scripts/build-static.sh) links the .a files of
 # libbpf-dev, libelf-dev, zlib1g-dev, libc6-dev and libstdc++-12-dev (the
 # last two come with build-essential); `file` checks the result.
+# The Debian package (scripts/package.sh): dpkg-dev's dpkg-shlibdeps and
+# dpkg-buildflags, lintian; its test runs systemd-analyze verify on the unit,
+# which asks man-db for listenq(8).
 PKGS=(
   build-essential cmake pkg-config file
   clang llvm bpftool
@@ -14,6 +17,7 @@ PKGS=(
   iproute2 util-linux hping3
   libclang-rt-14-dev
   libcpp-httplib-dev prometheus curl groff-base
+  dpkg-dev lintian systemd man-db
 )
 
 missing=()

@@ -3,9 +3,10 @@
 # ASan/UBSan plus a bounded libFuzzer run (scripts/fuzz.sh), privileged
 # integration tests (root; each in a private network namespace; they
 # include the static binary's, scripts/build-static.sh, compared with the
-# dynamic one), a smoke run of the benchmarks (bench/run.sh --smoke), then the
-# kernel matrix in qemu guests (scripts/vmtest.sh; LISTENQ_SKIP_VM=1 skips
-# it outside CI).
+# dynamic one), the Debian package (scripts/package.sh: lintian, then
+# installed, run and removed), a smoke run of the benchmarks (bench/run.sh
+# --smoke), then the kernel matrix in qemu guests (scripts/vmtest.sh;
+# LISTENQ_SKIP_VM=1 skips it outside CI).
 # Under CI=true the privileged tier must run: a skip there is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,13 +17,14 @@ status=0
 echo "== unit tests"
 (cd build && ctest -L unit --output-on-failure) || status=1
 
-echo "== install (cmake --install into a scratch prefix: binary, listenq(8), bash completion, examples)"
+echo "== install (cmake --install into a scratch prefix: binary, listenq(8), bash completion, examples, the unit naming the binary)"
 inst=$(mktemp -d) nroff_err=$(mktemp)
 if cmake --install build --prefix "$inst" >/dev/null &&
    "$inst/sbin/listenq" --version >/dev/null &&
    nroff -man -ww "$inst/share/man/man8/listenq.8" >/dev/null 2>"$nroff_err" && [ ! -s "$nroff_err" ] &&
    bash -c "source '$inst/share/bash-completion/completions/listenq' && complete -p listenq" >/dev/null &&
-   [ -s "$inst/share/doc/listenq/examples/listenq.json" ]; then
+   [ -s "$inst/share/doc/listenq/examples/listenq.json" ] &&
+   grep -qx "ExecStart=$inst/sbin/listenq export --listen 127.0.0.1:9464" "$inst/lib/systemd/system/listenq-export.service"; then
   echo "install: ok ($(cd "$inst" && find . -type f | sort | tr '\n' ' '))"
 else
   echo "install: FAILED"; cat "$nroff_err"; status=1
@@ -42,6 +44,18 @@ if scripts/build-static.sh &&
   echo "static: ok (file: statically linked; ldd: not a dynamic executable; --version, --help, export --help run)"
 else
   echo "static: FAILED"; status=1
+fi
+
+echo "== Debian package (scripts/package.sh: lintian-clean .deb; tests/package/deb_roundtrip.sh: dpkg -i, run it, systemd-analyze verify, dpkg -r leaves nothing)"
+if [ "$(id -u)" -ne 0 ]; then
+  [ "${CI:-}" = "true" ] && { echo "FAIL: CI=true but not root: dpkg -i cannot be skipped"; exit 1; }
+  echo "SKIP: dpkg -i needs root (sudo scripts/test.sh)"
+elif ! scripts/package.sh > build/package.log 2>&1; then
+  cat build/package.log; echo "package: FAILED"; status=1
+elif deb=$(ls build-deb/listenq_*.deb) && msg=$(tests/package/deb_roundtrip.sh "$deb"); then
+  echo "package: ok ($deb, lintian clean; dpkg -i, --version, snapshot, man, systemd-analyze verify, dpkg -r: $msg)"
+else
+  echo "package: FAILED: ${msg:-}"; status=1
 fi
 
 echo "== privileged integration tests (host kernel $(uname -r))"
