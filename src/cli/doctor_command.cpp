@@ -134,6 +134,11 @@ struct Window {
 		o.seconds++;
 		if (s.accept_queue_peak >= std::max(s.backlog, 1u))  // at the limit: one short of full, or full
 			o.seconds_full++;
+		// The acceptor had work all along: a head older than 100 ms (an
+		// acceptor with spare capacity takes it sooner), or a queue at its
+		// limit (a syncookie head has no age in tier 3).
+		if (s.hol_wait_peak_us >= 100000 || s.accept_queue_peak >= std::max(s.backlog, 1u))
+			o.seconds_busy++;
 		o.overflow_syn = s.overflow_syn;
 		o.overflow_ack = s.overflow_ack;
 		o.enqueued = s.enqueued;

@@ -88,17 +88,14 @@ enum class Acceptor { keeps_up, stopped, slow };
 // What the accept rate against the arrival rate says. Arrivals count
 // attempts (enqueued plus refused: a refused client retries at 1 s, 3 s
 // ...), so a burst inflates them; a deficit counts as slow only when the
-// queue is not draining either: its oldest connection has waited half the
-// window, or it stayed at its limit (3 of 4 intervals) and is still more
-// than half full. An acceptor that keeps up drains it after a burst or a
-// stall.
+// acceptor also had work waiting in 3 of 4 intervals (it ran at its
+// capacity). An acceptor with capacity to spare empties the queue between
+// bursts and stalls: its backlog is what is too small.
 Acceptor acceptor_of(const L &l, double seconds)
 {
 	if (l.accepted == 0 && (overflows(l) || full(l) || l.accept_queue))
 		return Acceptor::stopped;
-	const bool old_head = l.hol_wait_us >= seconds * 1e6 / 2;
-	const bool mostly_full = l.seconds && 4 * l.seconds_full >= 3 * l.seconds && 2 * l.accept_queue > l.backlog;
-	if (!old_head && !mostly_full)
+	if (!l.seconds || 4 * l.seconds_busy < 3 * l.seconds)
 		return Acceptor::keeps_up;
 	if (!l.enqueued)
 		return Acceptor::slow;
@@ -123,7 +120,8 @@ void accept_queue_overflow(const DoctorInput &in, std::vector<Finding> &out)
 		std::optional<double> arrivals;
 		if (l.enqueued)
 			arrivals = per_s(static_cast<double>(*l.enqueued + ovf), T);
-		f.evidence = {{"overflow_syn", double(l.overflow_syn), ""},
+		f.evidence = {{"seconds_busy", double(l.seconds_busy), "s"},
+			      {"overflow_syn", double(l.overflow_syn), ""},
 			      {"overflow_ack", double(l.overflow_ack), ""},
 			      {"accept_queue_peak", double(l.accept_queue_peak), ""},
 			      {"backlog", double(l.backlog), ""},
@@ -161,14 +159,15 @@ void accept_queue_overflow(const DoctorInput &in, std::vector<Finding> &out)
 		} else if (who_accepts == Acceptor::slow) {
 			f.cause = "The application does not accept fast enough: " + num(accepts) + " accepts/s" +
 				  (arrivals ? " against " + num(*arrivals) + " arrivals/s" : std::string()) +
-				  ", and the queue does not drain (at its limit in " + n(l.seconds_full) + " of " + n(l.seconds) +
-				  " s; " + n(l.accept_queue) + " waiting at the end, the oldest for " + duration_us(l.hol_wait_us) + ").";
+				  ", and connections were waiting for it in " + n(l.seconds_busy) + " of " + n(l.seconds) +
+				  " s: it runs at its capacity.";
 			f.fix.push_back("Accept faster: more worker processes or acceptor threads, or less work between accept() "
 					"calls. A larger backlog absorbs bursts, not a rate the server cannot sustain.");
 		} else {
 			f.cause = "The backlog is too small for the bursts: accept() keeps up on average (" + num(accepts) +
-				  "/s" + (arrivals ? " against " + num(*arrivals) + " arriving/s" : "") + ") and the queue drains, but it "
-				  "reached its limit in " + n(l.seconds_full) + " of " + n(l.seconds) + " s.";
+				  "/s" + (arrivals ? " against " + num(*arrivals) + " arriving/s" : "") + "), with time to spare (no "
+				  "connection waiting in " + n(l.seconds - l.seconds_busy) + " of " + n(l.seconds) +
+				  " s), but the queue reached its limit in " + n(l.seconds_full) + " s.";
 			f.fix.push_back(raise_backlog(in, l, want));
 		}
 		out.push_back(std::move(f));

@@ -29,6 +29,7 @@ struct ListenerObservation {
 	std::uint32_t accept_queue = 0, accept_queue_peak = 0;  // at the end; the window's peak
 	std::uint32_t syn_queue_peak = 0;
 	std::uint32_t seconds_full = 0;  // one-second intervals whose peak reached the backlog (or backlog+1)
+	std::uint32_t seconds_busy = 0;  // intervals with a connection waiting 100 ms or more, or at the limit
 	std::uint32_t seconds = 0;       // intervals observed
 	std::uint64_t overflow_syn = 0, overflow_ack = 0;
 	std::optional<std::uint64_t> enqueued;  // nullopt: not measured in this tier

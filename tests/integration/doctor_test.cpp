@@ -278,7 +278,7 @@ TEST_F(Doctor, ReuseportMemberThatNeverAcceptsIsOutOfBalance)
 	auto stuck = make_listener("127.0.0.1", 0, 4, /*reuseport=*/true);
 	ASSERT_TRUE(stuck);
 	const std::uint16_t port = local_port(stuck->get());
-	auto busy = make_listener("127.0.0.1", port, 64, /*reuseport=*/true);
+	auto busy = make_listener("127.0.0.1", port, 128, /*reuseport=*/true);
 	ASSERT_TRUE(busy) << busy.error().message;
 	std::atomic<bool> stop{false};
 	std::thread acceptor([&] {
@@ -342,12 +342,13 @@ TEST_F(Doctor, BacklogBelowRateTimesWaitWhenTheAcceptorStalls)
 			std::this_thread::sleep_for(5ms);
 		}
 	});
-	DoctorRun run(4, {"--port", std::to_string(port)});
+	DoctorRun run(6, {"--port", std::to_string(port)});
 	ASSERT_TRUE(run.ready());
 	std::vector<UniqueFd> clients;
 	// 50 connections/s: accepted as they come for 1.5 s, then a 1.5 s
-	// stall (50/s x 1.5 s = 75 > backlog 16 + 1), then accepted again.
-	for (int i = 0; i < 35; i++) {
+	// stall (50/s x 1.5 s = 75 > backlog 16 + 1), then accepted again for
+	// 2.5 s: an acceptor with capacity to spare, whose backlog is too small.
+	for (int i = 0; i < 55; i++) {
 		if (i == 15)
 			stall = true;
 		if (i == 30)

@@ -81,6 +81,7 @@ ListenerObservation overflowing()
 	l.accept_queue = 9;
 	l.accept_queue_peak = 9;
 	l.seconds_full = 5;
+	l.seconds_busy = 5;
 	l.overflow_syn = 30;
 	l.overflow_ack = 8;
 	l.enqueued = 20;
@@ -130,6 +131,7 @@ TEST(Doctor, OverflowWithAcceptsKeepingUpIsABacklogTooSmallForBursts)
 	l.enqueued = 500;
 	l.accepted = 500;  // 100/s accepted, (500 + 38) / 5 = 107.6/s arriving: within 10 %
 	l.seconds_full = 1;
+	l.seconds_busy = 1;
 	l.comm = "nginx";
 	Diag d131(input({l}));
 	auto o = d131.of("accept_queue_overflow");
