@@ -1,11 +1,8 @@
 // listenq doctor: runs the tracer for a window, one interval per second,
 // and gathers what diagnose() needs: per-listener counts and peaks, each
 // netns's settings and TcpExt counters, whether tcp_diag answers.
-#include <unistd.h>
 
-#include <cmath>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -109,7 +106,7 @@ struct Window {
 	// Order of first sight: the input's listeners keep it.
 	std::vector<std::uint64_t> order;
 
-	void add(const WatchRow &r, bool wait_measured)
+	void add(const WatchRow &r)
 	{
 		const ListenerStat &s = *r.now;
 		auto [it, added] = obs.try_emplace(s.key);
@@ -148,14 +145,8 @@ struct Window {
 		o.synq_full_drops = s.synq_full_drops;
 		o.synq_full_cookies = s.synq_full_cookies;
 		o.syncookies_sent = s.syncookies_sent;
-		if (wait_measured)
-			o.wait_p99_us = hist_percentile(s.wait_hist, 0.99);
 	}
 };
-
-}  // namespace
-
-namespace {
 
 int doctor(const Options &o, std::ostream &out, std::ostream &err, const std::function<void()> &window_started,
 	   bool &failed)
@@ -169,9 +160,8 @@ int doctor(const Options &o, std::ostream &out, std::ostream &err, const std::fu
 	install_stop_handlers();
 	Tracer &t = **tracer;
 	const FieldSources &fields = t.plan().fields;
-	const bool wait_measured = fields.measured(TraceField::accept_wait);
 	const bool enqueued_measured = fields.measured(TraceField::enqueued);
-	const HistKinds hists{false, wait_measured};
+	const HistKinds hists{};  // no histogram: the wait is the head-of-line wait, in every tier
 	auto shown = [&](const ListenerStat &s) { return wanted(o, s.id, s.owner_pid); };
 
 	if (auto r = t.sample(); !r)
@@ -213,7 +203,7 @@ int doctor(const Options &o, std::ostream &out, std::ostream &err, const std::fu
 		}
 		const auto &stats = t.listeners();
 		for (const WatchRow &row : compute_interval(prev, stats, static_cast<double>(now - last) / 1e9, shown))
-			w.add(row, wait_measured);
+			w.add(row);
 		t.next_interval();
 		interval_bases(stats, prev);
 		last = now;

@@ -38,7 +38,6 @@ struct ListenerObservation {
 	std::uint64_t synack_retrans = 0;
 	std::uint64_t synq_full_drops = 0, synq_full_cookies = 0, syncookies_sent = 0;
 	std::uint32_t hol_wait_us = 0, hol_wait_peak_us = 0;  // head-of-line wait: now, peak
-	std::optional<double> wait_p99_us;                    // accept wait (tiers 1-2)
 };
 
 // A netns's settings and its TcpExt counters over the window.

@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +14,7 @@
 #include <thread>
 
 #include "privileged.h"
+#include "sources/kernel_info.h"
 #include "util/files.h"
 
 using nlohmann::json;
@@ -24,12 +24,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::uint64_t own_netns()
-{
-	struct stat st {};
-	return ::stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
-}
-
 // A doctor run over this netns: started, ready (its window has begun),
 // then collected.
 class DoctorRun {
@@ -37,7 +31,7 @@ public:
 	DoctorRun(double seconds, std::vector<std::string> extra = {})
 	{
 		std::vector<std::string> argv = {LISTENQ_BIN, "doctor", std::to_string(seconds), "--json", "--netns",
-						 std::to_string(own_netns())};
+						 std::to_string(current_netns_inode())};
 		argv.insert(argv.end(), extra.begin(), extra.end());
 		proc_ = std::make_unique<Spawned>(argv);
 		ready_ = proc_->wait_stderr("listenq doctor: watching", 30s);
@@ -375,7 +369,7 @@ TEST_F(Doctor, QuietListenerNeedsNothingAndTextSaysSo)
 {
 	auto l = make_listener("127.0.0.1", 0, 128);
 	ASSERT_TRUE(l);
-	RunResult r = run_program({LISTENQ_BIN, "doctor", "1", "--netns", std::to_string(own_netns()), "--port",
+	RunResult r = run_program({LISTENQ_BIN, "doctor", "1", "--netns", std::to_string(current_netns_inode()), "--port",
 				   std::to_string(local_port(l->get()))});
 	EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 	EXPECT_NE(r.out.find("Nothing needs action"), std::string::npos) << r.out;
