@@ -164,10 +164,10 @@ void accept_queue_overflow(const DoctorInput &in, std::vector<Finding> &out)
 			f.fix.push_back("Accept faster: more worker processes or acceptor threads, or less work between accept() "
 					"calls. A larger backlog absorbs bursts, not a rate the server cannot sustain.");
 		} else {
-			f.cause = "The backlog is too small for the bursts: accept() keeps up on average (" + num(accepts) +
-				  "/s" + (arrivals ? " against " + num(*arrivals) + " arriving/s" : "") + "), with time to spare (no "
-				  "connection waiting in " + n(l.seconds - l.seconds_busy) + " of " + n(l.seconds) +
-				  " s), but the queue reached its limit in " + n(l.seconds_full) + " s.";
+			f.cause = "The backlog is too small for the bursts: the application has time to spare (no connection "
+				  "waited for it in " + n(l.seconds - l.seconds_busy) + " of " + n(l.seconds) + " s; " + num(accepts) +
+				  " accepts/s" + (arrivals ? " against " + num(*arrivals) + " attempts/s" : std::string()) +
+				  "), but the queue reached its limit in " + n(l.seconds_full) + " s.";
 			f.fix.push_back(raise_backlog(in, l, want));
 		}
 		out.push_back(std::move(f));
