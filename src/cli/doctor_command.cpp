@@ -62,12 +62,11 @@ Result<std::map<std::uint32_t, ListenCounters>> counters_of(Tracer &t, const std
 {
 	std::map<std::uint32_t, ListenCounters> out;
 	for (std::uint32_t ns : netns) {
-		auto r = t.in_netns_of(ns, [&]() {
-			if (auto c = read_listen_counters("/proc/thread-self"))
-				out[ns] = *c;
-		});
-		if (!r)
-			return r.error();
+		auto c = t.netns_counters(ns);
+		if (!c)
+			return c.error();
+		if (*c)
+			out[ns] = **c;
 	}
 	return out;
 }

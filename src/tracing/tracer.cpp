@@ -223,7 +223,7 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 		std::map<std::uint32_t, ListenCounters> mibs;
 		for (const ListenerStat &l : table.all())
 			if (!mibs.count(l.id.netns)) {
-				auto c = netns_counters(l.id.netns, *impl_->sampler);
+				auto c = listenq::netns_counters(l.id.netns, *impl_->sampler);
 				if (!c)
 					return c.error();
 				if (*c)
@@ -237,6 +237,11 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 Result<bool> Tracer::in_netns_of(std::uint32_t netns, const std::function<void()> &fn)
 {
 	return run_in_netns(netns, *impl_->sampler, fn);
+}
+
+Result<std::optional<ListenCounters>> Tracer::netns_counters(std::uint32_t netns)
+{
+	return listenq::netns_counters(netns, *impl_->sampler);
 }
 
 const std::deque<ListenerStat> &Tracer::listeners() const { return impl_->table.all(); }

@@ -16,6 +16,7 @@
 #include "model/trace_model.h"
 #include "plan/features.h"
 #include "plan/plan.h"
+#include "sources/proc_net.h"
 #include "util/result.h"
 
 namespace listenq {
@@ -81,6 +82,9 @@ public:
 	// false: it cannot be entered (gone). An error only when the thread
 	// could not come back.
 	Result<bool> in_netns_of(std::uint32_t netns, const std::function<void()> &fn);
+	// TcpExt's listen counters of that netns (nullopt: it cannot be read,
+	// e.g. gone); the same read the SYN-path attribution makes.
+	Result<std::optional<ListenCounters>> netns_counters(std::uint32_t netns);
 	// SYN-path counts of a netns no single listener could be given.
 	std::vector<Unattributed> unattributed() const;
 	void next_interval();  // new epoch: peaks restart
