@@ -35,7 +35,7 @@ static __always_inline void accepted(struct sock *sk, __u64 child)
 
 	bpf_map_delete_elem(&enqueue_ts, &child);
 	st->wait_sum_ns += wait;
-	st->wait_hist[log2_slot(wait / 1000) & (LQ_HIST_SLOTS - 1)]++;
+	st->wait_hist[hist_slot(wait / 1000)]++;
 }
 
 /* inet_csk_accept(sk, flags, err, kern) up to 6.9, (sk, struct

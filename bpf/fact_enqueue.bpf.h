@@ -33,7 +33,7 @@ static __always_inline void enqueued(const struct sock *sk, __u64 child, const s
 		return;
 	q = BPF_CORE_READ(sk, sk_ack_backlog);
 	__sync_fetch_and_add(&st->enqueued, 1);
-	st->depth_hist[log2_slot(q) & (LQ_HIST_SLOTS - 1)]++;
+	st->depth_hist[hist_slot(q)]++;
 	observe_queues(key, st, q, syn_qlen(sk));
 }
 

@@ -147,7 +147,7 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 		st->effective_backlog = backlog;
 	}
 	if (!exact(LQ_EXACT_ENQUEUE))
-		st->depth_hist[log2_slot(acceptq) & (LQ_HIST_SLOTS - 1)]++;
+		st->depth_hist[hist_slot(acceptq)]++;
 	st->samples++;
 	drops = lq_sk_drops(sk);
 	/* tcp_listendrop() bumps sk_drops for every listener drop: ACK-path and
@@ -226,6 +226,23 @@ int sample_files(struct bpf_iter__task_file *ctx)
 
 	if (sk && sk->__sk_common.skc_state == TCP_LISTEN)
 		sample_one(ctx, sk, mark_tracked(sk), 1);
+	return 0;
+}
+
+/* sample_files for verifiers that take socket->sk as untrusted (6.18
+ * -fc-v1272: "R2 type=untrusted_ptr_" at bpf_sk_storage_get, and no
+ * bpf_get_socket_cookie or bpf_skc_to_tcp_sock on it either): the same
+ * walk, read as the kprobe walk reads (the key from skc_cookie, no tracked
+ * mark). A listener whose cookie nothing has asked for yet is skipped:
+ * iter/tcp's passes (the first, then every 5 s) and the listen hooks give
+ * every listener one, so the plan pairs this with sample_listeners. */
+SEC("iter/task_file")
+int sample_files_raw(struct bpf_iter__task_file *ctx)
+{
+	struct sock *sk = lq_tcp_sock_of_file(ctx->file);
+
+	if (sk && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN)
+		sample_one(ctx, sk, 0, 0);
 	return 0;
 }
 

@@ -302,6 +302,19 @@ static __always_inline __u32 log2_slot(__u64 v)
 	return slot < LQ_HIST_SLOTS - 1 ? slot : LQ_HIST_SLOTS - 1;
 }
 
+/* log2_slot(v) as an index the verifier can bound on every kernel. The
+ * compiler knows log2_slot() <= LQ_HIST_SLOTS - 1 and drops a mask, leaving
+ * only the clamp's branch; 4.19's verifier walks both arms of a branch on
+ * constants (no is_branch_taken before 4.20) and then sees slot 62 index
+ * the histogram. The barrier keeps the mask, which bounds it. */
+static __always_inline __u32 hist_slot(__u64 v)
+{
+	__u32 slot = log2_slot(v);
+
+	barrier_var(slot);
+	return slot & (LQ_HIST_SLOTS - 1);
+}
+
 /* Peak bookkeeping for the current interval; returns 1 on a new epoch. */
 static __always_inline int touch_epoch(const struct lq_listener_key *key)
 {

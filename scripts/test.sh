@@ -10,6 +10,9 @@
 # Under CI=true the privileged tier must run: a skip there is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${CI:-}" = true ] && [ -n "${LISTENQ_UPDATE_GOLDEN:-}" ]; then
+  echo "test.sh: LISTENQ_UPDATE_GOLDEN is refused under CI=true (CI compares with the golden files; it never rewrites them)"; exit 1
+fi
 scripts/deps.sh
 scripts/build.sh
 

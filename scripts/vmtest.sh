@@ -1,34 +1,61 @@
 #!/usr/bin/env bash
-# Kernel matrix: boots Debian's 5.10, 6.1 and 6.12 kernels under qemu (TCG)
+# Kernel matrix: boots Debian's 5.10, 6.1 and 6.12 kernels, and every
+# unpacked kernel in $LISTENQ_VM_KERNELS (4.19, 5.4), under qemu (TCG)
 # with a busybox initramfs holding listenq, its integration tests and their
 # libraries, runs tests/vm/guest-init.sh there and prints a matrix
 # kernel x tier x scenario -> pass/fail/skip from the console markers.
-# On 5.10 every scenario runs without and then with tcp_diag, as
-# <scenario>@nodiag and <scenario>@diag.
+# On 5.10, 5.4 and 4.19 every scenario runs without and then with tcp_diag,
+# as <scenario>@nodiag and <scenario>@diag.
 #
 #   scripts/vmtest.sh                      every kernel, every scenario
-#   scripts/vmtest.sh --kernel 6.1         one kernel (5.10, 6.1 or 6.12)
+#   scripts/vmtest.sh --kernel 6.1         one kernel (5.10, 6.1, 6.12, or a local one: 4.19, 5.4)
 #   scripts/vmtest.sh --only probe_        scenarios whose name starts with probe_
 #   scripts/vmtest.sh --only core_,verify_ a comma-separated list of such prefixes
 #   scripts/vmtest.sh --only integration@nodiag --gtest-filter 'Snapshot.*'
+#   LISTENQ_VM_BIN=build-asan/listenq scripts/vmtest.sh --kernel 5.4 --only walk_
+#                                          another listenq build in the guest
+#   LISTENQ_VM_APPEND=lq.verbose=1 scripts/vmtest.sh --kernel 4.19 --only probe_kprobe
+#                                          each probe also with -v (the verifier's log)
 #
 # Kernels come from apt (apt-get download + dpkg -x into $LISTENQ_VM_CACHE,
 # default /var/cache/listenq-vm); nothing is installed on the host. 5.10
 # comes from bullseye through a private apt directory there (the host's
-# sources stay as they are). A scenario that fails is run once more in a
-# second boot; one that passes there is reported as FLAKY with the first
-# boot's output, not hidden.
+# sources stay as they are). Kernels Debian does not serve come from
+# $LISTENQ_VM_KERNELS (default ../shared/kernels beside the checkout): each
+# linux-<version>/ there is laid out like an unpacked linux-image package
+# (boot/vmlinuz-<kver>, lib/modules/<kver>/, and btf/vmlinux-<kver>.btf when
+# the kernel has no BTF in sysfs; tests/vm/kernels/ rebuilds them). Every
+# one found is booted; under CI=true, a kernel that folder holds must boot
+# and pass like the others. Its series is its first two version numbers.
+# A scenario that fails on its boot fails the matrix: there is no second
+# boot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 KERNELS=(5.10 6.1 6.12)
+LOCAL_DIR=${LISTENQ_VM_KERNELS:-$ROOT/../shared/kernels}
+declare -A LOCAL=()  # series -> unpacked kernel folder
+if [ -d "$LOCAL_DIR" ]; then
+  for d in "$LOCAL_DIR"/linux-*/; do
+    v=$(ls "$d"boot/vmlinuz-* 2>/dev/null | head -1) || true
+    [ -n "$v" ] || continue
+    v=${v##*/vmlinuz-}
+    LOCAL[$(echo "$v" | cut -d. -f1,2)]=${d%/}
+  done
+fi
+# The local ones first: the oldest kernels take longest.
+mapfile -t LOCAL_SERIES < <(printf '%s\n' "${!LOCAL[@]}" | sort -V)
+KERNELS=("${LOCAL_SERIES[@]}" "${KERNELS[@]}")
+if ((${#LOCAL_SERIES[@]} == 0)); then
+  echo "vmtest: no unpacked kernels in $LOCAL_DIR (LISTENQ_VM_KERNELS): 4.19 and 5.4 left out"
+fi
 ONLY=""
 GTEST=""
 BOOT_TIMEOUT=${LISTENQ_VM_TIMEOUT:-600}  # 6.1 took 420 s with issue #16's tests
 # 5.10 runs every scenario twice (without, then with tcp_diag).
 BOOT_TIMEOUT_510=${LISTENQ_VM_TIMEOUT_510:-1200}  # 846 s measured
-# Guests booted at once (first boots; second boots run one at a time).
+# Guests booted at once.
 # The guests mostly wait on the tests' timers, so two share the two cores.
 JOBS=${LISTENQ_VM_JOBS:-2}
 # One host thread for both vCPUs. With thread=multi a vCPU can run a stale
@@ -38,6 +65,7 @@ JOBS=${LISTENQ_VM_JOBS:-2}
 # mostly wait, so this costs nothing measurable (6.12: 206 s against 209 s).
 TCG_THREAD=${LISTENQ_VM_TCG_THREAD:-single}
 CACHE=${LISTENQ_VM_CACHE:-/var/cache/listenq-vm}
+mkdir -p "$CACHE"
 while (($#)); do
   case "$1" in
     --kernel) KERNELS=("$2"); shift 2 ;;
@@ -80,12 +108,13 @@ bullseye_apt() {
 # Newest linux-image-<series>*-amd64 that apt offers, fetched and unpacked.
 fetch_kernel() {
   local series=$1 pattern pkg
+  if [ -n "${LOCAL[$series]:-}" ]; then echo "${LOCAL[$series]}"; return 0; fi
   APT_OPTS=()
   case "$series" in
     5.10) pattern='^linux-image-5\.10\.0-[0-9]+-amd64$'; bullseye_apt ;;
     6.1) pattern='^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
     6.12) pattern='^linux-image-6\.12\.[0-9]+\+deb[0-9]+-amd64$' ;;
-    *) echo "vmtest: unknown kernel series $series" >&2; return 1 ;;
+    *) echo "vmtest: unknown kernel series $series (apt serves 5.10, 6.1, 6.12; $LOCAL_DIR holds ${!LOCAL[*]})" >&2; return 1 ;;
   esac
   pkg=$(apt-cache "${APT_OPTS[@]}" search --names-only "$pattern" | awk '{print $1}' | sort -V | tail -1)
   if [ -z "$pkg" ]; then
@@ -126,7 +155,7 @@ build_initramfs() {
   # The static binary runs there in a root holding nothing else.
   [ -x "$ROOT/build-static/listenq" ] && cp "$ROOT/build-static/listenq" "$stage/lq/listenq-static"
   gcc -static -O2 -o "$stage/lq/lq_listen" tests/vm/lq_listen.c
-  local lq=$ROOT/build/listenq integ=$ROOT/build/tests/listenq_integration bench=$ROOT/build/listenq_bench
+  local lq=${LISTENQ_VM_BIN:-$ROOT/build/listenq} integ=$ROOT/build/tests/listenq_integration bench=$ROOT/build/listenq_bench
   for b in "$lq" "$integ" "$bench" "$(command -v ss)" "$(command -v ip)" "$(command -v setpriv)" /usr/sbin/bpftool; do
     copy_with_libs "$stage" "$b"
   done
@@ -140,12 +169,16 @@ build_initramfs() {
   for m in inet_diag tcp_diag veth; do
     find "$kdir/lib/modules" -name "$m.ko*" -exec cp {} "$stage/lq/modules/" \;
   done
+  # No BTF in the kernel (before 5.4, or built without it): pahole's, which
+  # the guest passes as LISTENQ_BTF.
+  local btf
+  btf=$(ls "$kdir"/btf/vmlinux-*.btf 2>/dev/null | head -1) || true
+  [ -n "$btf" ] && cp "$btf" "$stage/lq/vmlinux.btf"
   (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1 > "$out")
   rm -rf "$stage"
 }
 
-declare -a ROWS=() FLAKY=()
-declare -A OOPSED=()  # series -> console log of a first boot that oopsed but finished
+declare -a ROWS=()
 status=0
 SECTIONS=$(mktemp -d)
 trap 'rm -rf "$SECTIONS"' EXIT
@@ -175,33 +208,19 @@ scenario_times() {
     fold -s -w 100 | sed '2,$s/^\([^ ]\)/     \1/'
 }
 
-boot_timeout() { case $kver in 5.10.*) echo "$BOOT_TIMEOUT_510" ;; *) echo "$BOOT_TIMEOUT" ;; esac; }
+boot_timeout() { case $kver in 5.10.*|5.4.*|4.19.*) echo "$BOOT_TIMEOUT_510" ;; *) echo "$BOOT_TIMEOUT" ;; esac; }
 
 # boot_guest LOG ONLY GTEST: one guest run, its console in LOG; sets rc, secs.
 boot_guest() {
-  local log=$1 only=$2 gtest=$3 attempt start
-  for attempt in 1 2; do
-    start=$(date +%s)
-    set +e
-    timeout "$(boot_timeout)" qemu-system-x86_64 -accel tcg,thread="$TCG_THREAD" -cpu max -smp 2 -m 1G \
-      -nographic -no-reboot -kernel "$vmlinuz" -initrd "$initrd" \
-      -append "console=ttyS0 quiet panic=-1 rdinit=/init ${only:+lq.only=$only} ${gtest:+lq.gtest=$gtest}" > "$log" 2>&1
-    rc=$?
-    set -e
-    secs=$(( $(date +%s) - start ))
-    # Multi-threaded TCG can miss the guest's int3-based code patching
-    # (static keys, kprobes) and the guest kernel oopses on a stray int3:
-    # seen in syscall_exit_to_user_mode_prepare and syscall_trace_enter on
-    # 6.12 (see TCG_THREAD). An emulator fault, not a test result: said
-    # loudly, the log kept, one retry.
-    if [ $attempt = 1 ] && grep -q "Oops: int3" "$log" && ! tr -d '\r' < "$log" | grep -q "^LQ-DONE|"; then
-      cp "$log" "$log.oops"
-      echo "vmtest: $kver guest oopsed on an int3 during code patching under TCG after ${secs}s" \
-        "(console log kept: $log.oops); running the guest again"
-      continue
-    fi
-    break
-  done
+  local log=$1 only=$2 gtest=$3 start
+  start=$(date +%s)
+  set +e
+  timeout "$(boot_timeout)" qemu-system-x86_64 -accel tcg,thread="$TCG_THREAD" -cpu max -smp 2 -m 1G \
+    -nographic -no-reboot -kernel "$vmlinuz" -initrd "$initrd" \
+    -append "console=ttyS0 quiet panic=-1 rdinit=/init ${only:+lq.only=$only} ${gtest:+lq.gtest=$gtest} ${LISTENQ_VM_APPEND:-}" > "$log" 2>&1
+  rc=$?
+  set -e
+  secs=$(( $(date +%s) - start ))
 }
 
 # guest_checks LOG: panic, timeout, no LQ-DONE said loudly; 1 if any.
@@ -209,6 +228,13 @@ guest_checks() {
   local log=$1 bad=0
   if grep -q "Kernel panic" "$log"; then
     echo "vmtest: KERNEL PANIC on $kver:"; tail -n 40 "$log"; bad=1
+  fi
+  # An oops is a failure whatever its cause (the kernel's, an emulator's):
+  # its console lines are printed.
+  if grep -qE "Oops|BUG: |general protection fault|kernel tried to execute" "$log"; then
+    echo "vmtest: the $kver guest kernel OOPSED (console log: $log):"
+    tr -d '\r' < "$log" | grep -E -A30 "Oops|BUG: |general protection fault|kernel tried to execute" | head -n 60
+    bad=1
   fi
   if [ $rc -eq 124 ]; then
     echo "vmtest: TIMEOUT after $(boot_timeout)s on $kver:"; tail -n 40 "$log"; bad=1
@@ -267,7 +293,7 @@ for series in "${KERNELS[@]}"; do
   finished=1
   if ! guest_checks "$log"; then
     status=1 finished=0
-    ROWS+=("$series|-|guest|fail|no LQ-DONE marker (rc $rc)")
+    ROWS+=("$series|-|guest|fail|the guest panicked, oopsed, timed out or did not finish (rc $rc; see above)")
   fi
   declare -A first=() detail=() tierof=()
   order=()
@@ -276,44 +302,12 @@ for series in "${KERNELS[@]}"; do
     order+=("$scen")
   done < <(tr -d '\r' < "$log" | grep '^LQ-RESULT|')
 
-  # A scenario that failed in a guest that finished gets one more boot that
-  # runs only the failed scenarios (only the failed tests of the suite). It
-  # counts as passed only if it passes there; either way the first failure
-  # is printed at the end, under FLAKY or FAILED. TCG timing is not a
-  # kernel's, and one slow moment must not hide behind a red matrix, nor a
-  # real bug behind a green one.
-  failed=()
-  for scen in "${order[@]}"; do [ "${first[$scen]}" = fail ] && failed+=("$scen"); done
-  grep -q "Oops: int3" "$log" && cp "$log" "$log.oops-finished" && OOPSED[$series]=$log.oops-finished
-  declare -A second=()
-  if ((${#failed[@]})) && [ $finished = 1 ]; then
-    only=$(IFS=,; echo "${failed[*]}") gtest=$GTEST
-    # The failed tests of the integration runs (integration, or on 5.10
-    # integration@nodiag and integration@diag), for the second boot.
-    [ -n "$gtest" ] || gtest=$(for scen in "${failed[@]}"; do
-        [[ $scen == integration || $scen == integration@* ]] && f=$(section_of "$series" "$scen") &&
-          grep -oE '^\[  FAILED  \] [A-Za-z0-9_/.]+' "$f" | awk '{print $4}'
-      done | sort -u | paste -sd: || true)
-    echo "vmtest: $kver: ${failed[*]} failed; booting again to run only ${only}${gtest:+ (gtest $gtest)}"
-    boot_guest "$log.retry" "$only" "$gtest"
-    echo "   second boot: ${secs}s, console log: $log.retry"
-    print_sections "$log.retry" " (second boot)"
-    save_sections "$log.retry" "$SECTIONS/$series.retry"
-    guest_checks "$log.retry" || true
-    while IFS='|' read -r _ k tier scen st d; do
-      second[$scen]=$st
-    done < <(tr -d '\r' < "$log.retry" | grep '^LQ-RESULT|')
-  fi
   for scen in "${order[@]}"; do
     st=${first[$scen]} d=${detail[$scen]}
-    if [ "$st" = fail ] && [ "${second[$scen]:-}" = pass ]; then
-      st=pass d="$d [passed on a second boot; failed on the first: see FLAKY]"
-      FLAKY+=("$series|$scen")
-    fi
     ROWS+=("$series|${tierof[$scen]}|$scen|$st|$d")
     [ "$st" = fail ] && status=1
   done
-  unset first detail tierof second
+  unset first detail tierof
 done
 
 echo
@@ -329,8 +323,6 @@ done
 # boot's): a CI log that keeps only its tail still says what failed and why.
 show_output() {
   local f
-  [ -n "${OOPSED[$1]:-}" ] &&
-    echo "   (that boot's guest kernel oopsed on a stray int3 under TCG; it went on: ${OOPSED[$1]})"
   f=$(section_of "$1" "$2") || { echo "   (no guest output for it)"; return 0; }
   if grep -q '^\[  FAILED  \]' "$f"; then
     # gtest: each failure's assertion lines, then the failed test names.
@@ -339,12 +331,6 @@ show_output() {
     tail -n 30 "$f" | sed 's/^/   | /'
   fi
 }
-for r in ${FLAKY[@]+"${FLAKY[@]}"}; do
-  IFS='|' read -r k s <<<"$r"
-  echo
-  echo "== FLAKY: kernel $k, $s failed on the first boot and passed on the second; the first boot's output:"
-  show_output "$k" "$s"
-done
 for r in "${ROWS[@]}"; do
   IFS='|' read -r k t s st d <<<"$r"
   [ "$st" = fail ] || continue
@@ -353,5 +339,5 @@ for r in "${ROWS[@]}"; do
   show_output "$k" "$s"
 done
 echo
-echo "vmtest: $pass passed (${#FLAKY[@]} of them on a second boot), $fail failed, $skip skipped"
+echo "vmtest: $pass passed, $fail failed, $skip skipped"
 exit $status

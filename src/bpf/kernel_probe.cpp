@@ -22,6 +22,7 @@
 
 #include "bpf/libbpf_raii.h"
 #include "plan/features.h"
+#include "sources/kernel_info.h"
 #include "sources/tracefs.h"
 #include "util/files.h"
 #include "util/unique_fd.h"
@@ -126,7 +127,11 @@ Capability probe_kprobe_kind(const KprobePmu &pmu, bool ret)
 	const char *name = ret ? "kretprobe" : "kprobe";
 	if (pmu.type < 0)
 		return Capability::no(pmu.why);
-	UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_KPROBE, "lq_probe", "GPL", kReturnZero, 2, nullptr));
+	// kern_version as libbpf sets it for the objects' kprobes: before 5.0
+	// the kernel refuses a kprobe program without it (EINVAL).
+	LIBBPF_OPTS(bpf_prog_load_opts, o);
+	o.kern_version = running_version_code();
+	UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_KPROBE, "lq_probe", "GPL", kReturnZero, 2, &o));
 	if (!prog.valid())
 		return load_failure(name, errno);
 	return Capability::yes(std::string(name) + " (PMU type " + std::to_string(pmu.type) + ")");

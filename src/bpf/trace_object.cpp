@@ -13,6 +13,23 @@ struct TraceObject::Impl {
 	SkelPtr<trace_bpf, trace_bpf__destroy> modern;
 	SkelPtr<trace_legacy_bpf, trace_legacy_bpf__destroy> old;
 	lq_settings settings{};  // legacy: what its lq_settings map holds
+	// Before 5.5 global data maps cannot be mmapped (BPF_F_MMAPABLE): the
+	// skeleton then leaves bss null, and .bss is written with a map update
+	// of this copy (only user space writes it).
+	trace_bpf::trace_bpf__bss bss_copy{};
+
+	// Changes .bss: in place where it is mapped, else through the syscall.
+	template <typename F>
+	void set_bss(F change)
+	{
+		if (modern->bss) {
+			change(*modern->bss);
+			return;
+		}
+		change(bss_copy);
+		const std::uint32_t zero = 0;
+		bpf_map_update_elem(bpf_map__fd(modern->maps.bss), &zero, &bss_copy, BPF_ANY);
+	}
 
 	void write_settings()
 	{
@@ -75,7 +92,7 @@ int TraceObject::load()
 void TraceObject::set_exact_mask(std::uint32_t mask)
 {
 	if (impl_->modern) {
-		impl_->modern->bss->exact_mask = mask;
+		impl_->set_bss([&](auto &b) { b.exact_mask = mask; });
 		return;
 	}
 	impl_->settings.exact_mask = mask;
@@ -85,7 +102,7 @@ void TraceObject::set_exact_mask(std::uint32_t mask)
 void TraceObject::next_sample_pass()
 {
 	if (impl_->modern) {
-		impl_->modern->bss->sample_pass++;
+		impl_->set_bss([](auto &b) { b.sample_pass++; });
 		return;
 	}
 	impl_->settings.sample_pass++;
@@ -95,7 +112,7 @@ void TraceObject::next_sample_pass()
 void TraceObject::next_interval()
 {
 	if (impl_->modern) {
-		impl_->modern->bss->interval_epoch++;
+		impl_->set_bss([](auto &b) { b.interval_epoch++; });
 		return;
 	}
 	impl_->settings.interval_epoch++;

@@ -32,6 +32,7 @@ struct TraceProgram::Impl {
 	std::set<std::string> loaded;  // programs the skeleton loaded
 	std::vector<LinkPtr> links;
 	std::map<PassKind, LinkPtr> iters;
+	std::map<PassKind, std::string> iter_names;  // "iter/task_file sample_files_raw"
 	bool walk = false;  // the kprobe walk serves PassKind::tcp (no iter/tcp)
 	bool no_batch = false;  // the kernel has no batch lookup for hash maps (before 5.6)
 	RingBufPtr rb;
@@ -311,6 +312,7 @@ std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
 	TraceObject &s = *impl.skel;
 	impl.links.clear();
 	impl.iters.clear();
+	impl.iter_names.clear();
 	impl.attached.clear();
 	impl.walk = false;
 	for (const ProgramPlan &pp : impl.plan.programs) {
@@ -341,9 +343,10 @@ std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
 			return Refusal{std::string(pp.name), errno, "attach", false, {}};
 		const bool iter = spec->kind == ProgKind::iter_tcp || spec->kind == ProgKind::iter_task_file ||
 				  spec->kind == ProgKind::iter_sk_storage_map;
-		if (iter)
+		if (iter) {
 			impl.iters[pass_of(spec->kind)].reset(l);
-		else
+			impl.iter_names[pass_of(spec->kind)] = spec->section() + " " + std::string(pp.name);
+		} else
 			impl.links.emplace_back(l);
 		impl.walk |= pp.name == "sample_walk4";
 		impl.attached.push_back(spec->section());
@@ -457,9 +460,11 @@ Result<void> walk_pass()
 Result<void> TraceProgram::run_pass(PassKind k)
 {
 	auto it = impl_->iters.find(k);
-	const char *what = k == PassKind::tracked ? "iter/bpf_sk_storage_map sample_tracked"
-			   : k == PassKind::tcp   ? "iter/tcp sample_listeners"
-						  : "iter/task_file sample_files";
+	const auto named = impl_->iter_names.find(k);
+	const std::string what = named != impl_->iter_names.end() ? named->second
+				 : k == PassKind::tracked      ? "iter/bpf_sk_storage_map sample_tracked"
+				 : k == PassKind::tcp          ? "iter/tcp sample_listeners"
+							       : "iter/task_file sample_files";
 	if (it == impl_->iters.end() && k == PassKind::tcp && impl_->walk) {
 		impl_->skel->next_sample_pass();
 		// A pass's first row is no repeat of the last pass's last one.
@@ -469,11 +474,11 @@ Result<void> TraceProgram::run_pass(PassKind k)
 		return walk_pass();
 	}
 	if (it == impl_->iters.end())
-		return Error{ENOENT, std::string(what) + ": not attached"};
+		return Error{ENOENT, what + ": not attached"};
 	impl_->skel->next_sample_pass();
 	UniqueFd fd(bpf_iter_create(bpf_link__fd(it->second.get())));
 	if (!fd.valid())
-		return Error::from_errno(errno, std::string("create ") + what);
+		return Error::from_errno(errno, "create " + what);
 	char buf[4096];
 	for (;;) {
 		ssize_t n = ::read(fd.get(), buf, sizeof(buf));
@@ -482,7 +487,7 @@ Result<void> TraceProgram::run_pass(PassKind k)
 		if (n == 0 || (n < 0 && errno == EAGAIN))
 			return {};
 		if (n < 0 && errno != EINTR)
-			return Error::from_errno(errno, std::string("read ") + what);
+			return Error::from_errno(errno, "read " + what);
 	}
 }
 

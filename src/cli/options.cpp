@@ -44,7 +44,8 @@ hooks. A program the kernel refuses is planned out, with a fallback (see
 listenq probe). Every output header names the tiers in use and what was
 refused.
 
-ENVIRONMENT: LISTENQ_ATTACH sets the default --attach.
+ENVIRONMENT: LISTENQ_ATTACH sets the default --attach, LISTENQ_BTF the
+default --btf.
 LISTENQ_SKIP_FUNCTIONS=fn,fn treats those kernel functions as absent:
 their facts fall back to tracepoints (reported as hooks not in use).
 LISTENQ_REFUSE=x,y treats programs (sample_tracked), sections
@@ -256,7 +257,9 @@ Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 	app.fallthrough();
 	app.footer(kMainExamples);
 
-	app.add_option("--btf", o.common.btf, "BTF file for CO-RE when the kernel has none in /sys/kernel/btf")
+	app.add_option("--btf", o.common.btf,
+		       "BTF file for CO-RE when the kernel has none in /sys/kernel/btf (default $LISTENQ_BTF)")
+		->envname("LISTENQ_BTF")
 		->type_name("PATH");
 	app.add_option("--attach", attach, "attach tier: auto, fentry, kprobe or tracepoint (default $LISTENQ_ATTACH or auto; see TIERS)")
 		->check(CLI::IsMember({"auto", "fentry", "kprobe", "tracepoint"}))

@@ -97,6 +97,7 @@ const std::vector<ProgramSpec> &trace_programs()
 		{"sample_tracked", K::iter_sk_storage_map, ""},
 		{"sample_listeners", K::iter_tcp, ""},
 		{"sample_files", K::iter_task_file, ""},
+		{"sample_files_raw", K::iter_task_file, ""},
 		{"sample_walk4", K::kprobe, "tcp4_seq_show"},
 		{"sample_walk6", K::kprobe, "tcp6_seq_show"},
 	};
@@ -245,6 +246,12 @@ const std::vector<FactSpec> &fact_specs()
 		   {"sample_listeners", "sample_files"}, Needs::nothing,
 		   "a full walk each sample (its time is on watch's status line); listeners no visible process "
 		   "holds are sampled every 5 s"},
+		  {"cheaper of iter/task_file (read as raw pointers) and per-netns iter/tcp each sample, iter/tcp "
+		   "every 5 s",
+		   {"sample_listeners", "sample_files_raw"}, Needs::nothing,
+		   "a full walk each sample; the files walk reads socket->sk as the verifier allows it here (no "
+		   "helpers): it samples the listeners that iter/tcp or a listen hook has seen; listeners no "
+		   "visible process holds are sampled every 5 s"},
 		  {"iter/tcp full pass of each tracked netns each sample", {"sample_listeners"}, Needs::nothing,
 		   "each sample walks every TCP hash bucket, once per tracked netns"},
 		  {"iter/task_file full pass each sample", {"sample_files"}, Needs::nothing,

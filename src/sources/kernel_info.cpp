@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 #include "util/files.h"
@@ -77,6 +79,25 @@ KernelInfo read_kernel_info(const std::string &btf_override)
 		k.somaxconn = static_cast<std::uint32_t>(std::stoul(*s));
 	k.netns = current_netns_inode();
 	return k;
+}
+
+std::uint32_t linux_version_code(const std::string &release)
+{
+	unsigned major = 0, minor = 0, patch = 0;
+	if (std::sscanf(release.c_str(), "%u.%u.%u", &major, &minor, &patch) < 2)
+		return 0;
+	return (major << 16) + (minor << 8) + std::min(patch, 255u);
+}
+
+std::uint32_t running_version_code()
+{
+	if (auto sig = read_first_line("/proc/version_signature")) {
+		const std::size_t sp = sig->find_last_of(' ');
+		if (std::uint32_t v = linux_version_code(sp == std::string::npos ? *sig : sig->substr(sp + 1)))
+			return v;
+	}
+	struct utsname u;
+	return uname(&u) == 0 ? linux_version_code(u.release) : 0;
 }
 
 }  // namespace listenq

@@ -202,7 +202,11 @@ Result<void> Sampler::sample(std::map<std::uint32_t, ListenCounters> *start)
 		// while the map is full (it counts, per netns, the listeners left
 		// without a slot, and seeds them as slots free up); between, the
 		// cheaper walk (the files walk's time is learnt once).
-		const bool by_tcp = periodic || untracked > 0 || (files_walk_ns_ && tcp_walk_ns_ < files_walk_ns_);
+		// A listener that started under a raw hook (fresh) is seeded by the
+		// tcp walk too: sample_files_raw (no helpers on socket->sk) skips a
+		// socket with no cookie yet.
+		const bool by_tcp =
+			periodic || fresh || untracked > 0 || (files_walk_ns_ && tcp_walk_ns_ < files_walk_ns_);
 		r = by_tcp ? tcp_walk(tracked_netns()) : files_walk();
 	} else if (tcp) {
 		r = tcp_walk(tracked_netns());

@@ -27,6 +27,11 @@ void expect_golden(const std::string &name, const std::string &actual)
 {
 	const std::string path = fixture_path("golden/" + name);
 	if (const char *u = std::getenv("LISTENQ_UPDATE_GOLDEN"); u && std::string(u) == "1") {
+		// CI compares; it never writes what it compares with.
+		const char *ci = std::getenv("CI");
+		ASSERT_FALSE(ci && std::string(ci) == "true")
+			<< "LISTENQ_UPDATE_GOLDEN=1 is refused under CI=true: it would rewrite " << path
+			<< " instead of comparing with it";
 		std::ofstream(path) << actual;
 		std::cerr << "updated " << path << '\n';
 		return;

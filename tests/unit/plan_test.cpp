@@ -32,6 +32,7 @@ KernelFeatures captured(const std::string &name)
 }
 
 KernelFeatures host_v857() { return captured("probe_host_6.18_v857.json"); }
+KernelFeatures host_v1300() { return captured("probe_host_6.18_v1300.json"); }
 KernelFeatures guest_61() { return captured("probe_guest_6.1.json"); }
 KernelFeatures guest_612() { return captured("probe_guest_6.12.json"); }
 
@@ -47,6 +48,7 @@ struct Profile {
 	KernelFeatures (*features)();
 };
 const Profile kProfiles[] = {{"host 6.18 v857", host_v857},
+			     {"host 6.18 v1300", host_v1300},
 			     {"host 6.18 v669", host_v669},
 			     {"guest 6.1", guest_61},
 			     {"guest 6.12", guest_612}};
@@ -144,6 +146,27 @@ TEST(Plan, HostV857AutoIsTier3WithFullPassesAndSaysSo)
 			EXPECT_EQ(x.fallback, std::string(fact_spec(FactId::queues).ways[2].label));
 			EXPECT_FALSE(x.cost.empty());
 		}
+}
+
+// -fc-v1272 and -fc-v1300 (captured here): the iter/task_file kind loads,
+// but the verifier refuses sample_files (bpf_sk_storage_get on socket->sk:
+// untrusted_ptr_), which the capture records as a program refusal. Its raw
+// twin stands in beside iter/tcp, and the tracer still runs.
+TEST(Plan, HostV1300TakesTheRawFilesWalkWhereSampleFilesIsRefused)
+{
+	auto doc = nlohmann::ordered_json::parse(read_fixture_text("probe_host_6.18_v1300.json"));
+	std::vector<Refusal> kernel;
+	for (const auto &r : doc["plan"]["refused"])
+		if (r["by"] == "kernel" && r["program"].get<std::string>().rfind("sample_", 0) == 0)
+			kernel.push_back(Refusal{r["program"].get<std::string>(), r["errno"].get<int>(), "load", false, {}});
+	ASSERT_EQ(kernel.size(), 2u) << "sample_tracked and sample_files, as v1300 refused them";
+	EXPECT_TRUE(host_v1300().kinds.at(ProgKind::iter_task_file).ok) << "a kind probe is not a program probe";
+	Plan p = make_plan(host_v1300(), AttachMode::automatic, kernel, false);
+	ASSERT_FALSE(p.fatal);
+	EXPECT_EQ(p.fact(FactId::queues).way, 3) << p.fact(FactId::queues).mechanisms.front();
+	EXPECT_TRUE(attached(p).count("sample_files_raw"));
+	EXPECT_TRUE(attached(p).count("sample_listeners"));
+	EXPECT_FALSE(attached(p).count("sample_files"));
 }
 
 // watch, hist and export by default: no hook on every syscall. Enqueues
@@ -310,12 +333,18 @@ TEST(Plan, RefusalsFallBackAlongTheTable)
 	EXPECT_EQ(untracked.fact(FactId::queues).way, 2) << "the cheaper walk each sample, iter/tcp every 5 s";
 	EXPECT_EQ(attached(untracked).count("sample_files"), 1u);
 	EXPECT_EQ(attached(untracked).count("sample_listeners"), 1u);
-	EXPECT_EQ(plan_without({"sample_tracked", "sample_files"}).fact(FactId::queues).mechanisms,
+	// -fc-v1272: sample_files refused by the verifier, its raw twin beside
+	// iter/tcp instead.
+	Plan v1272 = plan_without({"sample_tracked", "sample_files"});
+	EXPECT_EQ(v1272.fact(FactId::queues).way, 3) << "the cheaper of the raw files walk and iter/tcp";
+	EXPECT_EQ(attached(v1272).count("sample_files_raw"), 1u);
+	EXPECT_EQ(attached(v1272).count("sample_listeners"), 1u);
+	EXPECT_EQ(plan_without({"sample_tracked", "sample_files", "sample_files_raw"}).fact(FactId::queues).mechanisms,
 		  std::vector<std::string>{"iter/tcp full pass of each tracked netns each sample"})
 		<< "the issue's fallback: setns into each tracked netns";
 	EXPECT_EQ(plan_without({"sample_listeners"}).fact(FactId::queues).way, 1) << "iter/task_file full passes";
-	EXPECT_EQ(plan_without({"iter/tcp", "iter/bpf_sk_storage_map"}).fact(FactId::queues).way, 4)
-		<< "iter/task_file only (it keeps the cookies; the walk comes after it)";
+	EXPECT_EQ(plan_without({"iter/tcp", "iter/bpf_sk_storage_map"}).fact(FactId::queues).way, 5)
+		<< "iter/task_file only (it keeps the cookies; the walk comes after it); the raw files walk needs iter/tcp";
 	EXPECT_EQ(plan_without({"tp_btf"}).fact(FactId::listen).mechanisms.front(), "raw_tp/inet_sock_set_state");
 	EXPECT_EQ(plan_without({"tp_btf", "raw_tp"}).fact(FactId::listen).mechanisms.front(),
 		  "tracepoint/sock/inet_sock_set_state");

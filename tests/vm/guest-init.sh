@@ -3,7 +3,7 @@
 # and prints one marker line per result on the serial console:
 #   LQ-RESULT|<kernel>|<tier>|<scenario>|pass|fail|skip|<detail>
 # plus LQ-OUT-BEGIN|name ... LQ-OUT-END|name blocks, LQ-TIME|<scenario>|<uptime>
-# after each result, and LQ-DONE at the end. On 5.10 every scenario that is
+# after each result, and LQ-DONE at the end. On 5.10, 5.4 and 4.19 every scenario that is
 # not bound to one tcp_diag state by its name runs twice, before and after
 # insmod tcp_diag, as <scenario>@nodiag and <scenario>@diag (issue #15).
 # The host (scripts/vmtest.sh) parses them. Kernel command line:
@@ -26,6 +26,9 @@ LQ=$(cat /lq/listenq.path)
 INTEG=$(cat /lq/integration.path)
 ONLY=$(sed -n 's/.*lq\.only=\([^ ]*\).*/\1/p' /proc/cmdline)
 GTEST=$(sed -n 's/.*lq\.gtest=\([^ ]*\).*/\1/p' /proc/cmdline)
+# lq.verbose=1: each probe scenario also shows `listenq -v probe` (libbpf's
+# and the verifier's words for every refused program).
+VERBOSE=$(sed -n 's/.*lq\.verbose=\([^ ]*\).*/\1/p' /proc/cmdline)
 echo "LQ-BOOTED|$K"
 
 # SFX: the tcp_diag state in the names of scenarios that run in both
@@ -33,9 +36,12 @@ echo "LQ-BOOTED|$K"
 # and check append it.
 SFX=
 case "$K" in
-5.10.*) BOTH=1 ;;
+5.10.*|5.4.*|4.19.*) BOTH=1 ;;
 *) BOTH= ;;
 esac
+# No BTF in sysfs (4.19; 5.4 built as Ubuntu 20.04's): pahole's BTF of this
+# build, which vmtest.sh put in the initramfs, is every listenq's --btf.
+[ -e /sys/kernel/btf/vmlinux ] || { [ -f /lq/vmlinux.btf ] && export LISTENQ_BTF=/lq/vmlinux.btf; }
 result() { echo "LQ-RESULT|$K|$1|$2$SFX|$3|$4"; echo "LQ-TIME|$2$SFX|$(cut -d' ' -f1 /proc/uptime)"; }
 section() { echo "LQ-OUT-BEGIN|$1$SFX"; cat "$2"; echo "LQ-OUT-END|$1$SFX"; }
 # lq.only is a comma-separated list of scenario-name prefixes.
@@ -88,7 +94,7 @@ seed_nodiag() {
 		sh -c "[ $rc = 0 ] && grep -q 'tcp_diag: unavailable' /tmp/verify_nodiag.txt && grep -q 'tx_queue is 0' /tmp/verify_nodiag.txt"
 	"$LQ" ss -lnt > /tmp/lqss_nodiag.txt 2>&1
 	section listenq_ss_nodiag /tmp/lqss_nodiag.txt
-	check - listenq_ss_nodiag "listenq ss -lnt Send-Q $(col_of /tmp/lqss_nodiag.txt 7123 3) (iter/tcp)" \
+	check - listenq_ss_nodiag "listenq ss -lnt Send-Q $(col_of /tmp/lqss_nodiag.txt 7123 3) ($(sed -n 's/^listenq snapshot: source \([^,]*\),.*/\1/p' /tmp/snap.txt))" \
 		[ "$(col_of /tmp/lqss_nodiag.txt 7123 3)" = 123 ]
 }
 
@@ -129,6 +135,12 @@ case "$K" in
 # Tier 3 counts no enqueues there (sk_storage), so no accepts without the
 # syscall hooks: listen, synack_retrans, queues.
 5.10.*) fentry_expect=0 tp_expect=3 ;;
+# 5.4 and 4.19 (as built, like Ubuntu 20.04's 5.4): no BTF in sysfs, so no
+# fentry/fexit, tp_btf or iterator (--btf serves CO-RE only). Tier 3 has
+# raw_tp and the kprobe walk: listen, synack_retrans, queues (no enqueues:
+# raw programs may not call bpf_sk_storage_get). The kprobe tier has all
+# five function-hook facts.
+5.4.*|4.19.*) fentry_expect=0 tp_expect=3 ;;
 *) fentry_expect=5 ;;
 esac
 # --- Where listenq cannot trace at all. Only on 5.10, whose BTF programs
@@ -158,6 +170,10 @@ tiers() {
 			"$LQ" --attach=$t probe > /tmp/probe_$t.txt 2>&1
 			rc=$?
 			section probe_$t /tmp/probe_$t.txt
+			if [ -n "$VERBOSE" ]; then
+				"$LQ" -v --attach=$t probe > /tmp/probe_v_$t.txt 2>&1
+				section probe_verbose_$t /tmp/probe_v_$t.txt
+			fi
 		fi
 		if [ -n "$NOTRACE" ]; then
 			skipped $t probe_$t
@@ -167,8 +183,12 @@ tiers() {
 		# fentry where the kernel loads none (5.10): the probe must say so;
 		# what would trace with it is a skip in the verifier's words.
 		if [ $t = fentry ] && [ "$fentry_expect" = 0 ]; then
-			v=$(grep -oE '(unknown|invalid) func [A-Za-z0-9_]+#[0-9]+' /tmp/probe_fentry.txt | sort -u | paste -sd, - | sed "s/,/, /g")
-			NOFENTRY="no fentry/fexit program loads on this kernel (verifier: ${v:-?}); auto takes the kprobe twins"
+			if [ -e /sys/kernel/btf/vmlinux ]; then
+				v=$(grep -oE '(unknown|invalid) func [A-Za-z0-9_]+#[0-9]+' /tmp/probe_fentry.txt | sort -u | paste -sd, - | sed "s/,/, /g")
+				NOFENTRY="no fentry/fexit program loads on this kernel (verifier: ${v:-?}); auto takes the kprobe twins"
+			else
+				NOFENTRY="no kernel BTF in sysfs: fentry/fexit need the kernel's own BTF (--btf serves CO-RE only); auto takes the kprobe twins"
+			fi
 		fi
 		if want "probe_$t"; then
 			n=$(awk -v t="$t" '$1 ~ /^(listen|backlog|enqueue|accept|syn_path|ack_path|synack_retrans|queues)$/ && $2 == t {n++} END {print n+0}' /tmp/probe_$t.txt)

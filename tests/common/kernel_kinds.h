@@ -1,0 +1,33 @@
+// What this kernel loads, found by the tests themselves: not listenq's
+// `probe` (a test whose expectation came from the product would only be as
+// right as the product). Each program of tests/common/bpf/kinds.bpf.c is
+// loaded alone, and attached where the kind needs an attach to be usable
+// (an iterator is also read once). The programs call the helpers listenq's
+// programs of the same kind call, on the same pointers.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace listenq::testing {
+
+struct KindResult {
+	bool ok = false;
+	std::string why;  // the failing step and errno text, when !ok
+};
+
+// Keys: "iter/tcp", "iter/bpf_sk_storage_map", "iter/task_file" (helpers on
+// socket->sk, as listenq's sample_files), "iter/task_file raw" (socket->sk
+// only read, as sample_files_raw), "kprobe walk" (kprobe/tcp4_seq_show,
+// attached), "kprobe", "kretprobe", "fentry", "fexit", "tp_btf", "raw_tp",
+// "tracepoint", and the maps "ringbuf", "sk_storage".
+// Probed once per process; LISTENQ_BTF, where set, is the CO-RE BTF.
+const std::map<std::string, KindResult> &kernel_kinds();
+
+// kernel_kinds().at(kind).ok
+bool kernel_loads(const std::string &kind);
+
+// One line per kind, for a test's log.
+std::string kernel_kinds_text();
+
+}  // namespace listenq::testing
