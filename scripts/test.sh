@@ -68,7 +68,12 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
   echo "SKIP: privileged tests need root (sudo scripts/test.sh)"
 else
-  (cd build && ctest -L privileged --output-on-failure) || status=1
+  (cd build && ctest -L privileged --output-on-failure) 2>&1 | tee build/privileged.log || true
+  grep -qE '^100% tests passed|tests passed, 0 tests failed' build/privileged.log || status=1
+  # Each skip must be declared for this kernel (tests/expected-skips.txt).
+  sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: integration\.([^ ]+) .*(Passed|\*\*\*Skipped|\*\*\*Failed|\*\*\*Timeout|\*\*\*Exception).*/\2 \1/p' build/privileged.log |
+    sed -E 's/^Passed /pass /; s/^\*\*\*Skipped /skip /; s/^\*\*\*[A-Za-z]+ /fail /' |
+    scripts/check-skips.sh host "$(uname -r)" || status=1
 fi
 
 echo "== benchmark smoke run (bench/run.sh --smoke: every benchmark runs; no time is asserted)"

@@ -307,6 +307,21 @@ for series in "${KERNELS[@]}"; do
     ROWS+=("$series|${tierof[$scen]}|$scen|$st|$d")
     [ "$st" = fail ] && status=1
   done
+  # Skips, against tests/expected-skips.txt: the scenarios', and each skipped
+  # test of the guest's gtest runs (as <scenario>/<test>; brief output lists
+  # skipped and failed tests, so a listed test that passed is reported only
+  # for scenarios).
+  if ! { for scen in "${order[@]}"; do echo "${first[$scen]} $scen"; done
+         for scen in "${order[@]}"; do
+           f=$(section_of "$series" "$scen") || continue
+           grep -oE '^\[  SKIPPED \] [A-Za-z0-9_/.]+' "$f" | awk -v s="$scen" '{print "skip " s "/" $4}' | sort -u
+         done; } | scripts/check-skips.sh guest "$kver" > "$log.skips"; then
+    status=1
+    ROWS+=("$series|-|declared_skips|fail|$(grep -c UNEXPECTED "$log.skips") skips not in tests/expected-skips.txt (below)")
+  else
+    ROWS+=("$series|-|declared_skips|pass|$(tail -1 "$log.skips" | sed 's/^check-skips: guest [^:]*: //')")
+  fi
+  sed 's/^/   /' "$log.skips"
   unset first detail tierof
 done
 

@@ -127,6 +127,13 @@ bool kernel_loads(const std::string &kind)
 	return it != kernel_kinds().end() && it->second.ok;
 }
 
+std::string expected_snapshot_source()
+{
+	if (kernel_loads("iter/tcp"))
+		return "iter/tcp";
+	return kernel_loads("kprobe walk") ? "kprobe/tcp_seq_show" : "inet_diag";
+}
+
 std::string kernel_kinds_text()
 {
 	std::string out;

@@ -27,6 +27,11 @@ const std::map<std::string, KindResult> &kernel_kinds();
 // kernel_kinds().at(kind).ok
 bool kernel_loads(const std::string &kind);
 
+// The source `listenq snapshot` must read on this kernel, from the kinds
+// above: "iter/tcp" where it loads, else "kprobe/tcp_seq_show" (the kernel's
+// walk of /proc/net/tcp), else "inet_diag".
+std::string expected_snapshot_source();
+
 // One line per kind, for a test's log.
 std::string kernel_kinds_text();
 

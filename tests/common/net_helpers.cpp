@@ -450,6 +450,14 @@ std::vector<nlohmann::json> parse_json_lines(const std::vector<std::string> &lin
 	return out;
 }
 
+std::uint32_t netns_somaxconn()
+{
+	std::ifstream in("/proc/sys/net/core/somaxconn");
+	std::uint32_t v = 0;
+	in >> v;
+	return v;
+}
+
 std::uint64_t netstat_counter(const std::string &name)
 {
 	std::ifstream in("/proc/net/netstat");

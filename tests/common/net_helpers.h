@@ -104,4 +104,8 @@ std::string process_leftovers(const ProcessTraces &before, const ProcessTraces &
 // TcpExt counter of this netns (/proc/net/netstat), or UINT64_MAX.
 std::uint64_t netstat_counter(const std::string &name);
 
+// net.core.somaxconn of this netns, from /proc (the kernel's own value:
+// 4096 since 5.4, 128 before; a listen() backlog above it is clamped).
+std::uint32_t netns_somaxconn();
+
 }  // namespace listenq::testing

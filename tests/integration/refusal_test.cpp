@@ -300,7 +300,7 @@ TEST_P(Refusal, TraceSeesListenRelistenClampAndClose)
 		// clamp.
 		ASSERT_EQ(types, (std::vector<std::string>{"listen", "relisten", "close"}));
 		EXPECT_EQ(ev[1]["prev_backlog"], 10);
-		EXPECT_EQ(ev[1]["backlog"], 4096);
+		EXPECT_EQ(ev[1]["backlog"], netns_somaxconn());
 		EXPECT_TRUE(ev[1]["requested_backlog"].is_null());
 		return;
 	}
@@ -309,7 +309,7 @@ TEST_P(Refusal, TraceSeesListenRelistenClampAndClose)
 	EXPECT_EQ(ev[0]["pid"], ::getpid());
 	EXPECT_EQ(ev[1]["prev_backlog"], 10);
 	EXPECT_EQ(ev[1]["backlog"], 50);
-	EXPECT_EQ(ev[2]["backlog"], 4096);
+	EXPECT_EQ(ev[2]["backlog"], netns_somaxconn());
 	EXPECT_EQ(ev[2]["requested_backlog"], 100000);
 	EXPECT_EQ(ev[3]["requested_backlog"], 100000);
 	for (std::size_t i = 1; i < ev.size(); i++)

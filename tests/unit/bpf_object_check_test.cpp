@@ -172,30 +172,6 @@ TEST(ObjectCheck4_19, ObjectsHoldEveryKprobeProgramOfTheTable)
 	}
 }
 
-// Not a check: the table, and the problems per check, for a closing note.
-TEST(ObjectCheck4_19, PrintsTheKprobeTable)
-{
-	for (const std::string &path : objects_4_19()) {
-		const auto &r = read_cached(path);
-		ASSERT_TRUE(r) << r.error().message;
-		const auto progs = on_path(*r);
-		std::cout << path << ": " << count_of(progs.size(), "program") << " on the 4.19 path\n";
-		if (progs.empty())
-			continue;
-		render_object_programs(std::cout, progs);
-		std::map<std::string_view, std::set<std::string>> failing;  // check -> programs
-		for (const ObjectProgram &p : progs)
-			for (const Problem4_19 &pr : problems_on_4_19(p))
-				failing[check_name(pr.check)].insert(p.name);
-		for (const auto &[check, names] : failing) {
-			std::cout << "  fails " << check << " (" << names.size() << "):";
-			for (const auto &n : names)
-				std::cout << " " << n;
-			std::cout << "\n";
-		}
-	}
-}
-
 // ---- The reader and the rules, on a fixture built from
 // tests/unit/bpf/object_check_fixture.bpf.c ----
 
