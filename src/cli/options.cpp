@@ -258,7 +258,7 @@ Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 	app.footer(kMainExamples);
 
 	app.add_option("--btf", o.common.btf,
-		       "BTF file for CO-RE when the kernel has none in /sys/kernel/btf (default $LISTENQ_BTF)")
+		       "BTF file for CO-RE when the kernel has none in /sys/kernel/btf")
 		->envname("LISTENQ_BTF")
 		->type_name("PATH");
 	app.add_option("--attach", attach, "attach tier: auto, fentry, kprobe or tracepoint (default $LISTENQ_ATTACH or auto; see TIERS)")

@@ -1,6 +1,7 @@
 // listenq watch and listenq trace: the tracer's poll/sample loop.
 #include <signal.h>
 #include <time.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -196,6 +197,10 @@ Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
 		f.rows = {};
 		interval_bases(stats, prev);
 		last = now;
+		// A burst (listeners by the thousand, their events, a frame's rows)
+		// leaves freed memory in malloc's arenas; give it back, so that RSS
+		// follows what is live rather than the biggest frame so far.
+		::malloc_trim(0);
 		if (after_frame)
 			after_frame(seq);
 		return !o.tracing.count || seq < o.tracing.count;

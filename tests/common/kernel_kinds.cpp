@@ -104,6 +104,7 @@ const std::map<std::string, KindResult> &kernel_kinds()
 		k["sk_storage"] = map_kind(BPF_MAP_TYPE_SK_STORAGE);
 		k["ringbuf"] = map_kind(BPF_MAP_TYPE_RINGBUF);
 		k["iter/tcp"] = load_one("k_iter_tcp", true, true);
+		k["iter/tcp dump"] = load_one("k_iter_tcp_dump", false, true);
 		k["iter/bpf_sk_storage_map"] = load_one("k_iter_tracked", true, true, true);
 		k["iter/task_file"] = load_one("k_iter_files", true, true);
 		k["iter/task_file raw"] = load_one("k_iter_files_raw", false, true);
@@ -129,7 +130,7 @@ bool kernel_loads(const std::string &kind)
 
 std::string expected_snapshot_source()
 {
-	if (kernel_loads("iter/tcp"))
+	if (kernel_loads("iter/tcp dump"))
 		return "iter/tcp";
 	return kernel_loads("kprobe walk") ? "kprobe/tcp_seq_show" : "inet_diag";
 }

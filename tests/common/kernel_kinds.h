@@ -16,7 +16,8 @@ struct KindResult {
 	std::string why;  // the failing step and errno text, when !ok
 };
 
-// Keys: "iter/tcp", "iter/bpf_sk_storage_map", "iter/task_file" (helpers on
+// Keys: "iter/tcp" (marked and keyed by cookie, as listenq's sampler),
+// "iter/tcp dump" (fields only, as listenq's snapshot), "iter/bpf_sk_storage_map", "iter/task_file" (helpers on
 // socket->sk, as listenq's sample_files), "iter/task_file raw" (socket->sk
 // only read, as sample_files_raw), "kprobe walk" (kprobe/tcp4_seq_show,
 // attached), "kprobe", "kretprobe", "fentry", "fexit", "tp_btf", "raw_tp",
@@ -28,7 +29,7 @@ const std::map<std::string, KindResult> &kernel_kinds();
 bool kernel_loads(const std::string &kind);
 
 // The source `listenq snapshot` must read on this kernel, from the kinds
-// above: "iter/tcp" where it loads, else "kprobe/tcp_seq_show" (the kernel's
+// above: "iter/tcp" where its dump loads, else "kprobe/tcp_seq_show" (the kernel's
 // walk of /proc/net/tcp), else "inet_diag".
 std::string expected_snapshot_source();
 

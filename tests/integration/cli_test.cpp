@@ -121,7 +121,10 @@ TEST_F(Cli, MinimizedBtfServesAKernelWithoutSysfsBtf)
 			EXPECT_NE(r.out.find(path + " (--btf)"), std::string::npos) << r.out;
 		}
 	}
-	RunResult bad = run_program({LISTENQ_BIN, "btf-min", "--bpftool", "/nonexistent/bpftool", path});
+	std::vector<std::string> bad_argv = {LISTENQ_BIN, "btf-min", "--bpftool", "/nonexistent/bpftool", path};
+	if (!sysfs_btf())
+		bad_argv.insert(bad_argv.end(), {"--vmlinux", kernel_btf_file()});
+	RunResult bad = run_program(bad_argv);
 	EXPECT_EQ(bad.exit_code, 1);
 	EXPECT_NE(bad.err.find("needs bpftool"), std::string::npos) << bad.err;
 }

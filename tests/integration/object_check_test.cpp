@@ -46,6 +46,25 @@ std::string load_alone(const void *bytes, size_t size, const std::string &progra
 		return std::string("open: ") + std::strerror(errno);
 	bpf_program *p;
 	bpf_object__for_each_program(p, obj.get()) bpf_program__set_autoload(p, program == bpf_program__name(p));
+	// Map kinds 4.19 lacks become placeholders, as listenq's loader makes
+	// them (src/bpf/trace_program.cpp): the ring buffer a 1-slot array, the
+	// sk_storage maps 1-entry hashes (the legacy object's code never uses
+	// them).
+	bpf_map *m;
+	bpf_object__for_each_map(m, obj.get())
+	{
+		if (map_type_in_4_19(bpf_map__type(m)))
+			continue;
+		if (bpf_map__type(m) == BPF_MAP_TYPE_RINGBUF) {
+			bpf_map__set_type(m, BPF_MAP_TYPE_ARRAY);
+			bpf_map__set_key_size(m, 4);
+			bpf_map__set_value_size(m, 4);
+		} else {
+			bpf_map__set_type(m, BPF_MAP_TYPE_HASH);
+			bpf_map__set_map_flags(m, BPF_F_NO_PREALLOC);
+		}
+		bpf_map__set_max_entries(m, 1);
+	}
 	const int err = bpf_object__load(obj.get());
 	return err ? std::string("load: ") + std::strerror(-err) : "";
 }

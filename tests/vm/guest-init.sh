@@ -113,6 +113,25 @@ seed_diag() {
 	check - listenq_ss_equals_ss "listenq ss -lnt byte-identical to ss -lnt" cmp -s /tmp/lqss_diag.txt /tmp/ss_diag.txt
 }
 
+# --- The kind table of `listenq probe` against this kernel's expected
+# profile (tests/vm/kernel-profiles.txt, written from kernel facts).
+kind_profile() {
+	want kind_profile || return 0
+	series=$(echo "$K" | cut -d. -f1,2)
+	"$LQ" probe > /tmp/kinds_probe.txt 2>&1
+	# "kernel BTF  yes ..." -> "kernel_btf yes"; "ringbuf map" -> ringbuf.
+	awk '/^kind +ok +detail/ {t = 1; next} t && NF == 0 {exit}
+	     t { for (i = 1; i <= NF; i++) if ($i == "yes" || $i == "no") break
+		 n = $1; for (j = 2; j < i; j++) n = n "_" $j
+		 n = tolower(n); sub(/_map$/, "", n); print n, $i }' /tmp/kinds_probe.txt | sort > /tmp/kinds_got.txt
+	awk -v s="$series" '$1 == s {print $2, $3}' /lq/kernel-profiles.txt | sort > /tmp/kinds_want.txt
+	diff /tmp/kinds_want.txt /tmp/kinds_got.txt > /tmp/kinds_diff.txt
+	{ echo "expected (tests/vm/kernel-profiles.txt) vs listenq probe:"; cat /tmp/kinds_diff.txt; } > /tmp/kinds_out.txt
+	section kind_profile /tmp/kinds_out.txt
+	check - kind_profile "$(wc -l < /tmp/kinds_want.txt) kinds expected for $series; $(grep -c '^[<>]' /tmp/kinds_diff.txt) lines differ" \
+		sh -c "[ -s /tmp/kinds_want.txt ] && [ ! -s /tmp/kinds_diff.txt ]"
+}
+
 # --- The kernel's walk of /proc/net/tcp, and the seed's class of kernel
 # (no BTF in sysfs; iterators, tp_btf, fentry, ringbuf and global data
 # refused) with the static binary, after seed_nodiag (whose outputs it
@@ -202,8 +221,19 @@ tiers() {
 			result $t trace_$t skip "$NOFENTRY"
 			continue
 		fi
+		# Where no fentry program loads, auto plans exactly as --attach=kprobe
+		# (checked here on probe's fact table): the integration run, under
+		# auto, is then this scenario.
+		if [ $t = kprobe ] && [ -n "$NOFENTRY" ]; then
+			"$LQ" probe 2>&1 | sed -n '/^fact /,/^sampled:/p' > /tmp/plan_auto.txt
+			"$LQ" --attach=kprobe probe 2>&1 | sed -n '/^fact /,/^sampled:/p' > /tmp/plan_kprobe.txt
+			if [ -s /tmp/plan_auto.txt ] && cmp -s /tmp/plan_auto.txt /tmp/plan_kprobe.txt; then
+				result $t trace_$t skip "auto plans as --attach=kprobe here (probe's fact tables are identical): the integration run covers it"
+				continue
+			fi
+		fi
 		if [ $t = tracepoint ]; then
-			LISTENQ_ATTACH=tracepoint CI=true "$INTEG" --gtest_brief=1 --gtest_filter='Tracing.*' > /tmp/trace_tp.txt 2>&1
+			LISTENQ_ATTACH=tracepoint CI=true "$INTEG" --gtest_filter='Tracing.*' > /tmp/trace_tp.txt 2>&1
 			rc=$?
 			section trace_tracepoint /tmp/trace_tp.txt
 			check $t trace_tracepoint "integration Tracing.* (trace, watch, overflow vs TcpExt)" [ "$rc" = 0 ]
@@ -214,7 +244,7 @@ tiers() {
 			# of the whole suite below covers them with fentry).
 			f="Tracing.*"
 			[ $t = kprobe ] && f="$f:Reliability.Full*:Reliability.Hundred*:Reliability.Same*:Reliability.Reuse*:Reliability.Ring*"
-			LISTENQ_ATTACH=$t CI=true "$INTEG" --gtest_brief=1 --gtest_filter="$f" > /tmp/trace_$t.txt 2>&1
+			LISTENQ_ATTACH=$t CI=true "$INTEG" --gtest_filter="$f" > /tmp/trace_$t.txt 2>&1
 			rc=$?
 			section trace_$t /tmp/trace_$t.txt
 			check $t trace_$t "integration $f under --attach=$t" [ "$rc" = 0 ]
@@ -273,7 +303,10 @@ suites() {
 		skipped - refusal_hooks
 	elif want refusal_hooks; then
 		f='Knob/*/none:Knob/*/fx_accept:Knob/*/fx_hashdance:Knob/*/fn_conn_request:Knob/*/fentry_fexit*'
-		CI=true "$INTEG" --gtest_brief=1 --gtest_filter="$f" > /tmp/refusal_hooks.txt 2>&1
+		# No fentry program loads here: refusing one changes nothing, so the
+		# reference and the refusal of every function hook (tier 3) are run.
+		[ -n "$NOFENTRY" ] && f='Knob/*/none:Knob/*/fentry_fexit_kprobe_kretprobe'
+		CI=true "$INTEG" --gtest_filter="$f" > /tmp/refusal_hooks.txt 2>&1
 		rc=$?
 		section refusal_hooks /tmp/refusal_hooks.txt
 		check - refusal_hooks "$(grep -E 'tests? ran|PASSED|FAILED' /tmp/refusal_hooks.txt | tr '\n' ' ')" \
@@ -292,7 +325,7 @@ suites() {
 			f='-Tracing.*:Reliability.*:Export.*:Demo.*:Doctor.*:Knob/*:StaticBinary.*'
 			notrace=" Not run, as they trace: Tracing Reliability Export Demo Doctor."
 		fi
-		CI=true "$INTEG" --gtest_brief=1 --gtest_filter="${GTEST:-$f}" > /tmp/integ.txt 2>&1
+		CI=true "$INTEG" --gtest_filter="${GTEST:-$f}" > /tmp/integ.txt 2>&1
 		rc=$?
 		section integration /tmp/integ.txt
 		# At least one test must have run: a filter that matches nothing passes.
@@ -316,6 +349,7 @@ insmod_diag() {
 # Tests that compare with tcp_diag skip while it is out on purpose.
 export LISTENQ_TEST_NO_TCP_DIAG=1
 seed_nodiag
+kind_profile
 seed_class
 [ -n "$BOTH" ] && SFX=@nodiag
 tiers

@@ -1,7 +1,8 @@
 # Sourced by guest-init.sh before tcp_diag is loaded (uses its result,
 # check, section, col_of, want, and the unrestricted outputs in /tmp).
 #
-# The seed's class of kernel, simulated on this one: the static binary in
+# The seed's class of kernel, simulated on this one (on 4.19 and 5.4, the
+# real thing: those kernels have no sysfs BTF to hide): the static binary in
 # a root that holds nothing else (no libraries), no kernel BTF in sysfs (a
 # minimized copy from listenq btf-min passed with --btf), iter/tcp, tp_btf,
 # fentry/fexit, the ringbuf, the sk_storage iterator and global data
@@ -81,12 +82,19 @@ mount -t proc proc $R/proc
 mount -o bind /sys $R/sys
 # The operator's step, done here with the regular binary and bpftool: a
 # minimized BTF of this kernel, shipped next to the static binary.
-"$LQ" btf-min $R/vmlinux.btf > /tmp/sc_btf_min.txt 2>&1
+# On a kernel without sysfs BTF (the 4.19 and 5.4 guests), from pahole's
+# full BTF of the build, as from BTFHub.
+if [ -e /sys/kernel/btf/vmlinux ]; then
+	"$LQ" btf-min $R/vmlinux.btf > /tmp/sc_btf_min.txt 2>&1
+else
+	"$LQ" btf-min --vmlinux "$LISTENQ_BTF" $R/vmlinux.btf > /tmp/sc_btf_min.txt 2>&1
+fi
 rc=$?
 section seed_class_btf_min /tmp/sc_btf_min.txt
 check - seed_class_btf_min "exit $rc; $(head -1 /tmp/sc_btf_min.txt | cut -d: -f1)" \
 	sh -c "[ $rc = 0 ] && [ -s $R/vmlinux.btf ]"
-mount -t tmpfs none $R/sys/kernel/btf
+# Hide the kernel's BTF where it has some: the seed's class has none.
+[ -d $R/sys/kernel/btf ] && mount -t tmpfs none $R/sys/kernel/btf
 check - seed_class_bare_root "files in the root: $(cd $R && find . -xdev -type f | tr '\n' ' ')" \
 	sh -c "[ \"$(cd $R && find . -xdev -type f | sort | tr '\n' ' ')\" = './listenq ./vmlinux.btf ' ] &&
 	       [ ! -e $R/sys/kernel/btf/vmlinux ]"
@@ -126,7 +134,8 @@ unset LISTENQ_REFUSE
 sc_watch /tmp/sc_watch_full.txt 7402 /lq/listenq-static
 full_kernel=$kernel_ovf
 section seed_class_watch_unrestricted /tmp/sc_watch_full.txt
-umount $R/sys/kernel/btf $R/sys $R/proc
+[ -d /sys/kernel/btf ] && umount $R/sys/kernel/btf
+umount $R/sys $R/proc
 a=$(watch_row /tmp/sc_watch.txt 7401) b=$(watch_row /tmp/sc_watch_full.txt 7402)
 # peak and Send-Q as unrestricted; overflows split by path, their sum the
 # kernel's ListenOverflows rise; the header names the kprobe tier.

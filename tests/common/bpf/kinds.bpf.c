@@ -40,16 +40,37 @@ int k_iter_tcp(struct bpf_iter__tcp *ctx)
 	return bpf_get_socket_cookie(tp) ? 0 : 0;
 }
 
-/* iter/bpf_sk_storage_map over the marks. */
+/* iter/tcp as a snapshot reads it: the listener as a tcp_sock, its fields
+ * written out, no helper on it (a kernel without bpf_get_socket_cookie()
+ * in iterators, 5.10, still dumps). */
+SEC("iter/tcp")
+int k_iter_tcp_dump(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+	__u32 backlog;
+
+	if (!skc || skc->skc_state != K_TCP_LISTEN)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	backlog = tp->inet_conn.icsk_inet.sk.sk_max_ack_backlog;
+	bpf_seq_write(ctx->meta->seq, &backlog, sizeof(backlog));
+	return 0;
+}
+
+/* iter/bpf_sk_storage_map over the marks, each listener keyed by cookie
+ * (5.10 refuses bpf_get_socket_cookie() here: 5.12). */
 SEC("iter/bpf_sk_storage_map")
 int k_iter_tracked(struct bpf_iter__bpf_sk_storage_map *ctx)
 {
 	struct sock *sk = ctx->sk;
 	__u8 *mark = ctx->value;
 
-	if (!sk || !mark)
+	if (!sk || !mark || sk->__sk_common.skc_state != K_TCP_LISTEN)
 		return 0;
-	return sk->__sk_common.skc_state == K_TCP_LISTEN && *mark ? 0 : 0;
+	return bpf_get_socket_cookie(sk) && *mark ? 0 : 0;
 }
 
 static __always_inline struct sock *k_sock_of(struct file *file)
