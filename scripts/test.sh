@@ -84,7 +84,7 @@ else
   [ $status = 0 ] && echo "bench smoke: ok (build/bench-smoke.md)"
 fi
 
-echo "== kernel matrix (qemu: Debian 5.10, 6.1 and 6.12 guests)"
+echo "== kernel matrix (qemu: Debian 5.10, 6.1 and 6.12 guests, and the unpacked kernels of \$LISTENQ_VM_KERNELS: 4.19, 5.4)"
 if [ "$(id -u)" -ne 0 ]; then
   echo "SKIP: the kernel matrix needs root (apt-get download, initramfs with the test binaries)"
 elif [ "${LISTENQ_SKIP_VM:-}" = 1 ] && [ "${CI:-}" != "true" ]; then

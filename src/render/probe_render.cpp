@@ -69,7 +69,21 @@ void render_probe_text(std::ostream &os, const ProbeReport &r)
 	caps.add_row({"kernel BTF", f.btf.ok ? "yes" : "no", f.btf.detail});
 	for (ProgKind kind : kAllProgKinds) {
 		const Capability &c = f.kind(kind);
-		caps.add_row({std::string(prog_kind_name(kind)), c.ok ? "yes" : "no", c.detail});
+		// A kind probe is not a program probe: where the kernel loads the
+		// kind but refused a program of it the plan wanted, say both.
+		std::vector<std::string> refused;
+		for (const RefusedProgram &x : p.refused)
+			if (!x.by_user && x.kind == prog_kind_name(kind))
+				refused.push_back(x.program + " (" + x.reason + ")");
+		if (c.ok && !refused.empty()) {
+			const std::size_t n = refused.size();
+			if (n > 2)
+				refused.resize(2), refused.push_back("and " + std::to_string(n - 2) + " more (below)");
+			caps.add_row({std::string(prog_kind_name(kind)), "part",
+				      "kind loads; refused: " + join(refused, ", ")});
+		}
+		else
+			caps.add_row({std::string(prog_kind_name(kind)), c.ok ? "yes" : "no", c.detail});
 	}
 	for (MapKind m : kAllMapKinds) {
 		if (!f.maps.count(m))  // a capture from before it was probed
