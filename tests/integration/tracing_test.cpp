@@ -2,6 +2,8 @@
 // sampling), against real listeners in a private netns and the netns's
 // own TcpExt counters.
 #include <gtest/gtest.h>
+#include <cstdio>
+#include <sys/utsname.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -213,6 +215,16 @@ TEST_F(Tracing, HeadOfLineWaitOfAStoppedAcceptorIsItsAge)
 	ASSERT_TRUE(clients) << clients.error().message;
 	std::string frames;
 	std::uint32_t checked = 0, last_wait = 0;
+	// Before 4.20 the TCP clock that stamps snt_synack is local_clock()
+	// (sched_clock, per CPU), not CLOCK_MONOTONIC, the clock of
+	// bpf_ktime_get_ns() and of this test: the two drift apart, so the
+	// wait there is only as right as that drift (6 ms seen on the 4.19
+	// guest under TCG). Later kernels stamp with ktime_get_ns().
+	struct utsname u;
+	::uname(&u);
+	unsigned major = 0, minor = 0;
+	std::sscanf(u.release, "%u.%u", &major, &minor);
+	const std::int64_t clock_slack = (major < 4 || (major == 4 && minor < 20)) ? 50000 : 0;
 	for (int i = 0; i < 60; i++) {
 		auto line = watch.read_line(10s);
 		ASSERT_TRUE(line) << "watch stopped";
@@ -227,7 +239,7 @@ TEST_F(Tracing, HeadOfLineWaitOfAStoppedAcceptorIsItsAge)
 			last_wait = x["hol_wait_us"];
 			// Sampled at most a frame (200 ms) plus a sample (100 ms)
 			// before this frame was read, never after it.
-			EXPECT_LE(last_wait, age_us) << frames;
+			EXPECT_LE(last_wait, age_us + clock_slack) << frames;
 			if (age_us > 600000) {
 				EXPECT_GE(static_cast<std::int64_t>(last_wait), age_us - 200000 - 100000 - 150000) << frames;
 				checked++;
