@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "bpf/libbpf_raii.h"
+#include "plan/facts.h"
 #include "render/table.h"
 #include "util/unique_fd.h"
 
@@ -464,6 +465,17 @@ std::string_view check_name(Check4_19 c)
 	case Check4_19::externs: return "externs";
 	}
 	return "?";
+}
+
+bool on_4_19_path(const ObjectProgram &p)
+{
+	if (p.section.starts_with("kprobe/") || p.section.starts_with("kretprobe/"))
+		return true;
+	for (const auto *table : {&trace_programs(), &snapshot_programs()})
+		for (const ProgramSpec &s : *table)
+			if (s.name == p.name && (s.kind == ProgKind::kprobe || s.kind == ProgKind::kretprobe))
+				return true;
+	return false;
 }
 
 std::vector<Problem4_19> problems_on_4_19(const ObjectProgram &p)

@@ -83,6 +83,10 @@ struct Problem4_19 {
 	std::string message;
 };
 
+// On the 4.19 path: a kprobe or kretprobe program, by its section or by its
+// entry in listenq's program tables (src/plan/facts.cpp).
+bool on_4_19_path(const ObjectProgram &p);
+
 // What keeps this program from loading as a kprobe program on 4.19.
 std::vector<Problem4_19> problems_on_4_19(const ObjectProgram &p);
 

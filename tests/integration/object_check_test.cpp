@@ -92,7 +92,7 @@ TEST(RealVerifier4_19, StaticCheckAgreesWithTheVerifier)
 		unlink(path);
 		ASSERT_TRUE(progs) << progs.error().message;
 		for (const ObjectProgram &p : *progs) {
-			if (!p.section.starts_with("kprobe/") && !p.section.starts_with("kretprobe/"))
+			if (!on_4_19_path(p))
 				continue;
 			const auto problems = problems_on_4_19(p);
 			const std::string refused = load_alone(bytes, size, p.name);

@@ -12,24 +12,8 @@
 #include <string>
 
 #include "bpf/object_check.h"
-#include "plan/facts.h"
 
 using namespace listenq;
-
-namespace {
-
-bool on_4_19_path(const ObjectProgram &p)
-{
-	if (p.section.starts_with("kprobe/") || p.section.starts_with("kretprobe/"))
-		return true;
-	for (const auto *table : {&trace_programs(), &snapshot_programs()})
-		for (const ProgramSpec &s : *table)
-			if (s.name == p.name && (s.kind == ProgKind::kprobe || s.kind == ProgKind::kretprobe))
-				return true;
-	return false;
-}
-
-}  // namespace
 
 int main(int argc, char **argv)
 {

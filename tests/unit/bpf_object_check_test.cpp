@@ -56,19 +56,6 @@ const Result<std::vector<ObjectProgram>> &read_cached(const std::string &path)
 	return it->second;
 }
 
-// On the 4.19 path: a kprobe or kretprobe program, by its table entry
-// (src/plan/facts.cpp) or by its section.
-bool on_4_19_path(const ObjectProgram &p)
-{
-	if (p.section.starts_with("kprobe/") || p.section.starts_with("kretprobe/"))
-		return true;
-	for (const auto *table : {&trace_programs(), &snapshot_programs()})
-		for (const ProgramSpec &s : *table)
-			if (s.name == p.name && (s.kind == ProgKind::kprobe || s.kind == ProgKind::kretprobe))
-				return true;
-	return false;
-}
-
 std::vector<ObjectProgram> on_path(const std::vector<ObjectProgram> &all)
 {
 	std::vector<ObjectProgram> out;

@@ -59,6 +59,11 @@ check() {
 	want "$s" || return 0
 	if "$@"; then result "$t" "$s" pass "$d"; else result "$t" "$s" fail "$d"; fi
 }
+# The netns's TcpExt ListenOverflows, the kernel's own count.
+listen_overflows() {
+	awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 }
+			  else for (i = 1; i <= NF; i++) if (n[i] == "ListenOverflows") print $i }' /proc/net/netstat
+}
 col_of() { awk -v p=":$2\$" -v c="$3" '$4 ~ p || $5 ~ p {print $c; exit}' "$1"; }
 
 # The seed's listener: backlog 123, three connected clients never accepted.
@@ -279,8 +284,7 @@ tiers() {
 # rise in its window.
 doctor_overflow() {
 	want doctor_overflow || return 0
-	o0=$(awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 }
-			      else for (i = 1; i <= NF; i++) if (n[i] == "ListenOverflows") print $i }' /proc/net/netstat)
+	o0=$(listen_overflows)
 	"$LQ" doctor 4 --port 7405 > /tmp/doctor.txt 2>&1 &
 	dpid=$!
 	sleep 1.5
@@ -290,8 +294,7 @@ doctor_overflow() {
 	rc=$?
 	kill $fpid 2>/dev/null
 	wait $fpid 2>/dev/null
-	o1=$(awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 }
-			      else for (i = 1; i <= NF; i++) if (n[i] == "ListenOverflows") print $i }' /proc/net/netstat)
+	o1=$(listen_overflows)
 	echo "(ListenOverflows +$((o1 - o0)) in the kernel's counters meanwhile)" >> /tmp/doctor.txt
 	section doctor_overflow /tmp/doctor.txt
 	check - doctor_overflow "exit $rc (1: needs action); ListenOverflows +$((o1 - o0))" \

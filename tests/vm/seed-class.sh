@@ -1,5 +1,5 @@
 # Sourced by guest-init.sh before tcp_diag is loaded (uses its result,
-# check, section, col_of, want, and the unrestricted outputs in /tmp).
+# check, section, col_of, want, listen_overflows, and the unrestricted outputs in /tmp).
 #
 # The seed's class of kernel, simulated on this one (on 4.19 and 5.4, the
 # real thing: those kernels have no sysfs BTF to hide): the static binary in
@@ -16,11 +16,6 @@
 row() { awk -v p=":$2\$" '$NF ~ p {print $1, $2, $3, $4; exit}' "$1"; }
 # A snapshot's table without its header lines.
 body() { grep -v '^listenq \|^refused\|^         ' "$1"; }
-# Overflow bursts under watch: backlog 4, 20 connects never accepted.
-listen_overflows() {
-	awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 }
-			  else for (i = 1; i <= NF; i++) if (n[i] == "ListenOverflows") print $i }' /proc/net/netstat
-}
 # A port's Recv-Q peak, Send-Q, and OVF-S, OVF-A summed over the frames.
 watch_row() {
 	awk -v a="127.0.0.1:$2" '$1 == a { if ($4 > pk) pk = $4; bl = $5; s += $8; k += $9 }
