@@ -467,7 +467,7 @@ struct {
 	__type(value, struct kp_args);
 } kp_stash SEC(".maps");
 
-enum { KP_LISTEN_START = 1, KP_QUEUE_ADD, KP_HASHDANCE, KP_ACCEPT };
+enum { KP_LISTEN_START = 1, KP_QUEUE_ADD, KP_HASHDANCE, KP_ACCEPT, KP_CONN_REQUEST };
 
 static __always_inline __u64 stash_key(__u64 fn)
 {

@@ -81,6 +81,7 @@ const std::vector<ProgramSpec> &trace_programs()
 		// fact syn_path (bpf/fact_syn_path.bpf.h)
 		{"fn_conn_request", K::fentry, "tcp_conn_request"},
 		{"kp_conn_request", K::kprobe, "tcp_conn_request"},
+		{"krp_conn_request", K::kretprobe, "tcp_conn_request"},
 		// fact ack_path (bpf/fact_ack_path.bpf.h)
 		{"fn_syn_recv_v4", K::fentry, "tcp_v4_syn_recv_sock"},
 		{"fn_syn_recv_v6", K::fentry, "tcp_v6_syn_recv_sock"},
@@ -212,7 +213,7 @@ const std::vector<FactSpec> &fact_specs()
 		 {TraceField::accepted, TraceField::accept_wait}},
 		{FactId::syn_path,
 		 "tcp_conn_request's verdict on a SYN: accept queue full, SYN queue full, syncookie",
-		 {{"tcp_conn_request", false, "fn_conn_request", "kp_conn_request"}},
+		 {{"tcp_conn_request", false, "fn_conn_request", "kp_conn_request", "krp_conn_request"}},
 		 {},
 		 "from the netns TcpExt counters, given to the one listener under SYN pressure",
 		 {TraceField::overflow_syn, TraceField::synq_full_drops, TraceField::synq_full_cookies, TraceField::syncookies_sent}},

@@ -565,12 +565,15 @@ TEST_F(Tracing, SynQueueFullDropsAndCookiesMatchTheNetnsCounters)
 		<< last.dump();
 	EXPECT_TRUE(last["unattributed"].empty()) << last.dump();
 	EXPECT_EQ(last["listeners"][0]["syn_queue"], fit);
-	if (fit == 4 && last["tier"] != "tracepoint")
+	// The kprobe tier reads the kernel's verdict at qlen == backlog from its
+	// outcome (krp_conn_request); tier 1 has no return hook there and takes
+	// the kernel for a fixed one.
+	const std::string tier = last["tier"];
+	if (fit == 4 && tier.rfind("fentry", 0) == 0)
 		GTEST_SKIP() << "this kernel predates the 2025 SYN-queue boundary fix (full at qlen >= backlog: "
-			     << delta[0] << " dropped, " << fit << " queued); the tcp_conn_request hook counts "
-			     << "qlen > backlog as full, so its per-listener SYN-queue counts are short here (a "
-			     << "known gap: the netns counters say " << delta[0] << " drops, listenq "
-			     << t["synq_full_drops"] << ")";
+			     << delta[0] << " dropped, " << fit << " queued) and tier 1 has no return hook on "
+			     << "tcp_conn_request to see it (a known gap: the netns counters say " << delta[0]
+			     << " drops, listenq " << t["synq_full_drops"] << ")";
 	EXPECT_EQ(t["synq_full_drops"], delta[0]) << last.dump(2);
 	EXPECT_EQ(t["synq_full_cookies"], delta[1]);
 	EXPECT_EQ(t["syncookies_sent"], delta[2]);
