@@ -32,7 +32,9 @@ static __always_inline void start_listener(void *ctx, const struct sock *sk, con
 	emit(ctx, LQ_EV_LISTEN, key, st, LQ_BACKLOG_UNKNOWN, 0, 0, st->listen_ts_ns, 0);
 }
 
-/* The final counters leave with the CLOSE event. */
+/* The final counters leave with the CLOSE event, and the final state in
+ * the closed map for user space's next read: drops since the last sample
+ * included. */
 static __always_inline void stop_listener(void *ctx, const struct sock *sk, const struct lq_listener_key *key)
 {
 	struct lq_listener_state *st;
@@ -41,7 +43,14 @@ static __always_inline void stop_listener(void *ctx, const struct sock *sk, cons
 	if (!st)
 		return;
 	st->accept_queue = BPF_CORE_READ(sk, sk_ack_backlog);
+	absorb_drops(ctx, key, st, lq_sk_drops(sk));
 	emit(ctx, LQ_EV_CLOSE, key, st, st->requested_backlog, 0, 0, 0, 0);
+	/* A listener that counted nothing has no last interval to give (a
+	 * churn of short-lived listeners would fill the map for nothing). */
+	if ((st->enqueued | st->accepted | st->overflow_syn | st->overflow_ack | st->synack_retrans |
+	     st->synq_full_drops | st->synq_full_cookies | st->syncookies_sent | st->accepted_derived) &&
+	    bpf_map_update_elem(&closed, key, st, BPF_ANY))
+		stat_inc(LQ_STAT_CLOSED_LOST);
 	bpf_map_delete_elem(&listeners, key);
 	bpf_map_delete_elem(&epochs, key);
 }

@@ -107,8 +107,8 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 {
 	struct lq_listener_key key = {};
 	struct lq_listener_state *st;
-	__u32 drops, acceptq, pass, backlog;
-	__u64 known, enq;
+	__u32 acceptq, pass, backlog;
+	__u64 enq;
 
 	if (!key_any(&key, sk, btf))
 		return;
@@ -149,31 +149,7 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 	if (!exact(LQ_EXACT_ENQUEUE))
 		st->depth_hist[hist_slot(acceptq)]++;
 	st->samples++;
-	drops = lq_sk_drops(sk);
-	/* tcp_listendrop() bumps sk_drops for every listener drop: ACK-path and
-	 * SYN-path overflows, SYN-queue-full drops. What the exact hooks counted
-	 * is known; the rest of a rise goes to the path no exact hook covers:
-	 * the ACK path when tcp_conn_request is hooked, else overflow_syn as a
-	 * raw "unexplained drops" count that user space splits with the netns
-	 * counters (model/syn_attribution.h); its event names no path. */
-	known = st->overflow_ack + st->overflow_syn + st->synq_full_drops;
-	if (drops > st->drops && !(exact(LQ_EXACT_SYN_PATH) && exact(LQ_EXACT_ACK_PATH))) {
-		__u64 rise = drops - st->drops, seen = known - st->known_seen;
-
-		if (rise > seen) {
-			__u64 rest = rise - seen;
-			__u32 path = exact(LQ_EXACT_SYN_PATH) ? LQ_PATH_ACK : LQ_PATH_UNKNOWN;
-
-			__sync_fetch_and_add(path == LQ_PATH_ACK ? &st->overflow_ack : &st->overflow_syn, rest);
-			known += rest;
-			if (!(st->flags & LQ_F_OVERFLOWED)) {
-				st->flags |= LQ_F_OVERFLOWED;
-				emit(ctx, LQ_EV_OVERFLOW, &key, st, st->requested_backlog, 0, path, 0, 1);
-			}
-		}
-	}
-	st->known_seen = known;
-	st->drops = drops;
+	absorb_drops(ctx, &key, st, lq_sk_drops(sk));
 }
 
 /* Full pass over the caller's netns (every TCP hash bucket): at start and

@@ -179,6 +179,18 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* Listeners closed since user space last read them: the final state, kept
+ * for that one read (Tracer::read_listeners deletes what it read), so that
+ * the counts of a listener's last interval are not lost with it. Full:
+ * LQ_STAT_CLOSED_LOST. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lq_listener_key);
+	__type(value, struct lq_listener_state);
+} closed SEC(".maps");
+
 /* Child socket -> when it was queued (tiers 1-2), for the accept wait. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -448,6 +460,37 @@ static __always_inline void count_overflow(void *ctx, const struct lq_listener_k
 		st->flags |= LQ_F_OVERFLOWED;
 		emit(ctx, LQ_EV_OVERFLOW, key, st, st->requested_backlog, 0, path, 0, 1);
 	}
+}
+
+/* The listener's sk_drops now (a sample, or its close). tcp_listendrop()
+ * bumps sk_drops for every listener drop: ACK-path and SYN-path overflows,
+ * SYN-queue-full drops. What the exact hooks counted is known; the rest of
+ * a rise goes to the path no exact hook covers: the ACK path when
+ * tcp_conn_request is hooked, else overflow_syn as a raw "unexplained
+ * drops" count that user space splits with the netns counters
+ * (model/syn_attribution.h); its event names no path. */
+static __always_inline void absorb_drops(void *ctx, const struct lq_listener_key *key,
+					 struct lq_listener_state *st, __u32 drops)
+{
+	__u64 known = st->overflow_ack + st->overflow_syn + st->synq_full_drops;
+
+	if (drops > st->drops && !(exact(LQ_EXACT_SYN_PATH) && exact(LQ_EXACT_ACK_PATH))) {
+		__u64 rise = drops - st->drops, seen = known - st->known_seen;
+
+		if (rise > seen) {
+			__u64 rest = rise - seen;
+			__u32 path = exact(LQ_EXACT_SYN_PATH) ? LQ_PATH_ACK : LQ_PATH_UNKNOWN;
+
+			__sync_fetch_and_add(path == LQ_PATH_ACK ? &st->overflow_ack : &st->overflow_syn, rest);
+			known += rest;
+			if (!(st->flags & LQ_F_OVERFLOWED)) {
+				st->flags |= LQ_F_OVERFLOWED;
+				emit(ctx, LQ_EV_OVERFLOW, key, st, st->requested_backlog, 0, path, 0, 1);
+			}
+		}
+	}
+	st->known_seen = known;
+	st->drops = drops;
 }
 
 /* A kprobe/kretprobe pair stashes the entry's arguments for the return.

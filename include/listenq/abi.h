@@ -167,7 +167,8 @@ enum lq_stat {
 	LQ_STAT_EVENTS_LOST = 0,	/* ringbuf full */
 	LQ_STAT_UNTRACKED = 1,		/* listeners a sample pass found no room for (zeroed per pass) */
 	LQ_STAT_FRESH = 2,		/* listeners started with no cookie yet (raw hooks): a full pass seeds them */
-	LQ_STAT_MAX = 3,
+	LQ_STAT_CLOSED_LOST = 3,	/* closed listeners the closed map had no room for */
+	LQ_STAT_MAX = 4,
 };
 
 /*

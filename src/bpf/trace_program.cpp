@@ -560,6 +560,28 @@ void TraceProgram::each_listener(const std::function<void(const lq_listener_key 
 	}
 }
 
+void TraceProgram::take_closed(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn)
+{
+	const int fd = bpf_map__fd(impl_->skel->map("closed"));
+	// Keys first, then each taken: deleting while walking would restart
+	// the walk. A close after the key walk is taken by the next call.
+	std::vector<lq_listener_key> keys;
+	lq_listener_key key{}, next{};
+	lq_listener_key *prev = nullptr;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		keys.push_back(next);
+		key = next;
+		prev = &key;
+	}
+	for (const lq_listener_key &k : keys) {
+		lq_listener_state st;
+		if (bpf_map_lookup_elem(fd, &k, &st) == 0) {
+			bpf_map_delete_elem(fd, &k);
+			fn(k, st);
+		}
+	}
+}
+
 void TraceProgram::remove_listener(const lq_listener_key &k)
 {
 	bpf_map_delete_elem(bpf_map__fd(impl_->skel->map("listeners")), &k);

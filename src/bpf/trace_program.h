@@ -56,6 +56,9 @@ public:
 	void each_listener(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn,
 			   bool unfilled = false) const;
 	void remove_listener(const lq_listener_key &k);
+	// Every listener closed since the last call, with its final state,
+	// taken out of the closed map (bpf/lq_common.bpf.h): each is given once.
+	void take_closed(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn);
 	// Netns of the listeners started under raw hooks that wait for a full pass.
 	std::set<std::uint32_t> fresh_netns() const;
 	// Sum over CPUs of one enum lq_stat slot; zero: reset it after.

@@ -144,6 +144,8 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 		err << ", " << s.netns_unseeded << " netns not entered";
 	if (s.stale_removed)
 		err << ", " << s.stale_removed << " stale entries removed";
+	if (s.closed_lost)
+		err << ", " << s.closed_lost << " closed listeners' last counts lost";
 	err << '\n';
 	return kExitOk;
 }
@@ -180,6 +182,7 @@ Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
 		f.untracked = ts.untracked;
 		f.netns_unseeded = ts.netns_unseeded;
 		f.stale_removed = ts.stale_removed;
+		f.closed_lost = ts.closed_lost;
 		f.sample_passes = ts.last_sample_passes;
 		f.sample_us = ts.last_sample_us;
 		f.unattributed = t.unattributed();

@@ -64,6 +64,8 @@ struct ListenerStat {
 	std::uint64_t key = 0;
 	std::uint32_t owner_pid = 0;
 	bool seeded = false;  // listening before listenq started
+	// Closed since the previous read: its final counts, shown this once.
+	bool closed = false;
 	std::string owner_comm;
 	// The owner's cgroup, read from /proc once when the listener is first
 	// seen with an owner, or its owner changes (sources/cgroup.h). Interned:

@@ -66,6 +66,8 @@ constexpr Family kUntracked{"listenq_untracked_listeners", "gauge",
 constexpr Family kLost{"listenq_events_lost_total", "counter", "Events the ring buffer had no room for."};
 constexpr Family kStale{"listenq_stale_entries_removed_total", "counter",
 			"Entries of listeners gone without a close being seen, removed after 5 s unvisited."};
+constexpr Family kClosedLost{"listenq_closed_listeners_lost_total", "counter",
+			     "Closed listeners whose last counts had no room (over 4096 closes between two scrapes)."};
 constexpr Family kNetnsUnseeded{"listenq_netns_not_entered", "gauge",
 				"Network namespaces the first pass could not enter (their older listeners are missed)."};
 constexpr Family kSamples{"listenq_samples_total", "counter", "iter/tcp sampling passes run."};
@@ -79,7 +81,7 @@ constexpr Family kScrape{"listenq_scrape_duration_seconds", "gauge", "Time this 
 constexpr Family kAll[] = {kPortListeners, kAcceptQueue, kAcceptQueuePeak, kOldestWait, kOldestWaitPeak, kBacklog,
 			   kRequested, kSynQueue, kSynQueuePeak, kOverflows, kAccepts, kQueued, kSynqDrops,
 			   kSynqCookies, kCookiesSent, kSynackRetrans, kSocketDrops, kWait, kBuildInfo, kTierInfo,
-			   kExportInfo, kRowsLeftOut, kListeners, kUntracked, kLost, kStale, kNetnsUnseeded, kSamples,
+			   kExportInfo, kRowsLeftOut, kListeners, kUntracked, kLost, kStale, kClosedLost, kNetnsUnseeded, kSamples,
 			   kUnattributed, kRefused, kScrape};
 
 // The family of each Metric, for --metrics.
@@ -526,6 +528,7 @@ std::string render_prometheus(const ExportScrape &s, const std::function<double(
 	single(kUntracked, "", std::to_string(s.untracked));
 	single(kLost, "", std::to_string(s.events_lost));
 	single(kStale, "", std::to_string(s.stale_removed));
+	single(kClosedLost, "", std::to_string(s.closed_lost));
 	single(kNetnsUnseeded, "", std::to_string(s.netns_unseeded));
 	single(kSamples, "", std::to_string(s.samples));
 	w.family(kUnattributed);

@@ -243,6 +243,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 		status += ", " + std::to_string(f.netns_unseeded) + " netns not entered (older listeners there missed)";
 	if (f.stale_removed)
 		status += ", " + std::to_string(f.stale_removed) + " stale entries removed";
+	if (f.closed_lost)
+		status += ", " + std::to_string(f.closed_lost) + " closed listeners' last counts lost";
 	if (f.header.sampler_fallback)
 		status += ", last sample " + count_of(f.sample_passes, "pass") + " " + fixed(f.sample_us / 1000.0, 1) + " ms";
 	print_folded(os, "listenq watch:", status);
@@ -290,7 +292,7 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 		if (who.size() > 16)
 			who.resize(16);
 		std::vector<std::string> cells = {
-			endpoint(s.id), who, std::to_string(s.accept_queue), std::to_string(s.accept_queue_peak),
+			s.closed ? endpoint(s.id) + " closed" : endpoint(s.id), who, std::to_string(s.accept_queue), std::to_string(s.accept_queue_peak),
 			std::to_string(s.backlog), std::to_string(s.syn_queue), std::to_string(s.syn_queue_peak),
 			std::to_string(r.overflow_syn), ack_measured ? std::to_string(r.overflow_ack) : "-",
 			accepts_measured ? fixed(r.accepts_per_s, 1) : "-",
@@ -329,6 +331,7 @@ nlohmann::ordered_json watch_listener_json(const WatchFrame &f, const WatchRow &
 	nlohmann::ordered_json x = listener_stat_identity_json(s);
 	x.update(nlohmann::ordered_json{
 		{"seeded", s.seeded},
+		{"closed", s.closed},
 		      {"requested_backlog", opt_json(s.requested_backlog)},
 		      {"backlog", s.backlog},
 		      {"accept_queue", s.accept_queue},
@@ -389,6 +392,7 @@ nlohmann::ordered_json watch_frame_head(const WatchFrame &f, nlohmann::ordered_j
 		{"untracked", f.untracked},
 		{"netns_unseeded", f.netns_unseeded},
 		{"stale_removed", f.stale_removed},
+		{"closed_lost", f.closed_lost},
 		{"attributed", names_json(f.header.fields, Provenance::netns_counters)},
 		{"hooks_not_used", f.header.not_used},
 		{"refused", refused_json(f.header.refused)},

@@ -51,6 +51,14 @@ ListenerStat &ListenerTable::at(std::uint64_t key, bool *added)
 	return stats_.back();
 }
 
+bool ListenerTable::seen(std::uint64_t key) const
+{
+	if (index_.empty())
+		return false;
+	const std::size_t slot = slot_of(key);
+	return index_[slot] && (marks_[index_[slot] - 1] & kSeen);
+}
+
 void ListenerTable::end()
 {
 	// Compacts in place, order kept.

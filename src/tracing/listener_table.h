@@ -23,6 +23,8 @@ public:
 	// The entry of key, marked seen; a new one (zeroed but for its key)
 	// when *added is set.
 	ListenerStat &at(std::uint64_t key, bool *added = nullptr);
+	// Whether key was given by at() since begin().
+	bool seen(std::uint64_t key) const;
 	// Drops the entries not seen since begin(). Their owners' marks go too.
 	void end();
 

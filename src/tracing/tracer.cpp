@@ -199,9 +199,9 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 	ListenerTable &table = impl_->table;
 	const bool ptr_keys = impl_->prog->plan().ptr_keys;
 	table.begin();
-	impl_->prog->each_listener([&](const lq_listener_key &k, const lq_listener_state &st) {
+	auto absorb = [&](std::uint64_t key, const lq_listener_key &k, const lq_listener_state &st, bool closed) {
 		bool added;
-		ListenerStat &s = table.at(k.cookie, &added);
+		ListenerStat &s = table.at(key, &added);
 		// A seeded listener's owner looked up before (the map has none).
 		const bool keep_owner = !added && !st.owner_tgid;
 		const std::uint32_t pid = s.owner_pid;
@@ -209,12 +209,30 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 		if (keep_owner)
 			comm.swap(s.owner_comm);
 		update_listener_stat(s, k, st, ptr_keys, hists);
+		s.key = key;
+		s.closed = closed;
 		if (keep_owner) {
 			s.owner_pid = pid;
 			s.owner_comm.swap(comm);
 		}
 		if (s.owner_pid != pid)
 			s.cgroup = nullptr;  // a new owner: read its cgroup
+	};
+	impl_->prog->each_listener(
+		[&](const lq_listener_key &k, const lq_listener_state &st) { absorb(k.cookie, k, st, false); });
+	// Listeners closed since the last read, once, with their final counts:
+	// the last interval of a listener that closed between two reads. A
+	// socket pointer (ptr_keys) can be a new listener's key already: the
+	// closed one then takes a key of its own, and its whole count is that
+	// interval's (no base).
+	impl_->prog->take_closed([&](const lq_listener_key &k, const lq_listener_state &st) {
+		if (!st.family)
+			return;
+		std::uint64_t key = k.cookie;
+		if (table.seen(key))
+			key ^= 1ULL << 63;
+		if (!table.seen(key))
+			absorb(key, k, st, true);
 	});
 	table.end();
 	fill_seeded_owners(table);
@@ -262,6 +280,7 @@ TracerStats Tracer::stats() const
 	t.netns_unseeded = s.netns_unseeded;
 	t.untracked = s.untracked;
 	t.stale_removed = s.stale_removed;
+	t.closed_lost = impl_->prog->stat(LQ_STAT_CLOSED_LOST);
 	t.last_sample_passes = s.last_passes;
 	t.last_sample_us = s.last_us;
 	t.events_lost = impl_->prog->events_lost();

@@ -40,6 +40,9 @@ struct TracerStats {
 	// Map entries of listeners that had gone without a close being seen
 	// (a missed hook), removed when no pass visited them for 5 s.
 	std::uint64_t stale_removed = 0;
+	// Closed listeners whose final counts had no room (bpf closed map full:
+	// over 4096 closes between two reads): their last interval is lost.
+	std::uint64_t closed_lost = 0;
 	// What the last sample cost: its iterator passes and their time.
 	std::uint32_t last_sample_passes = 0;
 	std::uint64_t last_sample_us = 0;

@@ -81,6 +81,38 @@ std::map<std::string, double> samples_of(const std::string &text, const std::str
 	return m;
 }
 
+// A listener that overflows and closes between two scrapes: the next
+// scrape carries its final counts (its overflows equal the kernel's
+// ListenOverflows rise), the one after has no series of it.
+TEST_F(Export, AClosedListenersLastCountsReachTheNextScrape)
+{
+	auto exporter = start_export({"--group-by", "listener"});
+	ASSERT_TRUE(exporter) << "listenq export did not answer";
+	const std::uint64_t before = netstat_counter("ListenOverflows");
+	auto l = make_listener("127.0.0.1", 0, 4);
+	ASSERT_TRUE(l);
+	const std::string mine = "port=\"" + std::to_string(local_port(l->get())) + "\"";
+	std::vector<UniqueFd> clients = connect_burst(local_port(l->get()), 20);
+	l->reset();
+	clients.clear();
+	const double delta = static_cast<double>(netstat_counter("ListenOverflows") - before);
+	auto overflows_in = [](const std::map<std::string, double> &m) {
+		double n = 0;
+		for (const auto &[series, value] : m)
+			n += series.rfind("listenq_overflows_total{", 0) == 0 ? value : 0;
+		return n;
+	};
+	const std::string text = scrape();
+	ASSERT_FALSE(text.empty());
+	const auto last = samples_of(text, mine);
+	std::cout << "[ measured ] backlog 4, 20 connects, closed before the scrape: ListenOverflows +" << delta
+		  << ", overflows_total " << overflows_in(last) << std::endl;
+	EXPECT_GT(delta, 0);
+	EXPECT_EQ(overflows_in(last), delta) << text;
+	EXPECT_EQ(samples_of(scrape(), mine).size(), 0u) << "its series are gone at the scrape after";
+	EXPECT_NE(text.find("listenq_closed_listeners_lost_total 0"), std::string::npos);
+}
+
 // Debian's prometheus on loopback, scraping the exporter every second.
 TEST_F(Export, PrometheusScrapesTheBacklogAndQueueOfAListener)
 {

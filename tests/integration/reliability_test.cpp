@@ -299,6 +299,7 @@ TEST_F(Reliability, HundredThousandListenCloseCyclesLeaveMapAndRssFlat)
 	EXPECT_EQ(f["listeners"].size(), rows_before) << "listener map back at its baseline";
 	EXPECT_EQ(f["events_lost"], 0);
 	EXPECT_EQ(f["untracked"], 0);
+	EXPECT_EQ(f["closed_lost"], 0) << "listeners that counted nothing leave no closed row";
 	EXPECT_LE(rss_after, rss_before + 1024) << "RSS " << rss_before << " -> " << rss_after << " KiB";
 	std::cout << "[ measured ] " << kCycles << " cycles in " << secs << " s; map rows " << rows_before << " -> "
 		  << f["listeners"].size() << " (stale entries removed: " << f["stale_removed"] << "); RSS " << rss_before

@@ -199,6 +199,64 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 	}
 }
 
+// A server that overflows and then restarts: the listener closes within
+// the frame of its overflows, with no sleep before the close. Its last
+// interval still reaches the next frame, as a row marked closed, and the
+// frames' overflows add up to the kernel's ListenOverflows rise.
+TEST_F(Tracing, ClosingListenerIsCountedToTheEnd)
+{
+	Spawned watch({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "1", "--json"});
+	ASSERT_TRUE(watch.read_line(10s)) << "watch did not start";
+	const std::uint64_t before = netstat_counter("ListenOverflows");
+	ASSERT_NE(before, UINT64_MAX);
+	auto l = make_listener("127.0.0.1", 0, 4);
+	ASSERT_TRUE(l);
+	const std::uint16_t port = local_port(l->get());
+	std::vector<UniqueFd> clients = connect_burst(port, 20);
+	l->reset();       // closed at once: the frame it overflowed in has not ended
+	clients.clear();
+	const std::uint64_t delta = netstat_counter("ListenOverflows") - before;
+	// Two frames after the close: the one that shows it, and one without it.
+	std::vector<std::string> rest;
+	for (int i = 0; i < 3; i++) {
+		auto line = watch.read_line(10s);
+		ASSERT_TRUE(line) << "no frame";
+		rest.push_back(*line);
+	}
+	watch.signal(SIGINT);
+	std::string err;
+	std::vector<std::string> tail;
+	ASSERT_EQ(watch.wait(15s, tail, err), 0) << err;
+	rest.insert(rest.end(), tail.begin(), tail.end());
+
+	std::uint64_t ovf = 0;
+	int closed_rows = 0, rows_after_closed = 0;
+	std::string frames;
+	for (const json &f : parse_json_lines(rest)) {
+		frames += f.dump() + "\n";
+		EXPECT_EQ(f["closed_lost"], 0);
+		for (const json &x : f["listeners"]) {
+			if (x["port"] != port)
+				continue;
+			if (closed_rows)
+				rows_after_closed++;
+			ovf += x["interval"]["overflow_syn"].get<std::uint64_t>() +
+			       (x["interval"]["overflow_ack"].is_null() ? 0 : x["interval"]["overflow_ack"].get<std::uint64_t>());
+			if (x["closed"].get<bool>()) {
+				closed_rows++;
+				EXPECT_EQ(x["backlog"], 4);
+			}
+		}
+	}
+	SCOPED_TRACE("watch frames:\n" + frames);
+	std::cout << "[ measured ] backlog 4, 20 connects, closed at once: ListenOverflows +" << delta
+		  << ", watch frames' overflows " << ovf << std::endl;
+	EXPECT_GT(delta, 0u);
+	EXPECT_EQ(ovf, delta) << "the frames' overflows vs the kernel's ListenOverflows rise";
+	EXPECT_EQ(closed_rows, 1) << "one row marked closed";
+	EXPECT_EQ(rows_after_closed, 0) << "a closed listener is shown once";
+}
+
 // A stopped acceptor: the head-of-line wait grows with the time since the
 // connections came, in every tier (the sampler reads the queue's head and
 // its SYN-ACK time; this checks that clock against ours), and drops to 0
