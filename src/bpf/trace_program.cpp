@@ -20,6 +20,7 @@
 #include "bpf/libbpf_raii.h"
 #include "sources/tracefs.h"
 #include "bpf/trace_object.h"
+#include "util/clock.h"
 #include "util/files.h"
 #include "util/unique_fd.h"
 
@@ -41,22 +42,46 @@ struct TraceProgram::Impl {
 	std::vector<std::string> attached;
 	EventFn on_event;
 	std::uint64_t perf_lost = 0;
-	// Perf buffer: one ring per CPU, read ring by ring. A poll's events
-	// are handed over in time order (the ringbuf keeps that order itself).
-	std::vector<std::vector<std::uint8_t>> perf_batch;
-	void flush_perf_batch()
+	// Perf buffer: one ring per CPU, read ring by ring, so a record of one
+	// CPU can reach us a read later than a newer one of another CPU (it
+	// was stamped before we read its ring and written after). Records wait
+	// kPerfReorderNs after their stamp, in a min-heap, and are handed over
+	// in time order; one older than a record already handed over (a CPU
+	// held up longer than the window) is handed over at once and counted
+	// in perf_late. The ringbuf keeps that order itself.
+	static constexpr std::uint64_t kPerfReorderNs = 50'000'000;
+	std::vector<std::vector<std::uint8_t>> perf_batch, perf_pending;
+	std::uint64_t perf_released_ts = 0, perf_late = 0;
+	static std::uint64_t ts_of(const std::vector<std::uint8_t> &e)
 	{
-		auto ts = [](const std::vector<std::uint8_t> &e) {
-			std::uint64_t t = 0;
-			std::memcpy(&t, e.data(), std::min(e.size(), sizeof(t)));
-			return t;
-		};
-		std::stable_sort(perf_batch.begin(), perf_batch.end(),
-				 [&](const auto &a, const auto &b) { return ts(a) < ts(b); });
-		for (const auto &e : perf_batch)
+		std::uint64_t t = 0;
+		std::memcpy(&t, e.data(), std::min(e.size(), sizeof(t)));
+		return t;
+	}
+	// Hands over the records older than the window; all: every one.
+	void release_perf(bool all)
+	{
+		auto later = [](const auto &a, const auto &b) { return ts_of(a) > ts_of(b); };
+		for (auto &e : perf_batch) {
+			perf_pending.push_back(std::move(e));
+			std::push_heap(perf_pending.begin(), perf_pending.end(), later);
+		}
+		perf_batch.clear();
+		const std::uint64_t now = monotonic_ns();
+		while (!perf_pending.empty()) {
+			const std::uint64_t t = ts_of(perf_pending.front());
+			if (!all && t + kPerfReorderNs > now)
+				break;
+			std::pop_heap(perf_pending.begin(), perf_pending.end(), later);
+			std::vector<std::uint8_t> e = std::move(perf_pending.back());
+			perf_pending.pop_back();
+			if (t < perf_released_ts)
+				perf_late++;
+			else
+				perf_released_ts = t;
 			if (on_event)
 				on_event(e);
-		perf_batch.clear();
+		}
 	}
 };
 
@@ -507,7 +532,7 @@ Result<int> TraceProgram::poll(int timeout_ms, int wake_fd)
 		n = consume();
 	}
 	if (i.pb)
-		i.flush_perf_batch();
+		i.release_perf(false);
 	if (n < 0 && n != -EINTR)
 		return Error::from_errno(-n, i.rb ? "poll ring buffer events" : "poll perf buffer events");
 	return n < 0 ? 0 : n;
@@ -620,7 +645,29 @@ std::uint64_t TraceProgram::stat(std::uint32_t idx, bool zero) const
 	return sum;
 }
 
-std::uint64_t TraceProgram::events_lost() const { return stat(LQ_STAT_EVENTS_LOST) + impl_->perf_lost; }
+// Perf buffer: where bpf_perf_event_output() returns the kernel's -ENOSPC,
+// the BPF side counts a loss at once, and the kernel's PERF_RECORD_LOST
+// counts the same loss again when the next record is written on that CPU;
+// where the helper returns 0 regardless, only the latter counts. Either
+// way the larger is the count, and no loss is counted twice.
+std::uint64_t TraceProgram::events_lost() const
+{
+	const std::uint64_t bpf_side = stat(LQ_STAT_EVENTS_LOST);
+	return impl_->pb ? std::max(bpf_side, impl_->perf_lost) : bpf_side;
+}
+
+std::uint64_t TraceProgram::events_late() const { return impl_->perf_late; }
+
+void TraceProgram::drain()
+{
+	Impl &i = *impl_;
+	if (i.rb) {
+		ring_buffer__consume(i.rb.get());
+		return;
+	}
+	perf_buffer__consume(i.pb.get());
+	i.release_perf(true);
+}
 
 void TraceProgram::next_interval() { impl_->skel->next_interval(); }
 

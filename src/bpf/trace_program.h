@@ -63,7 +63,13 @@ public:
 	std::set<std::uint32_t> fresh_netns() const;
 	// Sum over CPUs of one enum lq_stat slot; zero: reset it after.
 	std::uint64_t stat(std::uint32_t idx, bool zero = false) const;
-	std::uint64_t events_lost() const;  // BPF side plus perf buffer losses
+	std::uint64_t events_lost() const;  // ringbuf or perf buffer full
+	// Perf buffer: records that came later than the reorder window, handed
+	// over out of time order.
+	std::uint64_t events_late() const;
+	// Hands over every event written so far (the perf buffer's held ones
+	// included): at the end of a run.
+	void drain();
 	void next_interval();
 
 	struct Impl;

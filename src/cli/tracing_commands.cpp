@@ -134,6 +134,7 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 		out.flush();
 		return !end || now < end;
 	});
+	t.drain_events();
 	out.flush();
 	if (!r)
 		return fail(err, "trace", r.error());
@@ -146,6 +147,8 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 		err << ", " << s.stale_removed << " stale entries removed";
 	if (s.closed_lost)
 		err << ", " << s.closed_lost << " closed listeners' last counts lost";
+	if (s.events_late)
+		err << ", " << s.events_late << " out of time order (perf buffer: later than its 50 ms window)";
 	err << '\n';
 	return kExitOk;
 }

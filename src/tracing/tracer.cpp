@@ -82,6 +82,8 @@ Result<void> Tracer::sample()
 	return {};
 }
 
+void Tracer::drain_events() { impl_->prog->drain(); }
+
 std::uint64_t Tracer::last_sample_ns() const { return impl_->last_sample_ns; }
 
 Result<int> Tracer::poll(int timeout_ms, int wake_fd)
@@ -284,6 +286,7 @@ TracerStats Tracer::stats() const
 	t.last_sample_passes = s.last_passes;
 	t.last_sample_us = s.last_us;
 	t.events_lost = impl_->prog->events_lost();
+	t.events_late = impl_->prog->events_late();
 	return t;
 }
 

@@ -32,6 +32,7 @@ struct TracerOptions {
 
 struct TracerStats {
 	std::uint64_t events_lost = 0;  // ringbuf/perf buffer full
+	std::uint64_t events_late = 0;  // perf buffer: handed over out of time order
 	std::uint64_t untracked = 0;    // listeners the last sample found no room for (map full)
 	std::uint64_t samples = 0;      // sample passes run
 	// First full pass: network namespaces walked, and those that could not
@@ -72,6 +73,9 @@ public:
 	// Waits up to timeout_ms for events, or for wake_fd (when >= 0) to
 	// become readable; handles the events; returns how many.
 	Result<int> poll(int timeout_ms, int wake_fd = -1);
+	// Handles every event written so far, the perf buffer's reorder window
+	// included: at the end of a run.
+	void drain_events();
 	// Reads the listeners now into listeners(), in place: the one copy in
 	// user space. Only the histograms asked for are filled. Where the SYN
 	// path is not hooked, its counts are attributed from each netns's
