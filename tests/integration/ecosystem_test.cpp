@@ -113,6 +113,62 @@ TEST_F(Export, AClosedListenersLastCountsReachTheNextScrape)
 	EXPECT_NE(text.find("listenq_closed_listeners_lost_total 0"), std::string::npos);
 }
 
+// export, watch and doctor at once on one host, each with its own
+// programs: an overflow burst is counted whole by each of them (the
+// kernel's ListenOverflows rise), none takes another's events.
+TEST_F(Export, ExportWatchAndDoctorTogetherEachCountEveryOverflow)
+{
+	auto l = make_listener("127.0.0.1", 0, 4);
+	ASSERT_TRUE(l);
+	const std::uint16_t port = local_port(l->get());
+	const std::string netns = std::to_string(current_netns_inode());
+	auto exporter = start_export({"--group-by", "listener"});
+	ASSERT_TRUE(exporter) << "listenq export did not answer";
+	Spawned watch({LISTENQ_BIN, "watch", "0.5", "--json", "--netns", netns, "--port", std::to_string(port)});
+	ASSERT_TRUE(watch.read_line(10s)) << "watch did not start";
+	Spawned doctor({LISTENQ_BIN, "doctor", "3", "--json", "--netns", netns, "--port", std::to_string(port)});
+	ASSERT_TRUE(doctor.wait_stderr("listenq doctor: watching", 30s)) << "doctor did not start";
+
+	const std::uint64_t before = netstat_counter("ListenOverflows");
+	std::vector<UniqueFd> clients = connect_burst(port, 20);
+	clients.clear();  // no SYN retransmits: the burst is all there is
+	const std::uint64_t delta = netstat_counter("ListenOverflows") - before;
+	ASSERT_GT(delta, 0u);
+
+	std::vector<std::string> rest;
+	std::string err;
+	ASSERT_EQ(doctor.wait(30s, rest, err), 1) << "critical: the queue overflowed\n" << err;
+	std::string doc_text;
+	for (const std::string &line : rest)
+		doc_text += line + "\n";
+	const json doc = json::parse(doc_text, nullptr, false);
+	ASSERT_TRUE(doc.is_object()) << doc_text;
+	std::uint64_t by_doctor = 0;
+	for (const json &f : doc["findings"])
+		if (f["id"] == "accept_queue_overflow")
+			by_doctor = f["evidence"]["overflow_syn"].get<std::uint64_t>() +
+				    (f["evidence"]["overflow_ack"].is_null() ? 0 : f["evidence"]["overflow_ack"].get<std::uint64_t>());
+
+	watch.signal(SIGINT);
+	std::vector<std::string> frames;
+	ASSERT_EQ(watch.wait(15s, frames, err), 0) << err;
+	std::uint64_t by_watch = 0;
+	for (const json &f : parse_json_lines(frames))
+		for (const json &x : f["listeners"])
+			by_watch += x["interval"]["overflow_syn"].get<std::uint64_t>() +
+				    (x["interval"]["overflow_ack"].is_null() ? 0 : x["interval"]["overflow_ack"].get<std::uint64_t>());
+
+	double by_export = 0;
+	for (const auto &[series, value] : samples_of(scrape(), "port=\"" + std::to_string(port) + "\""))
+		by_export += series.rfind("listenq_overflows_total{", 0) == 0 ? value : 0;
+
+	std::cout << "[ measured ] three listenq at once, backlog 4, 20 connects: ListenOverflows +" << delta
+		  << "; export " << by_export << ", watch " << by_watch << ", doctor " << by_doctor << std::endl;
+	EXPECT_EQ(by_export, static_cast<double>(delta));
+	EXPECT_EQ(by_watch, delta);
+	EXPECT_EQ(by_doctor, delta) << doc.dump(2);
+}
+
 // Debian's prometheus on loopback, scraping the exporter every second.
 TEST_F(Export, PrometheusScrapesTheBacklogAndQueueOfAListener)
 {
