@@ -32,6 +32,7 @@ struct TraceProgram::Impl {
 	std::optional<TraceObject> skel;
 	std::set<std::string> loaded;  // programs the skeleton loaded
 	std::vector<LinkPtr> links;
+	std::vector<int> hook_fds;  // the attached non-iterator programs (owned by the object)
 	std::map<PassKind, LinkPtr> iters;
 	std::map<PassKind, std::string> iter_names;  // "iter/task_file sample_files_raw"
 	bool walk = false;  // the kprobe walk serves PassKind::tcp (no iter/tcp)
@@ -339,6 +340,7 @@ std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
 	impl.iters.clear();
 	impl.iter_names.clear();
 	impl.attached.clear();
+	impl.hook_fds.clear();
 	impl.walk = false;
 	for (const ProgramPlan &pp : impl.plan.programs) {
 		if (pp.state != ProgState::attach)
@@ -371,8 +373,10 @@ std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
 		if (iter) {
 			impl.iters[pass_of(spec->kind)].reset(l);
 			impl.iter_names[pass_of(spec->kind)] = spec->section() + " " + std::string(pp.name);
-		} else
+		} else {
 			impl.links.emplace_back(l);
+			impl.hook_fds.push_back(bpf_program__fd(prog));
+		}
 		impl.walk |= pp.name == "sample_walk4";
 		impl.attached.push_back(spec->section());
 	}
@@ -657,6 +661,22 @@ std::uint64_t TraceProgram::events_lost() const
 }
 
 std::uint64_t TraceProgram::events_late() const { return impl_->perf_late; }
+
+// bpf_prog_info.recursion_misses (5.12+; 0 before, where such runs are
+// counted nowhere): a kprobe program that fires while another BPF program
+// runs on that CPU is not run (bpf_prog_active), nor a trampoline program
+// re-entered. Each such run is an event this tier did not count.
+std::uint64_t TraceProgram::recursion_misses() const
+{
+	std::uint64_t sum = 0;
+	for (int fd : impl_->hook_fds) {
+		bpf_prog_info info{};
+		__u32 len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
 
 void TraceProgram::drain()
 {

@@ -67,6 +67,8 @@ public:
 	// Perf buffer: records that came later than the reorder window, handed
 	// over out of time order.
 	std::uint64_t events_late() const;
+	// Runs of the attached hooks the kernel skipped (recursion), summed.
+	std::uint64_t recursion_misses() const;
 	// Hands over every event written so far (the perf buffer's held ones
 	// included): at the end of a run.
 	void drain();

@@ -158,6 +158,7 @@ Result<std::string> scrape(Tracer &t, const Options &o, const MetricSet &metrics
 	s.events_lost = ts.events_lost;
 	s.stale_removed = ts.stale_removed;
 	s.closed_lost = ts.closed_lost;
+	s.hook_runs_missed = ts.hook_runs_missed;
 	s.netns_unseeded = ts.netns_unseeded;
 	s.samples = ts.samples;
 	s.unattributed = t.unattributed();

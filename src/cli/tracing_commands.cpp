@@ -147,6 +147,8 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 		err << ", " << s.stale_removed << " stale entries removed";
 	if (s.closed_lost)
 		err << ", " << s.closed_lost << " closed listeners' last counts lost";
+	if (s.hook_runs_missed)
+		err << ", " << s.hook_runs_missed << " hook runs skipped by the kernel";
 	if (s.events_late)
 		err << ", " << s.events_late << " out of time order (perf buffer: later than its 50 ms window)";
 	err << '\n';
@@ -186,6 +188,7 @@ Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
 		f.netns_unseeded = ts.netns_unseeded;
 		f.stale_removed = ts.stale_removed;
 		f.closed_lost = ts.closed_lost;
+		f.hook_runs_missed = ts.hook_runs_missed;
 		f.sample_passes = ts.last_sample_passes;
 		f.sample_us = ts.last_sample_us;
 		f.unattributed = t.unattributed();

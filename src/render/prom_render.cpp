@@ -68,6 +68,9 @@ constexpr Family kStale{"listenq_stale_entries_removed_total", "counter",
 			"Entries of listeners gone without a close being seen, removed after 5 s unvisited."};
 constexpr Family kClosedLost{"listenq_closed_listeners_lost_total", "counter",
 			     "Closed listeners whose last counts had no room (over 4096 closes between two scrapes)."};
+constexpr Family kHookMisses{"listenq_hook_runs_missed_total", "counter",
+			     "Runs of listenq's kprobe/fentry programs the kernel skipped (bpf_prog_info.recursion_misses, "
+			     "5.12+): what they would have counted is missing."};
 constexpr Family kNetnsUnseeded{"listenq_netns_not_entered", "gauge",
 				"Network namespaces the first pass could not enter (their older listeners are missed)."};
 constexpr Family kSamples{"listenq_samples_total", "counter", "iter/tcp sampling passes run."};
@@ -81,7 +84,7 @@ constexpr Family kScrape{"listenq_scrape_duration_seconds", "gauge", "Time this 
 constexpr Family kAll[] = {kPortListeners, kAcceptQueue, kAcceptQueuePeak, kOldestWait, kOldestWaitPeak, kBacklog,
 			   kRequested, kSynQueue, kSynQueuePeak, kOverflows, kAccepts, kQueued, kSynqDrops,
 			   kSynqCookies, kCookiesSent, kSynackRetrans, kSocketDrops, kWait, kBuildInfo, kTierInfo,
-			   kExportInfo, kRowsLeftOut, kListeners, kUntracked, kLost, kStale, kClosedLost, kNetnsUnseeded, kSamples,
+			   kExportInfo, kRowsLeftOut, kListeners, kUntracked, kLost, kStale, kClosedLost, kHookMisses, kNetnsUnseeded, kSamples,
 			   kUnattributed, kRefused, kScrape};
 
 // The family of each Metric, for --metrics.
@@ -529,6 +532,7 @@ std::string render_prometheus(const ExportScrape &s, const std::function<double(
 	single(kLost, "", std::to_string(s.events_lost));
 	single(kStale, "", std::to_string(s.stale_removed));
 	single(kClosedLost, "", std::to_string(s.closed_lost));
+	single(kHookMisses, "", std::to_string(s.hook_runs_missed));
 	single(kNetnsUnseeded, "", std::to_string(s.netns_unseeded));
 	single(kSamples, "", std::to_string(s.samples));
 	w.family(kUnattributed);

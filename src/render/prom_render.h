@@ -76,7 +76,7 @@ struct ExportScrape {
 	std::vector<PortGroup> ports;         // GroupBy::port: the rows
 	std::uint64_t rows_left_out = 0;      // by --top
 	std::uint64_t listeners_tracked = 0;  // every listener in the map
-	std::uint64_t untracked = 0, events_lost = 0, stale_removed = 0, closed_lost = 0, netns_unseeded = 0, samples = 0;
+	std::uint64_t untracked = 0, events_lost = 0, stale_removed = 0, closed_lost = 0, hook_runs_missed = 0, netns_unseeded = 0, samples = 0;
 	std::vector<Unattributed> unattributed;
 	double scrape_seconds = 0;  // sampling + reading + this rendering, so far
 };

@@ -245,6 +245,8 @@ void render_watch_text(std::ostream &os, const WatchFrame &f)
 		status += ", " + std::to_string(f.stale_removed) + " stale entries removed";
 	if (f.closed_lost)
 		status += ", " + std::to_string(f.closed_lost) + " closed listeners' last counts lost";
+	if (f.hook_runs_missed)
+		status += ", " + std::to_string(f.hook_runs_missed) + " hook runs skipped by the kernel (counts short)";
 	if (f.header.sampler_fallback)
 		status += ", last sample " + count_of(f.sample_passes, "pass") + " " + fixed(f.sample_us / 1000.0, 1) + " ms";
 	print_folded(os, "listenq watch:", status);
@@ -393,6 +395,7 @@ nlohmann::ordered_json watch_frame_head(const WatchFrame &f, nlohmann::ordered_j
 		{"netns_unseeded", f.netns_unseeded},
 		{"stale_removed", f.stale_removed},
 		{"closed_lost", f.closed_lost},
+		{"hook_runs_missed", f.hook_runs_missed},
 		{"attributed", names_json(f.header.fields, Provenance::netns_counters)},
 		{"hooks_not_used", f.header.not_used},
 		{"refused", refused_json(f.header.refused)},

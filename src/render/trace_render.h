@@ -44,6 +44,7 @@ struct WatchFrame {
 	std::uint64_t netns_unseeded = 0;  // netns whose older listeners could not be seeded
 	std::uint64_t stale_removed = 0;   // entries of listeners gone without a close seen
 	std::uint64_t closed_lost = 0;     // closed listeners whose last interval had no room
+	std::uint64_t hook_runs_missed = 0;  // hook runs the kernel skipped (recursion_misses)
 	std::uint32_t sample_passes = 0;   // iterator passes of the last sample (one per netns walked)
 	std::uint64_t sample_us = 0;       // and their time
 	std::vector<Unattributed> unattributed;  // tier 3: netns counts no single listener was given

@@ -287,6 +287,7 @@ TracerStats Tracer::stats() const
 	t.last_sample_us = s.last_us;
 	t.events_lost = impl_->prog->events_lost();
 	t.events_late = impl_->prog->events_late();
+	t.hook_runs_missed = impl_->prog->recursion_misses();
 	return t;
 }
 

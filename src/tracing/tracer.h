@@ -33,6 +33,10 @@ struct TracerOptions {
 struct TracerStats {
 	std::uint64_t events_lost = 0;  // ringbuf/perf buffer full
 	std::uint64_t events_late = 0;  // perf buffer: handed over out of time order
+	// Hook runs the kernel skipped (bpf_prog_info.recursion_misses, 5.12+):
+	// a kprobe that fires while another BPF program runs on that CPU is
+	// not run, so what it would have counted is missing.
+	std::uint64_t hook_runs_missed = 0;
 	std::uint64_t untracked = 0;    // listeners the last sample found no room for (map full)
 	std::uint64_t samples = 0;      // sample passes run
 	// First full pass: network namespaces walked, and those that could not
