@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-${FUZZ_SECONDS:-60}}"
 scripts/deps.sh >/dev/null
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DLISTENQ_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-targets=(proc inet_diag bpf_records)
+targets=(proc inet_diag bpf_records http)
 cmake --build build-fuzz -j"$(nproc)" --target listenq_unit "${targets[@]/#/fuzz_}" >/dev/null
 
 echo "-- unit tests, ASan + UBSan (clang)"

@@ -1,221 +1,476 @@
+// The HTTP server's sockets (cli/http_server.h): one epoll loop for every
+// connection's reading and writing, and a pool of workers for the handler.
 #include "cli/http_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <zlib.h>
+#include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <chrono>
-#include <climits>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace listenq {
 
 namespace {
 
-constexpr std::size_t kMaxHead = 8192;  // request line and headers
-constexpr int kThreads = 4;             // connections served at once
-constexpr int kSocketTimeoutSec = 5;    // per recv()/send() on a connection
+using Clock = std::chrono::steady_clock;
 
-std::string_view trim(std::string_view s)
+constexpr std::uint64_t kListenId = 0, kWakeId = 1;  // epoll ids that are no connection
+constexpr int kAcceptsPerTurn = 64;                  // then the loop serves the others
+// Out of fds: the listening socket stays readable, so accept is paused
+// rather than retried in a spin.
+constexpr std::chrono::milliseconds kAcceptPause{100};
+// After the last response the server shuts its side and reads until the
+// client closes, this long at most: closing with unread bytes would send
+// a RST, which can discard the response before the client reads it (RFC
+// 9112 9.6).
+constexpr std::chrono::milliseconds kLinger{2000};
+
+// A response being sent. Rendered in place and never moved: body may point
+// into res or gzipped.
+struct Reply {
+	std::string head;
+	HttpResponse res;
+	std::string gzipped;
+	std::string_view body;
+	std::size_t sent = 0;  // of head, then of body
+};
+
+std::unique_ptr<Reply> make_reply(const HttpRequest &req, HttpResponse res)
 {
-	while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-		s.remove_prefix(1);
-	while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-		s.remove_suffix(1);
-	return s;
+	auto r = std::make_unique<Reply>();
+	r->res = std::move(res);
+	r->head = render_http_head(req, r->res, &r->body, &r->gzipped);
+	return r;
 }
 
-bool iequals(std::string_view a, std::string_view b)
+void wake(int eventfd)
 {
-	if (a.size() != b.size())
-		return false;
-	for (std::size_t i = 0; i < a.size(); i++)
-		if ((a[i] | 0x20) != (b[i] | 0x20))
-			return false;
-	return true;
+	const std::uint64_t one = 1;
+	(void)!::write(eventfd, &one, sizeof(one));
 }
 
-const char *reason_of(int status)
+// The threads that run the handler on complete requests, and render (and
+// gzip) the responses, off the loop.
+class WorkerPool {
+public:
+	struct Done {
+		std::uint64_t conn;
+		std::unique_ptr<Reply> reply;
+	};
+
+	WorkerPool(int threads, const HttpServer::Handler &handler, int wake_fd) : handler_(handler), wake_fd_(wake_fd)
+	{
+		for (int i = 0; i < std::max(threads, 1); i++)
+			threads_.emplace_back([this] { work(); });
+	}
+	// Waits for the handler calls in progress; queued requests are dropped.
+	~WorkerPool()
+	{
+		{
+			std::lock_guard lock(m_);
+			closed_ = true;
+		}
+		cv_.notify_all();
+		for (std::thread &t : threads_)
+			t.join();
+	}
+	void submit(std::uint64_t conn, HttpRequest req)
+	{
+		{
+			std::lock_guard lock(m_);
+			jobs_.push_back({conn, std::move(req)});
+		}
+		cv_.notify_one();
+	}
+	std::vector<Done> take_done()
+	{
+		std::lock_guard lock(m_);
+		return std::exchange(done_, {});
+	}
+
+private:
+	struct Job {
+		std::uint64_t conn;
+		HttpRequest req;
+	};
+	void work()
+	{
+		for (;;) {
+			Job job;
+			{
+				std::unique_lock lock(m_);
+				cv_.wait(lock, [&] { return closed_ || !jobs_.empty(); });
+				if (closed_)
+					return;
+				job = std::move(jobs_.front());
+				jobs_.pop_front();
+			}
+			auto reply = make_reply(job.req, handler_(job.req));
+			{
+				std::lock_guard lock(m_);
+				done_.push_back({job.conn, std::move(reply)});
+			}
+			wake(wake_fd_);
+		}
+	}
+
+	const HttpServer::Handler &handler_;
+	const int wake_fd_;
+	std::mutex m_;
+	std::condition_variable cv_;
+	std::deque<Job> jobs_;
+	std::vector<Done> done_;
+	bool closed_ = false;
+	std::vector<std::thread> threads_;  // last: started once the rest exists
+};
+
+class EventLoop {
+public:
+	EventLoop(int listen_fd, int wake_fd, int epoll_fd, const HttpLimits &limits, const std::atomic<bool> &stopping,
+		  WorkerPool &pool)
+		: listen_fd_(listen_fd), wake_fd_(wake_fd), epoll_fd_(epoll_fd), limits_(limits), stopping_(stopping),
+		  pool_(pool) {}
+	void run();
+
+private:
+	enum class State {
+		reading,    // a head (or, idle, the next keep-alive request)
+		handling,   // a worker has the request
+		writing,    // the response
+		lingering,  // after the last response: until the client closes
+	};
+	struct Conn {
+		std::uint64_t id = 0;  // epoll's data: never reused, unlike fds
+		UniqueFd fd;
+		State state = State::reading;
+		bool idle = false;        // reading, between keep-alive requests, nothing read yet
+		bool keep_alive = false;  // after the response in flight
+		std::uint32_t events = 0;
+		std::string in;  // read, not yet a request (a head in progress, or pipelined)
+		std::unique_ptr<Reply> reply;
+		Clock::time_point deadline = Clock::time_point::max();
+	};
+
+	void accept_some(Clock::time_point now);
+	void turn_away(int fd);
+	bool evict_idle();
+	void on_event(std::uint64_t id, std::uint32_t events, Clock::time_point now);
+	void read_head(Conn &c, Clock::time_point now);
+	void take_request(Conn &c, Clock::time_point now);
+	void refuse(Conn &c, int status, std::string why, Clock::time_point now);
+	void start_reply(Conn &c, std::unique_ptr<Reply> reply, Clock::time_point now);
+	void flush(Conn &c, Clock::time_point now);
+	void drain(Conn &c);
+	void expire(Clock::time_point now);
+	int timeout_ms(Clock::time_point now) const;
+	void watch(Conn &c, std::uint32_t events);
+	void close(Conn &c) { conns_.erase(c.id); }  // the fd leaves the epoll set as it closes
+
+	const int listen_fd_, wake_fd_, epoll_fd_;
+	const HttpLimits &limits_;
+	const std::atomic<bool> &stopping_;
+	WorkerPool &pool_;
+	std::unordered_map<std::uint64_t, Conn> conns_;
+	std::uint64_t next_id_ = kWakeId + 1;
+	Clock::time_point accept_resume_ = Clock::time_point::min();
+	bool accept_paused_ = false;
+};
+
+void EventLoop::run()
 {
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 431: return "Request Header Fields Too Large";
-	case 503: return "Service Unavailable";
-	default: return "Internal Server Error";
+	epoll_event events[64];
+	while (!stopping_) {
+		const int n = ::epoll_wait(epoll_fd_, events, 64, timeout_ms(Clock::now()));
+		if (n < 0 && errno != EINTR)
+			return;  // only with a bad epoll fd, which bind() made
+		const Clock::time_point now = Clock::now();
+		for (int i = 0; i < n; i++) {
+			const std::uint64_t id = events[i].data.u64;
+			if (id == kListenId) {
+				accept_some(now);
+			} else if (id == kWakeId) {
+				std::uint64_t count;
+				(void)!::read(wake_fd_, &count, sizeof(count));
+				for (WorkerPool::Done &d : pool_.take_done()) {
+					auto it = conns_.find(d.conn);  // gone if the client hung up meanwhile
+					if (it != conns_.end() && it->second.state == State::handling)
+						start_reply(it->second, std::move(d.reply), now);
+				}
+			} else {
+				on_event(id, events[i].events, now);
+			}
+		}
+		if (accept_paused_ && now >= accept_resume_) {
+			epoll_event ev{EPOLLIN, {.u64 = kListenId}};
+			::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
+			accept_paused_ = false;
+		}
+		expire(now);
 	}
 }
 
-bool send_all(int fd, std::string_view data)
+void EventLoop::accept_some(Clock::time_point now)
 {
-	while (!data.empty()) {
-		const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+	for (int i = 0; i < kAcceptsPerTurn; i++) {
+		UniqueFd fd(::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+		if (!fd.valid()) {
+			if (errno == ECONNABORTED || errno == EINTR)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				epoll_event ev{0, {.u64 = kListenId}};
+				::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
+				accept_paused_ = true;
+				accept_resume_ = now + kAcceptPause;
+			}
+			return;  // EAGAIN: none left
+		}
+		if (conns_.size() >= limits_.max_connections && !evict_idle()) {
+			turn_away(fd.get());
+			continue;
+		}
+		const std::uint64_t id = next_id_++;
+		Conn &c = conns_[id];
+		c.id = id;
+		c.fd = std::move(fd);
+		c.deadline = now + limits_.head_timeout;
+		c.events = EPOLLIN | EPOLLRDHUP;
+		epoll_event ev{c.events, {.u64 = id}};
+		if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd.get(), &ev) != 0)
+			close(c);
+	}
+}
+
+// Over the bound, a 503 rather than a bare close: the scraper then logs
+// "server returned HTTP status 503 Service Unavailable", which names the
+// cause, where a close reads as a network fault. It costs one non-blocking
+// send into the new socket's empty buffer, never a wait. What the client
+// already sent is read first, so the close sends a FIN and not a RST that
+// could discard the 503.
+void EventLoop::turn_away(int fd)
+{
+	char buf[4096];
+	for (int i = 0; i < 4 && ::recv(fd, buf, sizeof(buf), 0) > 0; i++) {
+	}
+	static const std::string busy =
+		render_http_response({}, {503, "text/plain", "listenq: too many open connections\n"});
+	(void)!::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL);
+}
+
+// At the bound, a keep-alive connection between requests gives way to a
+// new one: its client reconnects for its next request, while the new client
+// may be a scraper that has none.
+bool EventLoop::evict_idle()
+{
+	auto oldest = conns_.end();
+	for (auto it = conns_.begin(); it != conns_.end(); ++it)
+		if (it->second.idle && (oldest == conns_.end() || it->second.deadline < oldest->second.deadline))
+			oldest = it;
+	if (oldest == conns_.end())
+		return false;
+	conns_.erase(oldest);
+	return true;
+}
+
+void EventLoop::on_event(std::uint64_t id, std::uint32_t events, Clock::time_point now)
+{
+	auto it = conns_.find(id);
+	if (it == conns_.end())
+		return;  // closed earlier in this turn
+	Conn &c = it->second;
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		close(c);  // reset or both ways shut: no response can reach the client
+		return;
+	}
+	switch (c.state) {
+	case State::reading: read_head(c, now); break;
+	case State::writing: flush(c, now); break;
+	case State::lingering: drain(c); break;
+	case State::handling: break;
+	}
+}
+
+void EventLoop::read_head(Conn &c, Clock::time_point now)
+{
+	// Never more than max_head in the buffer: by then framing has decided.
+	char buf[4096];
+	const std::size_t room = std::min(sizeof(buf), limits_.max_head - c.in.size());
+	const ssize_t n = ::recv(c.fd.get(), buf, room, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		close(c);  // the client left before a whole head
+		return;
+	}
+	if (c.idle) {
+		c.idle = false;
+		c.deadline = now + limits_.head_timeout;
+	}
+	c.in.append(buf, static_cast<std::size_t>(n));
+	take_request(c, now);
+}
+
+// A complete head in c.in goes to a worker, or gets its error status.
+void EventLoop::take_request(Conn &c, Clock::time_point now)
+{
+	const HeadFrame f = frame_http_head(c.in, limits_.max_head);
+	if (f.status == HeadFrame::incomplete) {
+		watch(c, EPOLLIN | EPOLLRDHUP);
+		return;
+	}
+	if (f.status == HeadFrame::too_large) {
+		refuse(c, 431, "request head over " + std::to_string(limits_.max_head) + " bytes\n", now);
+		return;
+	}
+	auto req = parse_http_request(f.head);
+	if (!req) {
+		refuse(c, 400, "malformed request line\n", now);
+		return;
+	}
+	if (req->method != "GET" && req->method != "HEAD") {
+		refuse(c, 405, "only GET and HEAD\n", now);
+		return;
+	}
+	c.in.erase(0, f.consumed);  // what follows is the next (pipelined) request
+	c.keep_alive = req->keep_alive;
+	c.state = State::handling;
+	c.deadline = Clock::time_point::max();  // the handler is ours, and bounded
+	watch(c, 0);                             // pipelined bytes wait for the response
+	pool_.submit(c.id, std::move(*req));
+}
+
+// An error status on the loop (no gzip: the body is a line), then close.
+void EventLoop::refuse(Conn &c, int status, std::string why, Clock::time_point now)
+{
+	c.keep_alive = false;
+	start_reply(c, make_reply({}, {status, "text/plain", std::move(why)}), now);
+}
+
+void EventLoop::start_reply(Conn &c, std::unique_ptr<Reply> reply, Clock::time_point now)
+{
+	c.state = State::writing;
+	c.reply = std::move(reply);
+	c.deadline = now + limits_.write_timeout;
+	flush(c, now);
+}
+
+// Sends what the socket takes now; the rest when it is writable again.
+void EventLoop::flush(Conn &c, Clock::time_point now)
+{
+	Reply &r = *c.reply;
+	const std::size_t total = r.head.size() + r.body.size();
+	while (r.sent < total) {
+		iovec iov[2];
+		msghdr msg{};
+		msg.msg_iov = iov;
+		if (r.sent < r.head.size())
+			iov[msg.msg_iovlen++] = {r.head.data() + r.sent, r.head.size() - r.sent};
+		const std::size_t off = r.sent > r.head.size() ? r.sent - r.head.size() : 0;
+		iov[msg.msg_iovlen++] = {const_cast<char *>(r.body.data()) + off, r.body.size() - off};
+		const ssize_t n = ::sendmsg(c.fd.get(), &msg, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return false;  // the client left, or the send timed out
-		data.remove_prefix(static_cast<std::size_t>(n));
-	}
-	return true;
-}
-
-void serve_connection(int fd, const HttpServer::Handler &handler)
-{
-	const timeval tv{kSocketTimeoutSec, 0};
-	::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	std::string head;
-	char buf[4096];
-	std::size_t end;
-	while ((end = head.find("\r\n\r\n")) == std::string::npos && (end = head.find("\n\n")) == std::string::npos) {
-		if (head.size() > kMaxHead) {
-			send_all(fd, render_http_response({}, {431, "text/plain", "request head over 8 KiB\n"}));
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			watch(c, EPOLLOUT);
 			return;
 		}
-		const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;  // closed, timed out or failed before a whole head
-		head.append(buf, static_cast<std::size_t>(n));
+		if (n < 0) {
+			close(c);  // the client left
+			return;
+		}
+		r.sent += static_cast<std::size_t>(n);
 	}
-	head.resize(end);
-	HttpResponse res;
-	auto req = parse_http_request(head);
-	if (!req) {
-		req = HttpRequest{};
-		res = {400, "text/plain", "malformed request line\n"};
-	} else if (req->method != "GET" && req->method != "HEAD") {
-		res = {405, "text/plain", "only GET and HEAD\n"};
-	} else {
-		res = handler(*req);
+	c.reply.reset();
+	if (c.keep_alive && !stopping_) {
+		c.state = State::reading;
+		if (c.in.empty()) {
+			c.idle = true;
+			c.deadline = now + limits_.idle_timeout;
+		} else {
+			c.deadline = now + limits_.head_timeout;  // a pipelined request
+		}
+		take_request(c, now);
+		return;
 	}
-	std::string_view body;
-	std::string gzipped;
-	if (send_all(fd, render_http_head(*req, res, &body, &gzipped)))
-		send_all(fd, body);
+	::shutdown(c.fd.get(), SHUT_WR);
+	c.state = State::lingering;
+	c.in.clear();
+	c.deadline = now + kLinger;
+	watch(c, EPOLLIN | EPOLLRDHUP);
+}
+
+void EventLoop::drain(Conn &c)
+{
+	char buf[4096];
+	const ssize_t n = ::recv(c.fd.get(), buf, sizeof(buf), 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		close(c);
+}
+
+void EventLoop::expire(Clock::time_point now)
+{
+	std::vector<std::uint64_t> due;
+	for (const auto &[id, c] : conns_)
+		if (c.deadline <= now)
+			due.push_back(id);
+	for (std::uint64_t id : due) {
+		Conn &c = conns_.at(id);
+		if (c.state == State::reading && !c.idle && !c.in.empty()) {
+			refuse(c, 408, "request head not received within " +
+						   std::to_string(limits_.head_timeout.count()) + " ms\n",
+			       now);
+		} else if (c.state == State::writing) {
+			// The client stopped reading: a RST frees the unsent response
+			// now, where a close would leave the kernel to try on.
+			const linger reset{1, 0};
+			::setsockopt(c.fd.get(), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+			close(c);
+		} else {
+			close(c);  // silent since accept, idle, or lingering
+		}
+	}
+}
+
+int EventLoop::timeout_ms(Clock::time_point now) const
+{
+	Clock::time_point next = accept_paused_ ? accept_resume_ : Clock::time_point::max();
+	for (const auto &[id, c] : conns_)
+		next = std::min(next, c.deadline);
+	if (next == Clock::time_point::max())
+		return -1;  // stop() and the workers wake the loop through the eventfd
+	if (next <= now)
+		return 0;
+	// Rounded up, so the loop wakes after the deadline, not 1 ms before it.
+	const auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
+	return static_cast<int>(std::min<decltype(ms)>(ms, 60000));
+}
+
+void EventLoop::watch(Conn &c, std::uint32_t events)
+{
+	if (c.events == events)
+		return;
+	c.events = events;
+	// Level-triggered: a connection whose client went away while a worker
+	// has its request still reports EPOLLHUP, and is closed (on_event).
+	epoll_event ev{events, {.u64 = c.id}};
+	::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd.get(), &ev);
 }
 
 }  // namespace
 
-bool accepts_gzip(std::string_view accept_encoding)
-{
-	std::optional<bool> gzip, any;
-	while (!accept_encoding.empty()) {
-		const std::size_t comma = accept_encoding.find(',');
-		std::string_view item = accept_encoding.substr(0, comma);
-		accept_encoding = comma == std::string_view::npos ? "" : accept_encoding.substr(comma + 1);
-		const std::size_t semi = item.find(';');
-		const std::string_view coding = trim(item.substr(0, semi));
-		bool q_zero = false;
-		if (semi != std::string_view::npos) {
-			std::string_view param = trim(item.substr(semi + 1));
-			if (param.size() > 2 && (param[0] | 0x20) == 'q' && param[1] == '=')
-				q_zero = trim(param.substr(2)).find_first_not_of("0.") == std::string_view::npos;
-		}
-		if (iequals(coding, "gzip") || iequals(coding, "x-gzip"))
-			gzip = !q_zero;
-		else if (coding == "*")
-			any = !q_zero;
-	}
-	return gzip ? *gzip : any.value_or(false);
-}
-
-std::optional<HttpRequest> parse_http_request(std::string_view head)
-{
-	const std::size_t eol = head.find('\n');
-	const std::string_view line = trim(head.substr(0, eol));
-	std::string_view rest = eol == std::string_view::npos ? "" : head.substr(eol + 1);
-	// "METHOD SP target SP HTTP/1.x"
-	const std::size_t sp1 = line.find(' ');
-	const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-	if (sp1 == 0 || sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos ||
-	    line.substr(sp2 + 1).substr(0, 7) != "HTTP/1.")
-		return std::nullopt;
-	HttpRequest r;
-	r.method = line.substr(0, sp1);
-	const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-	if (target.empty() || target[0] != '/')
-		return std::nullopt;
-	r.path = target.substr(0, target.find('?'));
-	while (!rest.empty()) {
-		const std::size_t nl = rest.find('\n');
-		const std::string_view h = rest.substr(0, nl);
-		rest = nl == std::string_view::npos ? "" : rest.substr(nl + 1);
-		const std::size_t colon = h.find(':');
-		if (colon != std::string_view::npos && iequals(trim(h.substr(0, colon)), "accept-encoding"))
-			r.gzip = r.gzip || accepts_gzip(h.substr(colon + 1));
-	}
-	return r;
-}
-
-Result<std::string> gzip_compress(std::string_view data)
-{
-	if (data.size() > UINT_MAX)
-		return Error{EFBIG, "gzip: body over 4 GiB"};
-	z_stream zs{};
-	// windowBits 15 + 16: a gzip header and trailer instead of zlib's.
-	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return Error{ENOMEM, "gzip: deflateInit2 failed"};
-	std::string out(deflateBound(&zs, static_cast<uLong>(data.size())), '\0');
-	zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.data()));
-	zs.avail_in = static_cast<uInt>(data.size());
-	zs.next_out = reinterpret_cast<Bytef *>(out.data());
-	zs.avail_out = static_cast<uInt>(out.size());
-	const int rc = deflate(&zs, Z_FINISH);
-	out.resize(zs.total_out);
-	deflateEnd(&zs);
-	if (rc != Z_STREAM_END)
-		return Error{EIO, "gzip: deflate returned " + std::to_string(rc)};
-	return out;
-}
-
-std::string render_http_head(const HttpRequest &req, const HttpResponse &res, std::string_view *body,
-			     std::string *gzipped)
-{
-	const bool text = res.content_type.rfind("text/", 0) == 0;
-	*body = res.body_view();
-	bool zipped = false;
-	if (text && req.gzip && !body->empty())
-		if (auto z = gzip_compress(*body)) {
-			*gzipped = std::move(*z);
-			*body = *gzipped;
-			zipped = true;
-		}
-	std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " + reason_of(res.status) + "\r\n";
-	out += "Content-Type: " + res.content_type + "\r\n";
-	out += "Content-Length: " + std::to_string(body->size()) + "\r\n";
-	if (zipped)
-		out += "Content-Encoding: gzip\r\n";
-	if (text)
-		out += "Vary: Accept-Encoding\r\n";
-	if (res.status == 405)
-		out += "Allow: GET, HEAD\r\n";
-	out += "Connection: close\r\n\r\n";
-	if (req.method == "HEAD")
-		*body = {};
-	return out;
-}
-
-std::string render_http_response(const HttpRequest &req, const HttpResponse &res)
-{
-	std::string_view body;
-	std::string gzipped;
-	std::string out = render_http_head(req, res, &body, &gzipped);
-	out += body;
-	return out;
-}
-
 Result<void> HttpServer::bind(const ListenAddress &addr)
 {
-	UniqueFd fd(::socket(addr.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	UniqueFd fd(::socket(addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	if (!fd.valid())
 		return Error::from_errno(errno, "socket");
 	sockaddr_storage ss{};
@@ -241,40 +496,48 @@ Result<void> HttpServer::bind(const ListenAddress &addr)
 		return Error{errno, std::strerror(errno)};
 	if (::listen(fd.get(), SOMAXCONN) != 0)
 		return Error::from_errno(errno, "listen");
+	UniqueFd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+	if (!wake.valid())
+		return Error::from_errno(errno, "eventfd");
+	UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+	if (!ep.valid())
+		return Error::from_errno(errno, "epoll_create1");
+	epoll_event on_listen{EPOLLIN, {.u64 = kListenId}}, on_wake{EPOLLIN, {.u64 = kWakeId}};
+	if (::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd.get(), &on_listen) != 0 ||
+	    ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, wake.get(), &on_wake) != 0)
+		return Error::from_errno(errno, "epoll_ctl");
 	listen_fd_ = std::move(fd);
+	wake_fd_ = std::move(wake);
+	epoll_fd_ = std::move(ep);
 	return {};
 }
 
-void HttpServer::accept_loop(const Handler &handler)
+std::uint16_t HttpServer::port() const
 {
-	while (!stopping_) {
-		UniqueFd conn(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-		if (conn.valid()) {
-			serve_connection(conn.get(), handler);
-			continue;
-		}
-		if (stopping_ || errno == EBADF || errno == EINVAL || errno == ENOTSOCK)
-			return;
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-			std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no spin while out of fds
-	}
+	sockaddr_storage ss{};
+	socklen_t len = sizeof(ss);
+	if (::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr *>(&ss), &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(reinterpret_cast<const sockaddr_in6 *>(&ss)->sin6_port);
+	return ntohs(reinterpret_cast<const sockaddr_in *>(&ss)->sin_port);
 }
 
 void HttpServer::run(const Handler &handler)
 {
-	std::vector<std::thread> more;
-	for (int i = 1; i < kThreads; i++)
-		more.emplace_back([&] { accept_loop(handler); });
-	accept_loop(handler);
-	for (std::thread &t : more)
-		t.join();
+	if (!epoll_fd_.valid())
+		return;  // not bound
+	// The pool outlives the loop's connections: its destructor waits for
+	// the handler calls in progress, whose replies are then dropped.
+	WorkerPool pool(limits_.workers, handler, wake_fd_.get());
+	EventLoop(listen_fd_.get(), wake_fd_.get(), epoll_fd_.get(), limits_, stopping_, pool).run();
 }
 
 void HttpServer::stop()
 {
 	stopping_ = true;
-	// Wakes every thread blocked in accept() on this socket (EINVAL).
-	::shutdown(listen_fd_.get(), SHUT_RDWR);
+	if (wake_fd_.valid())
+		wake(wake_fd_.get());
 }
 
 }  // namespace listenq

@@ -1,6 +1,7 @@
-// The export's HTTP server, its pure parts: request heads, Accept-Encoding,
-// responses, gzip. (tests/integration/ecosystem_test.cpp scrapes it with
-// cpp-httplib's client and with Debian's Prometheus.)
+// The export's HTTP server, its pure parts: framing and parsing request
+// heads, keep-alive, Accept-Encoding, responses, gzip. (http_socket_test.cpp
+// drives the server over a socket; tests/integration/ecosystem_test.cpp
+// scrapes it with cpp-httplib's client and with Debian's Prometheus.)
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -52,6 +53,48 @@ TEST(HttpServer, MalformedRequestLinesAreRejected)
 	for (const char *bad : {"", "GET", "GET /metrics", "GET  /metrics HTTP/1.1", "GET metrics HTTP/1.1",
 				"GET /metrics HTTP/2", "GET /metrics HTTP/1.1 extra", " /metrics HTTP/1.1"})
 		EXPECT_FALSE(parse_http_request(bad)) << '"' << bad << '"';
+}
+
+TEST(HttpServer, HeadEndsAtTheFirstBlankLine)
+{
+	const std::string two = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+	HeadFrame f = frame_http_head(two, 8192);
+	ASSERT_EQ(f.status, HeadFrame::complete);
+	EXPECT_EQ(f.head, "GET /a HTTP/1.1\r\nHost: x\r");
+	EXPECT_EQ(two.substr(f.consumed), "GET /b HTTP/1.1\r\n\r\n");  // pipelined: left for later
+	f = frame_http_head("\r\n\nGET / HTTP/1.0\n\n", 8192);  // empty lines before it are skipped
+	ASSERT_EQ(f.status, HeadFrame::complete);
+	EXPECT_EQ(f.head, "GET / HTTP/1.0");
+	EXPECT_EQ(f.consumed, 19u);
+	for (const char *part : {"", "GET /met", "GET / HTTP/1.1\r\n", "GET / HTTP/1.1\r\n\r", "\r\n\r\n"})
+		EXPECT_EQ(frame_http_head(part, 8192).status, HeadFrame::incomplete) << '"' << part << '"';
+}
+
+TEST(HttpServer, HeadMustFitTheLimitWithItsBlankLine)
+{
+	const std::string fits = "GET / HTTP/1.1\r\nX: " + std::string(100, 'a') + "\r\n\r\n";
+	EXPECT_EQ(frame_http_head(fits, fits.size()).status, HeadFrame::complete);
+	EXPECT_EQ(frame_http_head(fits, fits.size() - 1).status, HeadFrame::too_large);
+	// No terminator in max_head bytes: more bytes cannot help.
+	EXPECT_EQ(frame_http_head(std::string(64, 'a'), 64).status, HeadFrame::too_large);
+	EXPECT_EQ(frame_http_head(std::string(63, 'a'), 64).status, HeadFrame::incomplete);
+}
+
+TEST(HttpServer, KeepAliveFollowsTheVersionAndConnection)
+{
+	auto keep = [](const char *head) { return parse_http_request(head).value().keep_alive; };
+	EXPECT_TRUE(keep("GET / HTTP/1.1\r\nHost: x\r\n"));
+	EXPECT_FALSE(keep("GET / HTTP/1.1\r\nConnection: close\r\n"));
+	EXPECT_FALSE(keep("GET / HTTP/1.1\r\nconnection: TE, Close\r\n"));
+	EXPECT_FALSE(keep("GET / HTTP/1.0\r\n"));
+	EXPECT_TRUE(keep("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n"));
+	// A body is never read, so the next head could not be found.
+	EXPECT_FALSE(keep("GET / HTTP/1.1\r\nContent-Length: 5\r\n"));
+	EXPECT_FALSE(keep("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"));
+	EXPECT_TRUE(keep("GET / HTTP/1.1\r\nContent-Length: 0\r\n"));
+	HttpRequest get{"GET", "/metrics", false, true};
+	EXPECT_NE(render_http_response(get, {200, "text/plain", "a\n"}).find("\r\nConnection: keep-alive\r\n\r\n"),
+		  std::string::npos);
 }
 
 TEST(HttpServer, AcceptEncoding)
