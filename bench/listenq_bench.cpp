@@ -29,7 +29,8 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <zlib.h>
+
+#include "../tests/common/gunzip.h"
 
 namespace {
 
@@ -579,25 +580,7 @@ struct RawGet {
 	std::string body;            // inflated
 };
 
-std::optional<std::string> gunzip(const std::string &z)
-{
-	z_stream zs{};
-	if (inflateInit2(&zs, 15 + 16) != Z_OK)
-		return std::nullopt;
-	std::string out;
-	char buf[1 << 16];
-	zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(z.data()));
-	zs.avail_in = static_cast<uInt>(z.size());
-	int rc;
-	do {
-		zs.next_out = reinterpret_cast<Bytef *>(buf);
-		zs.avail_out = sizeof(buf);
-		rc = inflate(&zs, Z_NO_FLUSH);
-		out.append(buf, sizeof(buf) - zs.avail_out);
-	} while (rc == Z_OK);
-	inflateEnd(&zs);
-	return rc == Z_STREAM_END ? std::optional<std::string>(out) : std::nullopt;
-}
+using listenq::testing::gunzip;
 
 std::optional<RawGet> raw_get_metrics(std::uint16_t port, bool gzip)
 {

@@ -3,28 +3,15 @@
 // drives the server over a socket; tests/integration/ecosystem_test.cpp
 // scrapes it with cpp-httplib's client and with Debian's Prometheus.)
 #include <gtest/gtest.h>
-#include <zlib.h>
 
+#include "../common/gunzip.h"
 #include "cli/http_server.h"
 
 using namespace listenq;
 
 namespace {
 
-std::string gunzip(const std::string &z)
-{
-	z_stream zs{};
-	EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
-	std::string out(1 << 20, '\0');
-	zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(z.data()));
-	zs.avail_in = static_cast<uInt>(z.size());
-	zs.next_out = reinterpret_cast<Bytef *>(out.data());
-	zs.avail_out = static_cast<uInt>(out.size());
-	EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
-	out.resize(zs.total_out);
-	inflateEnd(&zs);
-	return out;
-}
+std::string gunzip(const std::string &z) { return listenq::testing::gunzip(z).value_or("gunzip failed"); }
 
 // The headers of a Prometheus 2.x scrape (Debian 12 has 2.42).
 TEST(HttpServer, ParsesAPrometheusScrape)

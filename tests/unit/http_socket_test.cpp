@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/gunzip.h"
 #include "cli/http_server.h"
 
 using namespace listenq;
@@ -52,25 +52,7 @@ HttpResponse serve_metrics(const HttpRequest &req)
 
 const std::string kScrape = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
-std::string gunzip(std::string_view z)
-{
-	z_stream zs{};
-	if (inflateInit2(&zs, 15 + 16) != Z_OK)
-		return {};
-	std::string out;
-	char buf[65536];
-	zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(z.data()));
-	zs.avail_in = static_cast<uInt>(z.size());
-	int rc;
-	do {
-		zs.next_out = reinterpret_cast<Bytef *>(buf);
-		zs.avail_out = sizeof(buf);
-		rc = inflate(&zs, Z_NO_FLUSH);
-		out.append(buf, sizeof(buf) - zs.avail_out);
-	} while (rc == Z_OK);
-	inflateEnd(&zs);
-	return rc == Z_STREAM_END ? out : "gunzip failed";
-}
+std::string gunzip(std::string_view z) { return listenq::testing::gunzip(z).value_or("gunzip failed"); }
 
 // The server on 127.0.0.1 and a free port, running on its own thread.
 class TestServer {
