@@ -11,6 +11,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -127,6 +128,25 @@ TEST_F(Export, ExportWatchAndDoctorTogetherEachCountEveryOverflow)
 	ASSERT_TRUE(exporter) << "listenq export did not answer";
 	Spawned watch({LISTENQ_BIN, "watch", "0.5", "--json", "--netns", netns, "--port", std::to_string(port)});
 	ASSERT_TRUE(watch.read_line(10s)) << "watch did not start";
+	// watch's frames are read as they come: a pipe left full would stop
+	// watch at its next write (under emulation, within the doctor's start).
+	std::vector<std::string> frames;
+	std::atomic<bool> reading{true};
+	std::thread reader([&] {
+		while (reading)
+			if (auto line = watch.read_line(200ms))
+				frames.push_back(*line);
+	});
+	struct Join {
+		std::atomic<bool> &flag;
+		std::thread &t;
+		~Join()
+		{
+			flag = false;
+			if (t.joinable())
+				t.join();
+		}
+	} join{reading, reader};
 	Spawned doctor({LISTENQ_BIN, "doctor", "3", "--json", "--netns", netns, "--port", std::to_string(port)});
 	ASSERT_TRUE(doctor.wait_stderr("listenq doctor: watching", 30s)) << "doctor did not start";
 
@@ -150,9 +170,12 @@ TEST_F(Export, ExportWatchAndDoctorTogetherEachCountEveryOverflow)
 			by_doctor = f["evidence"]["overflow_syn"].get<std::uint64_t>() +
 				    (f["evidence"]["overflow_ack"].is_null() ? 0 : f["evidence"]["overflow_ack"].get<std::uint64_t>());
 
+	reading = false;
+	reader.join();
 	watch.signal(SIGINT);
-	std::vector<std::string> frames;
-	ASSERT_EQ(watch.wait(15s, frames, err), 0) << err;
+	std::vector<std::string> tail;
+	ASSERT_EQ(watch.wait(15s, tail, err), 0) << err;
+	frames.insert(frames.end(), tail.begin(), tail.end());
 	std::uint64_t by_watch = 0;
 	for (const json &f : parse_json_lines(frames))
 		for (const json &x : f["listeners"])

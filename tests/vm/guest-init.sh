@@ -350,6 +350,12 @@ suites() {
 		# runs the static binary here). Where listenq cannot trace, the
 		# suites that trace are left out (said in the detail).
 		f='-Reliability.EverySignal*:Reliability.SynFlood*:Reliability.Ghost*:Export.Prometheus*:Export.Once*:Knob/*:StaticBinary.*'
+		# With tcp_diag loaded (@diag, after the same suite @nodiag), only
+		# what reads inet_diag runs again: snapshot, ss, verify, doctor and
+		# demo (src/sources/inet_diag serves those). The tracer's own tests
+		# (Tracing, Reliability, Export) read no inet_diag: a second run
+		# would repeat the first, at 3-6 minutes of the matrix.
+		[ "$SFX" = @diag ] && f="$f:Tracing.*:Reliability.*:Export.*"
 		notrace=
 		if [ -n "$NOTRACE" ]; then
 			f='-Tracing.*:Reliability.*:Export.*:Demo.*:Doctor.*:Knob/*:StaticBinary.*'
