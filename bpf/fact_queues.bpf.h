@@ -107,7 +107,7 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 {
 	struct lq_listener_key key = {};
 	struct lq_listener_state *st;
-	__u32 acceptq, pass, backlog;
+	__u32 acceptq, pass, backlog, prev;
 	__u64 enq;
 
 	if (!key_any(&key, sk, btf))
@@ -116,7 +116,9 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 	if (!st)
 		st = seed(ctx, sk, mark, &key, btf);
 	pass = cur_sample_pass();
-	if (!st || st->sample_pass == pass)
+	/* family 0: a listen hook on another CPU has inserted it and is filling
+	 * it (its backlog not written yet): that hook has it, not this pass. */
+	if (!st || !st->family || st->sample_pass == pass)
 		return;
 	st->sample_pass = pass;
 	if (btf)
@@ -138,9 +140,10 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 	/* Without listen()'s exit (--syscalls), a re-listen shows as a changed
 	 * backlog; one with the same backlog changes nothing and is not seen. */
 	backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
-	if (backlog != st->effective_backlog && !exact(LQ_EXACT_BACKLOG)) {
-		__u32 prev = st->effective_backlog;
-
+	/* Read once: a hook on another CPU may write it meanwhile, and the
+	 * event must carry the value compared. */
+	prev = *(volatile __u32 *)&st->effective_backlog;
+	if (backlog != prev && !exact(LQ_EXACT_BACKLOG)) {
 		st->effective_backlog = backlog;  /* the event carries the new one */
 		emit(ctx, LQ_EV_RELISTEN, &key, st, LQ_BACKLOG_UNKNOWN, prev, 0, 0, 1);
 	} else {
