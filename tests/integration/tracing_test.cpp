@@ -117,7 +117,18 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 5; }, 2s));
 	std::this_thread::sleep_for(700ms);  // at least two frames see the full queue
 	clients.clear();                      // no more SYN retransmits
-	EXPECT_EQ(accept_all(l->get()), 5);
+	// 5 were queued. A closing client's FIN can complete its handshake
+	// from the SYN queue once accept() made room (a child queued after
+	// the accepts): accept until the queue has stayed empty for 300 ms,
+	// and count what was taken.
+	int accepted = 0;
+	for (int quiet = 0, round = 0; quiet < 3 && round < 50; round++) {
+		const int n = accept_all(l->get());
+		accepted += n;
+		quiet = n ? 0 : quiet + 1;
+		std::this_thread::sleep_for(100ms);
+	}
+	EXPECT_GE(accepted, 5);
 	std::this_thread::sleep_for(700ms);  // frames after the accepts
 	l->reset();                          // close: the listener leaves the map
 	std::this_thread::sleep_for(700ms);  // frames after the close
@@ -182,13 +193,13 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 	// Unmeasured only where the plan says so: tier 3 without sk_storage in
 	// tracing programs (5.10) counts no enqueues, so no accepts either
 	// without the syscall hooks.
-	EXPECT_EQ(accepts, accepts_unmeasured ? 0u : 5u) << tier;
+	EXPECT_EQ(accepts, accepts_unmeasured ? 0u : static_cast<std::uint64_t>(accepted)) << tier;
 	EXPECT_EQ(last_queue, 0u) << "accepting everything empties the queue";
 	EXPECT_TRUE(gone_after) << "close removes the listener";
 	// Enqueues are counted in every tier with sk_storage (tier 3: the
 	// children's state changes); accept waits only by tiers 1-2's hooks.
 	EXPECT_EQ(exact_enqueue, !enqueue_unmeasured) << tier;
-	EXPECT_EQ(enqueued, enqueue_unmeasured ? 0u : 5u) << tier;
+	EXPECT_EQ(enqueued, enqueue_unmeasured ? 0u : static_cast<std::uint64_t>(accepted)) << tier;
 	EXPECT_EQ(wait_measured, !wait_unmeasured) << tier;
 	EXPECT_GT(hol_peak, 300000u) << "the full queue's head waited at least a frame";
 	// With tcp_conn_request hooked, the SYN-queue outcomes match the netns MIBs.
