@@ -589,20 +589,32 @@ void TraceProgram::each_listener(const std::function<void(const lq_listener_key 
 	}
 }
 
-void TraceProgram::take_closed(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn)
+namespace {
+
+// Every key of a hash map, read before the caller looks at the values: it
+// may then delete as it goes (deleting during a get_next_key walk would
+// restart it).
+template <typename K>
+std::vector<K> map_keys(int fd)
 {
-	const int fd = bpf_map__fd(impl_->skel->map("closed"));
-	// Keys first, then each taken: deleting while walking would restart
-	// the walk. A close after the key walk is taken by the next call.
-	std::vector<lq_listener_key> keys;
-	lq_listener_key key{}, next{};
-	lq_listener_key *prev = nullptr;
+	std::vector<K> keys;
+	K key{}, next{};
+	K *prev = nullptr;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		keys.push_back(next);
 		key = next;
 		prev = &key;
 	}
-	for (const lq_listener_key &k : keys) {
+	return keys;
+}
+
+}  // namespace
+
+void TraceProgram::take_closed(const std::function<void(const lq_listener_key &, const lq_listener_state &)> &fn)
+{
+	const int fd = bpf_map__fd(impl_->skel->map("closed"));
+	// A close after the key walk is taken by the next call.
+	for (const lq_listener_key &k : map_keys<lq_listener_key>(fd)) {
 		lq_listener_state st;
 		if (bpf_map_lookup_elem(fd, &k, &st) == 0) {
 			bpf_map_delete_elem(fd, &k);
@@ -621,14 +633,10 @@ std::set<std::uint32_t> TraceProgram::fresh_netns() const
 {
 	std::set<std::uint32_t> out;
 	const int fd = bpf_map__fd(impl_->skel->map("fresh"));
-	__u64 key = 0, next = 0;
-	__u64 *prev = nullptr;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+	for (__u64 k : map_keys<__u64>(fd)) {
 		lq_fresh f;
-		if (bpf_map_lookup_elem(fd, &next, &f) == 0)
+		if (bpf_map_lookup_elem(fd, &k, &f) == 0)
 			out.insert(f.netns);
-		key = next;
-		prev = &key;
 	}
 	return out;
 }
