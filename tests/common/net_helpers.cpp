@@ -153,6 +153,14 @@ std::vector<UniqueFd> connect_burst(std::uint16_t port, int n)
 	return out;
 }
 
+void reset_all(std::vector<UniqueFd> &fds)
+{
+	const linger reset{1, 0};
+	for (UniqueFd &fd : fds)
+		::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	fds.clear();
+}
+
 int accept_all(int listen_fd)
 {
 	::fcntl(listen_fd, F_SETFL, ::fcntl(listen_fd, F_GETFL) | O_NONBLOCK);

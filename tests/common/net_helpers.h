@@ -33,6 +33,10 @@ UniqueFd nonblocking_connect(std::uint16_t port);
 // n of them at once (a burst that can overflow a small backlog); the
 // sockets stay open while the vector lives.
 std::vector<UniqueFd> connect_burst(std::uint16_t port, int n);
+// Closes each socket with a reset (SO_LINGER 0): none lingers as an orphan
+// whose FIN retransmits would reach a listener's SYN queue (each one an
+// ACK-path overflow there, seconds after the burst).
+void reset_all(std::vector<UniqueFd> &fds);
 // accept()s every connection waiting on a listener (which it makes
 // non-blocking) and closes them; returns how many.
 int accept_all(int listen_fd);
