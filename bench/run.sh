@@ -50,7 +50,7 @@ else
   OUT=bench/RESULTS.md
   OV="--pairs 20 --conns 10000" SN="--counts 1000,10000,50000 --reps 7" SU="--listeners 1000 --rss-listeners 50000 --reps 9"
   EV="--cycles 50000 --conns 50000 --max-seconds 30" EX="--counts 1000,10000,50000 --reps 7"
-  SM="--netns 8 --per-netns 1000 --frames 8"
+  SM="--netns 100 --per-netns 100 --frames 10"
   NG="--seconds 8 --pairs 10"
 fi
 

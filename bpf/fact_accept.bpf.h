@@ -25,6 +25,7 @@ static __always_inline void accepted(struct sock *sk, __u64 child)
 	if (!st)
 		return;
 	__sync_fetch_and_add(&st->accepted, 1);
+	mark_busy(&key, st);
 	observe_queues(&key, st, BPF_CORE_READ(sk, sk_ack_backlog), syn_qlen(sk));
 	if (!child)
 		return;

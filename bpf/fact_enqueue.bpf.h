@@ -33,6 +33,7 @@ static __always_inline void enqueued(const struct sock *sk, __u64 child, const s
 		return;
 	q = BPF_CORE_READ(sk, sk_ack_backlog);
 	__sync_fetch_and_add(&st->enqueued, 1);
+	mark_busy(key, st);
 	st->depth_hist[hist_slot(q)]++;
 	observe_queues(key, st, q, syn_qlen(sk));
 }
@@ -54,8 +55,10 @@ static __always_inline void child_established(struct sock *sk)
 	if (!parent)
 		return;
 	st = bpf_map_lookup_elem(&listeners, parent);
-	if (st)
-		__sync_fetch_and_add(&st->enqueued, 1);
+	if (!st)
+		return;
+	__sync_fetch_and_add(&st->enqueued, 1);
+	mark_busy(parent, st);
 }
 
 /* struct sock *inet_csk_reqsk_queue_add(sk, req, child) */

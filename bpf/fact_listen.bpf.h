@@ -29,6 +29,7 @@ static __always_inline void start_listener(void *ctx, const struct sock *sk, con
 	st->flags = LQ_F_FRESH;
 	st->listen_ts_ns = bpf_ktime_get_ns();
 	fill_identity(st, sk);
+	mark_busy(key, st);  /* its first read at the next sample */
 	emit(ctx, LQ_EV_LISTEN, key, st, LQ_BACKLOG_UNKNOWN, 0, 0, st->listen_ts_ns, 0);
 }
 
@@ -51,6 +52,8 @@ static __always_inline void stop_listener(void *ctx, const struct sock *sk, cons
 	     st->synq_full_drops | st->synq_full_cookies | st->syncookies_sent | st->accepted_derived) &&
 	    bpf_map_update_elem(&closed, key, st, BPF_ANY))
 		stat_inc(LQ_STAT_CLOSED_LOST);
+	if (st->busy)
+		bpf_map_delete_elem(&busy, key);
 	bpf_map_delete_elem(&listeners, key);
 	bpf_map_delete_elem(&epochs, key);
 }

@@ -100,34 +100,41 @@ static __always_inline void sample_hol(struct lq_listener_state *st, struct sock
 		st->hol_wait_peak_us = wait;
 }
 
-/* One listener's sample: queue depth, SYN queue and sk_drops. btf: a BTF
- * program (a compile-time constant); the kprobe walk has no marks, and its
- * keys are socket pointers (LQ_CFG_PTR_KEYS). */
-static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, int btf)
+/* The counters the event hooks raise (each with mark_busy): unchanged
+ * across a read that saw both queues empty, the listener is idle. */
+static __always_inline __u64 activity(const struct lq_listener_state *st)
 {
-	struct lq_listener_key key = {};
-	struct lq_listener_state *st;
-	__u32 acceptq, pass, backlog, prev;
+	return *(volatile __u64 *)&st->enqueued + st->accepted + st->overflow_syn + st->overflow_ack +
+	       st->synack_retrans + st->synq_full_drops + st->synq_full_cookies;
+}
+
+/* One listener's sample: queue depth, SYN queue and sk_drops, into its
+ * entry st (key: its key, on this stack). btf: a BTF program (a
+ * compile-time constant); the kprobe walk has no marks, and its keys are
+ * socket pointers (LQ_CFG_PTR_KEYS). */
+static __always_inline void sample_state(void *ctx, struct sock *sk, const struct lq_listener_key *key,
+					 struct lq_listener_state *st, __u32 pass, int btf)
+{
+	__u32 acceptq, backlog, prev, tick = cur_sample_tick(), skipped;
 	__u64 enq;
 
-	if (!key_any(&key, sk, btf))
-		return;
-	st = bpf_map_lookup_elem(&listeners, &key);
-	if (!st)
-		st = seed(ctx, sk, mark, &key, btf);
-	pass = cur_sample_pass();
-	/* family 0: a listen hook on another CPU has inserted it and is filling
-	 * it (its backlog not written yet): that hook has it, not this pass. */
-	if (!st || !st->family || st->sample_pass == pass)
-		return;
 	st->sample_pass = pass;
+	/* With the busy pass, every sample reads the busy map's listeners:
+	 * the samples a listener was not read in saw it idle, and empty. */
+	if ((LQ_CONFIG & LQ_CFG_BUSY_PASS) && st->last_tick && tick > st->last_tick + 1) {
+		skipped = tick - st->last_tick - 1;
+		if (!exact(LQ_EXACT_ENQUEUE))
+			st->depth_hist[0] += skipped;
+		st->samples += skipped;
+	}
+	st->last_tick = tick;
 	if (btf)
-		mark_parent(sk, &key);
+		mark_parent(sk, key);
 	/* Enqueues before the queue: a child is queued before it is counted,
 	 * so accepts derived from the two are never ahead of the truth. */
 	enq = *(volatile __u64 *)&st->enqueued;
 	acceptq = BPF_CORE_READ(sk, sk_ack_backlog);
-	observe_queues(&key, st, acceptq, syn_qlen(sk));
+	observe_queues(key, st, acceptq, syn_qlen(sk));
 	sample_hol(st, sk);
 	if (exact(LQ_EXACT_ENQUEUE | LQ_TP_ENQUEUE)) {
 		/* Every child counted is in the queue or was accepted (a closing
@@ -145,14 +152,35 @@ static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, i
 	prev = *(volatile __u32 *)&st->effective_backlog;
 	if (backlog != prev && !exact(LQ_EXACT_BACKLOG)) {
 		st->effective_backlog = backlog;  /* the event carries the new one */
-		emit(ctx, LQ_EV_RELISTEN, &key, st, LQ_BACKLOG_UNKNOWN, prev, 0, 0, 1);
+		emit(ctx, LQ_EV_RELISTEN, key, st, LQ_BACKLOG_UNKNOWN, prev, 0, 0, 1);
 	} else {
 		st->effective_backlog = backlog;
 	}
 	if (!exact(LQ_EXACT_ENQUEUE))
 		st->depth_hist[hist_slot(acceptq)]++;
 	st->samples++;
-	absorb_drops(ctx, &key, st, lq_sk_drops(sk));
+	absorb_drops(ctx, key, st, lq_sk_drops(sk));
+	if (acceptq || st->syn_queue)
+		mark_busy(key, st);  /* read each sample until both are empty */
+}
+
+static __always_inline void sample_one(void *ctx, struct sock *sk, __u8 *mark, int btf)
+{
+	struct lq_listener_key key = {};
+	struct lq_listener_state *st;
+	__u32 pass;
+
+	if (!key_any(&key, sk, btf))
+		return;
+	st = bpf_map_lookup_elem(&listeners, &key);
+	if (!st)
+		st = seed(ctx, sk, mark, &key, btf);
+	pass = cur_sample_pass();
+	/* family 0: a listen hook on another CPU has inserted it and is filling
+	 * it (its backlog not written yet): that hook has it, not this pass. */
+	if (!st || !st->family || st->sample_pass == pass)
+		return;
+	sample_state(ctx, sk, &key, st, pass, btf);
 }
 
 /* Full pass over the caller's netns (every TCP hash bucket): at start and
@@ -224,6 +252,99 @@ int sample_files_raw(struct bpf_iter__task_file *ctx)
 		sample_one(ctx, sk, 0, 0);
 	return 0;
 }
+
+#ifndef LQ_LEGACY
+struct busy_walk {
+	void *ctx;
+	__u32 pass;
+	__u32 tick;  /* a listener is read once a sample (a walk may have read it) */
+};
+
+/* The socket at the entry's address is still this listener. TCP sockets
+ * are SLAB_TYPESAFE_BY_RCU: the memory of a closed one is a socket again
+ * or unmapped, and a probe read of either is safe; the cookie and netns
+ * tell them apart. Not so: the entry is flagged gone (a close no hook
+ * saw), for user space to prune. */
+static __always_inline struct sock *listener_at(const struct lq_listener_key *key, struct lq_listener_state *st)
+{
+	struct sock *sk = (struct sock *)st->sk_addr;
+	struct lq_listener_key now = {};
+
+	if (sk && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN && key_of_raw(&now, sk) &&
+	    now.cookie == key->cookie && now.netns == key->netns)
+		return sk;
+	st->flags |= LQ_F_GONE;
+	return 0;
+}
+
+/* One listener of the busy map: read; idle (both queues empty, nothing
+ * counted meanwhile), it leaves the map. The hooks count before they test
+ * st->busy, and this clears it before it looks again: a count in between
+ * is seen here, or puts the listener back. */
+static long sample_busy_one(struct bpf_map *map, const struct lq_listener_key *k, __u8 *v, struct busy_walk *w)
+{
+	struct lq_listener_key key = *k;
+	struct lq_listener_state *st = bpf_map_lookup_elem(&listeners, &key);
+	struct sock *sk;
+	__u64 seen;
+
+	if (!st || (st->flags & LQ_F_GONE)) {
+		bpf_map_delete_elem(&busy, &key);
+		if (st)
+			st->busy = 0;
+		return 0;
+	}
+	seen = activity(st);
+	if (st->family && st->last_tick != w->tick) {
+		sk = listener_at(&key, st);
+		if (!sk) {
+			bpf_map_delete_elem(&busy, &key);
+			st->busy = 0;
+			return 0;
+		}
+		sample_state(w->ctx, sk, &key, st, w->pass, 0);
+	}
+	if (st->accept_queue || st->syn_queue || activity(st) != seen)
+		return 0;
+	bpf_map_delete_elem(&busy, &key);
+	*(volatile __u32 *)&st->busy = 0;
+	if (activity(st) != seen)
+		mark_busy(&key, st);
+	return 0;
+}
+
+/* One listener of the listeners map, in the pass that reads them all. */
+static long sample_any(struct bpf_map *map, const struct lq_listener_key *k, struct lq_listener_state *st,
+		       struct busy_walk *w)
+{
+	struct lq_listener_key key = *k;
+	struct sock *sk;
+
+	if (!st->family || st->last_tick == w->tick || (st->flags & LQ_F_GONE))
+		return 0;
+	sk = listener_at(&key, st);
+	if (sk)
+		sample_state(w->ctx, sk, &key, st, w->pass, 0);
+	return 0;
+}
+
+/* The regular pass where bpf_for_each_map_elem exists (5.13): user space
+ * runs it by BPF_PROG_TEST_RUN each sample. ctx[0] 0: the busy map's
+ * listeners (a hook counted something for them, or a queue was not empty
+ * at their last read); 1: every listener of the map (every few seconds:
+ * a re-listen or a drop no hook counts, a close no hook saw). */
+SEC("raw_tp")
+int sample_busy(__u64 *ctx)
+{
+	struct busy_walk w = {.ctx = ctx, .pass = cur_sample_pass(), .tick = cur_sample_tick()};
+
+	if (ctx[0])
+		bpf_for_each_map_elem(&listeners, sample_any, &w, 0);
+	else
+		bpf_for_each_map_elem(&busy, sample_busy_one, &w, 0);
+	return 0;
+}
+#endif
 
 /* Full pass of a netns where no iterator loads (before 5.9, no kernel BTF,
  * refused): the kernel walks its TCP tables while listenq reads

@@ -47,6 +47,7 @@ static __always_inline void conn_request_verdict(void *ctx, const struct lq_list
 	int want_cookie = 0;
 
 	if (syncookies == 2 || synq_full) {
+		mark_busy(key, st);
 		if (!syncookies) {
 			__sync_fetch_and_add(&st->synq_full_drops, 1);
 			return;

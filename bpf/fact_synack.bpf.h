@@ -17,8 +17,10 @@ static __always_inline void synack_retransmitted(const struct sock *sk, int btf)
 	if (!key_any(&key, sk, btf))
 		return;
 	st = bpf_map_lookup_elem(&listeners, &key);
-	if (st)
-		__sync_fetch_and_add(&st->synack_retrans, 1);
+	if (!st)
+		return;
+	__sync_fetch_and_add(&st->synack_retrans, 1);
+	mark_busy(&key, st);
 }
 
 SEC("tp_btf/tcp_retransmit_synack")

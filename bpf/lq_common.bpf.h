@@ -45,6 +45,10 @@ volatile __u32 sample_pass = 0;
  * kprobe walk: fact_queues.bpf.h). */
 const volatile __u32 walk_tgid = 0;
 
+/* Bumped by user space once per sample (the busy pass counts the samples
+ * an idle listener was not read in). */
+volatile __u32 sample_tick = 0;
+
 /* A new entry is inserted as this, then filled in place: a listener state
  * is too big for a program's stack. User space skips an entry whose family
  * is still 0. */
@@ -54,6 +58,7 @@ static __always_inline __u32 cur_exact_mask(void) { return exact_mask; }
 static __always_inline __u32 cur_interval_epoch(void) { return interval_epoch; }
 static __always_inline __u32 cur_sample_pass(void) { return sample_pass; }
 static __always_inline __u32 cur_walk_tgid(void) { return walk_tgid; }
+static __always_inline __u32 cur_sample_tick(void) { return sample_tick; }
 
 static __always_inline long insert_zero_state(void *map, const void *key, __u64 flags)
 {
@@ -114,6 +119,8 @@ static __always_inline __u32 cur_walk_tgid(void)
 
 	return s ? s->walk_tgid : 0;
 }
+
+static __always_inline __u32 cur_sample_tick(void) { return 0; }  /* no busy pass here */
 
 /* A map value as the value argument: 4.19 takes it (not only stack). */
 static __always_inline long insert_zero_state(void *map, const void *key, __u64 flags)
@@ -243,6 +250,28 @@ static __always_inline void stat_inc(__u32 idx)
 		__sync_fetch_and_add(v, 1);
 }
 
+/* The busy listeners (LQ_CFG_BUSY_PASS): the ones the busy pass reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lq_listener_key);
+	__type(value, __u8);
+} busy SEC(".maps");
+
+/* A hook counted something for this listener: the next busy pass reads it.
+ * A load and a test when it is in the set already (the hot path). */
+static __always_inline void mark_busy(const struct lq_listener_key *key, struct lq_listener_state *st)
+{
+	__u8 one = 1;
+
+	if (!(LQ_CONFIG & LQ_CFG_BUSY_PASS) || *(volatile __u32 *)&st->busy)
+		return;
+	st->busy = 1;
+	if (bpf_map_update_elem(&busy, key, &one, BPF_ANY))
+		stat_inc(LQ_STAT_BUSY_FULL);
+}
+
 static __always_inline int sk_storage_on(void)
 {
 	return !(LQ_CONFIG & LQ_CFG_NO_SK_STORAGE);
@@ -367,6 +396,7 @@ static __always_inline void fill_identity(struct lq_listener_state *st, const st
 	st->port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	st->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	st->sock_ino = lq_sock_ino(sk);
+	st->sk_addr = (__u64)sk;
 	if (st->family == AF_INET6)
 		BPF_CORE_READ_INTO(&st->addr, sk, __sk_common.skc_v6_rcv_saddr);
 	else
@@ -455,6 +485,7 @@ static __always_inline void count_overflow(void *ctx, const struct lq_listener_k
 					   struct lq_listener_state *st, __u32 path)
 {
 	__sync_fetch_and_add(path == LQ_PATH_SYN ? &st->overflow_syn : &st->overflow_ack, 1);
+	mark_busy(key, st);
 	touch_epoch(key);
 	if (!(st->flags & LQ_F_OVERFLOWED)) {
 		st->flags |= LQ_F_OVERFLOWED;

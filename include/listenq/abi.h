@@ -53,6 +53,8 @@ enum lq_listener_flags {
 	LQ_F_SEEDED = 1,	/* found by iter/tcp, listen() not seen */
 	LQ_F_FRESH = 2,		/* listen start seen, its listen() exit not yet */
 	LQ_F_OVERFLOWED = 4,	/* an overflow event was sent this interval */
+	LQ_F_GONE = 8,		/* the busy pass found another socket (or none) at sk_addr:
+				 * a close no hook saw; left to user space's prune */
 };
 
 /* Per-listener state (BPF hash value). Counters only grow while the
@@ -95,6 +97,11 @@ struct lq_listener_state {
 	__u32 hol_unknown;	/* samples whose queue head had no SYN-ACK time (syncookie) */
 	__u64 accepted_derived;	/* accepts as enqueued + queue_base - accept queue, at the last
 				 * sample: a lower bound, like accepted (user space shows the larger) */
+	__u64 sk_addr;		/* the listener's struct sock (kernel address): the busy pass
+				 * reads it there, after checking its cookie and netns */
+	__u32 busy;		/* in the busy map (LQ_CFG_BUSY_PASS): a hook counted something, or
+				 * a queue was not empty at its last sample */
+	__u32 last_tick;	/* sample tick of its last read (busy pass; 0: never read) */
 };
 
 enum lq_event_type {
@@ -161,6 +168,8 @@ enum lq_config {
 	LQ_CFG_PTR_KEYS = 4,	/* no program can make socket cookies (the
 				 * kprobe walk samples): a key's cookie is
 				 * the socket pointer, never shown */
+	LQ_CFG_BUSY_PASS = 8,	/* the busy pass samples (sample_busy): hooks put
+				 * the listeners they count for in the busy map */
 };
 
 enum lq_stat {
@@ -168,7 +177,8 @@ enum lq_stat {
 	LQ_STAT_UNTRACKED = 1,		/* listeners a sample pass found no room for (zeroed per pass) */
 	LQ_STAT_FRESH = 2,		/* listeners started with no cookie yet (raw hooks): a full pass seeds them */
 	LQ_STAT_CLOSED_LOST = 3,	/* closed listeners the closed map had no room for */
-	LQ_STAT_MAX = 4,
+	LQ_STAT_BUSY_FULL = 4,		/* busy listeners the busy map had no room for (an all-pass reads them) */
+	LQ_STAT_MAX = 5,
 };
 
 /*

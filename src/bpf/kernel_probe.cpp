@@ -148,6 +148,26 @@ Capability probe_raw_tp()
 	return Capability::yes("raw_tp/inet_sock_set_state");
 }
 
+// bpf_for_each_map_elem in a raw_tp program (libbpf's helper probe: the
+// verifier knows the helper), and a raw_tp program run by
+// BPF_PROG_TEST_RUN: what the busy pass needs.
+Capability probe_test_run_for_each()
+{
+	const int h = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_for_each_map_elem, nullptr);
+	if (h == 0)
+		return Capability::no("no bpf_for_each_map_elem for raw_tp (added in 5.13)");
+	if (h < 0)
+		return Capability::no("helper probe bpf_for_each_map_elem: " + errno_text(-h), -h);
+	UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "lq_probe", "GPL", kReturnZero, 2, nullptr));
+	if (!prog.valid())
+		return load_failure("raw_tp", errno);
+	__u64 args[1] = {0};
+	LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
+	if (bpf_prog_test_run_opts(prog.get(), &run) != 0)
+		return failure("test run", "raw_tp", false, errno);
+	return Capability::yes("bpf_for_each_map_elem, BPF_PROG_TEST_RUN of raw_tp");
+}
+
 // A classic tracepoint program on sock/inet_sock_set_state, through
 // perf_event_open (the event id from tracefs).
 Capability probe_tracepoint()
@@ -318,6 +338,7 @@ KernelFeatures probe_kernel_features(const ProbeScope &scope)
 						name.c_str());
 	}
 	f.drop_reason = v ? probe_drop_reason(v) : Capability::no(no_btf);
+	f.test_run_for_each = probe_test_run_for_each();
 
 	if (!scope.function_attach)
 		return f;

@@ -19,7 +19,8 @@ static_assert(offsetof(lq_listener_state, depth_hist) == 176);
 static_assert(offsetof(lq_listener_state, sock_ino) == 432);
 static_assert(offsetof(lq_listener_state, hol_wait_us) == 440);
 static_assert(offsetof(lq_listener_state, accepted_derived) == 456);
-static_assert(sizeof(lq_listener_state) == 464);
+static_assert(offsetof(lq_listener_state, sk_addr) == 464);
+static_assert(sizeof(lq_listener_state) == 480);
 
 namespace {
 
@@ -73,6 +74,16 @@ void update_listener_stat(ListenerStat &s, const lq_listener_key &key, const lq_
 		s.wait_hist.assign(st.wait_hist);
 	else
 		s.wait_hist.clear();
+}
+
+void add_unread_samples(ListenerStat &s, const lq_listener_state &st, std::uint32_t tick, bool depth_at_samples)
+{
+	if (!st.last_tick || tick <= st.last_tick)
+		return;
+	const std::uint32_t n = tick - st.last_tick;
+	s.samples += n;
+	if (depth_at_samples)
+		s.depth_hist[0] += n;
 }
 
 ListenerStat listener_stat_from(const lq_listener_key &key, const lq_listener_state &st, bool ptr_keys)

@@ -109,6 +109,15 @@ void TraceObject::next_sample_pass()
 	impl_->write_settings();
 }
 
+std::uint32_t TraceObject::next_sample_tick()
+{
+	if (!impl_->modern)
+		return 0;
+	std::uint32_t tick = 0;
+	impl_->set_bss([&](auto &b) { tick = ++b.sample_tick; });
+	return tick;
+}
+
 void TraceObject::next_interval()
 {
 	if (impl_->modern) {

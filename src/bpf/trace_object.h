@@ -36,6 +36,8 @@ public:
 	void set_exact_mask(std::uint32_t mask);
 	void next_sample_pass();
 	void next_interval();
+	// One more sample (the busy pass's tick): the new tick. Legacy: 0.
+	std::uint32_t next_sample_tick();
 
 private:
 	struct Impl;

@@ -36,6 +36,8 @@ struct TraceProgram::Impl {
 	std::map<PassKind, LinkPtr> iters;
 	std::map<PassKind, std::string> iter_names;  // "iter/task_file sample_files_raw"
 	bool walk = false;  // the kprobe walk serves PassKind::tcp (no iter/tcp)
+	int busy_fd = -1;   // sample_busy (owned by the object), -1: not planned or off
+	std::uint32_t tick = 0;  // TraceObject::next_sample_tick
 	bool no_batch = false;  // the kernel has no batch lookup for hash maps (before 5.6)
 	RingBufPtr rb;
 	PerfBufPtr pb;
@@ -146,7 +148,8 @@ namespace {
 std::uint32_t lq_config_of(const Plan &p)
 {
 	return (p.perf_buffer ? LQ_CFG_PERF_BUFFER : 0) | (p.sk_storage ? 0 : LQ_CFG_NO_SK_STORAGE) |
-	       (p.ptr_keys ? LQ_CFG_PTR_KEYS : 0);
+	       (p.ptr_keys ? LQ_CFG_PTR_KEYS : 0) |
+	       (p.program("sample_busy").state == ProgState::attach ? LQ_CFG_BUSY_PASS : 0);
 }
 
 // Opens the object with only these programs on, the maps of the plan.
@@ -342,9 +345,18 @@ std::optional<Refusal> attach_plan(TraceProgram::Impl &impl)
 	impl.attached.clear();
 	impl.hook_fds.clear();
 	impl.walk = false;
+	impl.busy_fd = -1;
 	for (const ProgramPlan &pp : impl.plan.programs) {
 		if (pp.state != ProgState::attach)
 			continue;
+		if (pp.name == "sample_busy") {  // never attached: run by BPF_PROG_TEST_RUN
+			bpf_program *prog = bpf_object__find_program_by_name(s.obj(), "sample_busy");
+			if (!prog || bpf_program__fd(prog) < 0)
+				return Refusal{"sample_busy", ENOENT, "attach", false, "not loaded"};
+			impl.busy_fd = bpf_program__fd(prog);
+			impl.attached.push_back("raw_tp sample_busy (test run)");
+			continue;
+		}
 		// No IPv6: no tcp6_seq_show, and no /proc/net/tcp6 to walk.
 		if (pp.name == "sample_walk6" && !path_exists("/proc/self/net/tcp6"))
 			continue;
@@ -456,7 +468,27 @@ const Plan &TraceProgram::plan() const { return impl_->plan; }
 const std::vector<std::string> &TraceProgram::attached() const { return impl_->attached; }
 bool TraceProgram::can_run(PassKind k) const
 {
+	if (k == PassKind::busy)
+		return impl_->busy_fd >= 0;
 	return impl_->iters.count(k) > 0 || (k == PassKind::tcp && impl_->walk);
+}
+
+void TraceProgram::next_sample_tick() { impl_->tick = impl_->skel->next_sample_tick(); }
+std::uint32_t TraceProgram::sample_tick() const { return impl_->tick; }
+
+Result<void> TraceProgram::run_busy_pass(bool all)
+{
+	if (impl_->busy_fd < 0)
+		return Error{ENOENT, "raw_tp sample_busy: not loaded"};
+	impl_->skel->next_sample_pass();
+	__u64 args[1] = {all ? 1ULL : 0ULL};
+	LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
+	if (bpf_prog_test_run_opts(impl_->busy_fd, &run) != 0) {
+		const int err = errno;
+		impl_->busy_fd = -1;
+		return Error::from_errno(err, "BPF_PROG_TEST_RUN raw_tp sample_busy");
+	}
+	return {};
 }
 
 namespace {
@@ -488,6 +520,8 @@ Result<void> walk_pass()
 
 Result<void> TraceProgram::run_pass(PassKind k)
 {
+	if (k == PassKind::busy)
+		return run_busy_pass(false);
 	auto it = impl_->iters.find(k);
 	const auto named = impl_->iter_names.find(k);
 	const std::string what = named != impl_->iter_names.end() ? named->second

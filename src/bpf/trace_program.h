@@ -31,7 +31,9 @@ struct TraceProgramOptions {
 // The iterators a sample pass can run (fact queues).
 // tcp: iter/tcp, or where it does not load the kprobe walk of
 // /proc/net/tcp{,6} (sample_walk{4,6}), in the calling thread's netns.
-enum class PassKind { tracked, tcp, files };
+// busy: sample_busy run by BPF_PROG_TEST_RUN over the listeners map (the
+// busy listeners; every one with run_busy_pass(true)).
+enum class PassKind { tracked, tcp, files, busy };
 
 class TraceProgram {
 public:
@@ -49,6 +51,14 @@ public:
 	bool can_run(PassKind k) const;
 	// One pass of that iterator (in the caller's netns for tcp).
 	Result<void> run_pass(PassKind k);
+	// The busy pass; all: every listener read, not only the busy ones.
+	// A failed run (the kernel's test run refused) turns it off for good:
+	// can_run(busy) is false after, and the error says why.
+	Result<void> run_busy_pass(bool all);
+	// Each sample starts a tick (the busy pass reads a listener once a
+	// tick); the current one, for reading the map between samples.
+	void next_sample_tick();
+	std::uint32_t sample_tick() const;
 	Result<int> poll(int timeout_ms, int wake_fd = -1);
 
 	// Every entry of the listeners map; unfilled: also entries inserted but

@@ -98,6 +98,22 @@ void SynAttributor::apply_to(Stats &stats, const std::map<std::uint32_t, ListenC
 	}
 }
 
+bool SynAttributor::rose(const std::map<std::uint32_t, ListenCounters> &mibs) const
+{
+	for (const auto &[netns, now] : mibs) {
+		auto it = netns_.find(netns);
+		if (it == netns_.end())
+			continue;  // its baseline is taken at the next apply()
+		const PerNetns &pn = it->second;
+		if (pn.pending.any() || now.listen_overflows != pn.last.listen_overflows ||
+		    now.reqq_full_drop != pn.last.reqq_full_drop ||
+		    now.reqq_full_do_cookies != pn.last.reqq_full_do_cookies ||
+		    now.syncookies_sent != pn.last.syncookies_sent)
+			return true;
+	}
+	return false;
+}
+
 void SynAttributor::set_start(const std::map<std::uint32_t, ListenCounters> &mibs)
 {
 	for (const auto &[netns, c] : mibs)

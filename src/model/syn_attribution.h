@@ -53,6 +53,12 @@ public:
 	// first apply().
 	void set_start(const std::map<std::uint32_t, ListenCounters> &mibs);
 
+	// Whether a netns's SYN-path counters rose since the last apply(), or
+	// counts wait for a listener under pressure: every listener's queues
+	// should then be read (the busy pass reads only those a hook counted
+	// for, and no tier-3 hook sees a SYN).
+	bool rose(const std::map<std::uint32_t, ListenCounters> &mibs) const;
+
 	// Per netns with counts not given to a listener, in netns order.
 	std::vector<Unattributed> unattributed() const;
 

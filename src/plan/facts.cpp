@@ -42,7 +42,8 @@ std::string_view map_kind_name(MapKind k)
 std::string ProgramSpec::section() const
 {
 	// iter programs: the kind names the target already ("iter/tcp").
-	if (kind == ProgKind::iter_tcp || kind == ProgKind::iter_sk_storage_map || kind == ProgKind::iter_task_file)
+	if (kind == ProgKind::iter_tcp || kind == ProgKind::iter_sk_storage_map || kind == ProgKind::iter_task_file ||
+	    target.empty())
 		return std::string(prog_kind_name(kind));
 	return std::string(prog_kind_name(kind)) + "/" + std::string(target);
 }
@@ -99,6 +100,7 @@ const std::vector<ProgramSpec> &trace_programs()
 		{"sample_listeners", K::iter_tcp, ""},
 		{"sample_files", K::iter_task_file, ""},
 		{"sample_files_raw", K::iter_task_file, ""},
+		{"sample_busy", K::raw_tp, ""},  // never attached: run by BPF_PROG_TEST_RUN
 		{"sample_walk4", K::kprobe, "tcp4_seq_show"},
 		{"sample_walk6", K::kprobe, "tcp6_seq_show"},
 	};
@@ -187,7 +189,7 @@ const std::vector<FactSpec> &fact_specs()
 		   "the syscall number is read from pt_regs on every syscall"},
 		  {"tracepoint/raw_syscalls/sys_enter+sys_exit", {"tp_sys_enter", "tp_sys_exit"}, Needs::syscalls, ""}},
 		 "requested backlog and the somaxconn clamp not measured (--syscalls measures them); a re-listen shows as "
-		 "a changed backlog at the next sample",
+		 "a changed backlog at the next sample that reads the listener (within 1 s)",
 		 {TraceField::requested_backlog}},
 		{FactId::enqueue,
 		 "a child reaches the accept queue",
@@ -264,7 +266,12 @@ const std::vector<FactSpec> &fact_specs()
 		  {"iter/bpf_sk_storage_map each sample, no full pass", {"sample_tracked"}, Needs::sk_storage,
 		   "listeners older than listenq, or started under a raw hook, are never seen"}},
 		 "",  // nothing reads the queues: the tracer cannot run
-		 {}},
+		 {},
+		 {{"raw_tp sample_busy (test run) each sample instead, every listener each 1 s; the walk every 5 s, "
+		   "to seed",
+		   {"sample_busy"}, Needs::busy_pass,
+		   "idle listeners (empty queues at their last sample, no event since) are not read between the 1 s "
+		   "reads: a re-listen or a drop no hook counts shows within 1 s"}}},
 	};
 	return facts;
 }

@@ -97,8 +97,9 @@ struct HookFn {
 // What a tier-3 way needs besides its programs.
 // syscalls: the raw syscall hooks, which run on every syscall of every
 // task: only where asked for (Plan::syscalls). enqueue_counted: the
-// enqueue fact is served (a hook or its tier-3 way).
-enum class Needs { nothing, drop_reason, sk_storage, syscalls, enqueue_counted };
+// enqueue fact is served (a hook or its tier-3 way). busy_pass: that, and
+// KernelFeatures::test_run_for_each, and trace.bpf.o (not the legacy one).
+enum class Needs { nothing, drop_reason, sk_storage, syscalls, enqueue_counted, busy_pass };
 
 // One tier-3 way of delivering a fact; every program is needed.
 struct Way {
@@ -115,6 +116,9 @@ struct FactSpec {
 	std::vector<Way> ways;      // tier 3, best first
 	std::string_view floor;     // what remains with no program; "" : nothing (an error)
 	std::vector<TraceField> fields;  // what its function hooks make exact
+	// Taken on top of the way (or hooks) chosen, where they can be: the
+	// busy pass of fact queues. Refused, the fact keeps what it chose.
+	std::vector<Way> adds = {};
 };
 
 const std::vector<FactSpec> &fact_specs();

@@ -40,6 +40,9 @@ struct KernelFeatures {
 	std::map<ProgKind, Capability> kinds;
 	std::map<MapKind, Capability> maps;
 	Capability drop_reason;   // SKB_DROP_REASON_TCP_LISTEN_OVERFLOW (6.15+)
+	// A raw_tp program run by BPF_PROG_TEST_RUN (5.10) may call
+	// bpf_for_each_map_elem (5.13): the busy pass (fact queues).
+	Capability test_run_for_each;
 	std::vector<FunctionFeatures> functions;  // every function of fact_specs()
 
 	const Capability &kind(ProgKind k) const;

@@ -271,6 +271,7 @@ struct Planner {
 	std::vector<RefusedProgram> refused;
 	bool syscalls = false;         // the syscall hooks may be used (Plan::syscalls)
 	bool enqueue_counted = false;  // the enqueue fact is served (planned before accept)
+	bool legacy = false;           // trace_legacy.bpf.o (Plan::legacy)
 
 	bool allowed(Tier t) const
 	{
@@ -378,9 +379,35 @@ struct Planner {
 				       "syscall hooks: off (--syscalls turns them on)"};
 		if (w.needs == Needs::enqueue_counted && !enqueue_counted)
 			return NotUsed{label + ": enqueues not counted", false, label + ": enqueues not counted"};
+		if (w.needs == Needs::busy_pass) {
+			const std::string name = w.programs.empty() ? label : std::string(w.programs.front());
+			if (legacy)
+				return NotUsed{name + ": not in trace_legacy.bpf.o", false, name + ": no global data"};
+			if (!f.test_run_for_each.ok)
+				return NotUsed{name + ": " + f.test_run_for_each.detail, false,
+					       name + ": " + f.test_run_for_each.detail};
+			if (!enqueue_counted)
+				return NotUsed{name + ": enqueues not counted", false, name + ": enqueues not counted"};
+		}
 		if (auto off = first_off(w.programs, f, refusals))
 			return NotUsed{label + ": " + off->why, off->refused, label + ": " + off->why};
 		return std::nullopt;
+	}
+
+	// What the fact takes on top of its way; an add it cannot take is
+	// said (and noted when refused), and the fact keeps its way.
+	void plan_adds(const FactSpec &spec, FactPlan &out)
+	{
+		for (const Way &a : spec.adds) {
+			if (auto off = way_off(a)) {
+				out.not_used.push_back(*off);
+				note_refused(spec, a.programs);
+				continue;
+			}
+			out.programs.insert(out.programs.end(), a.programs.begin(), a.programs.end());
+			out.mechanisms.push_back(std::string(a.label));
+			out.cost = std::string(a.cost);
+		}
 	}
 
 	FactPlan plan_fact(const FactSpec &spec)
@@ -404,6 +431,7 @@ struct Planner {
 			out.programs = w.programs;
 			out.mechanisms = {std::string(w.label)};
 			out.cost = std::string(w.cost);
+			plan_adds(spec, out);
 			return out;
 		}
 		out.level = Level::floor;
@@ -483,7 +511,7 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 	}
 	if (auto off = map_off(MapKind::global_data, f, refusals)) {
 		// trace_legacy.bpf.o: what it compiles in.
-		plan.legacy = plan.perf_buffer = true;
+		plan.legacy = plan.perf_buffer = pl.legacy = true;
 		pl.sk_storage = plan.sk_storage = false;
 		pl.refused.push_back({"global_data", "map", "settings", off->reason(), off->why, off->err, off->by_user,
 				      "trace_legacy.bpf.o: its settings in a map",

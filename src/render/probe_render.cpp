@@ -93,6 +93,7 @@ void render_probe_text(std::ostream &os, const ProbeReport &r)
 			      c.ok ? "yes" : "no", c.detail});
 	}
 	caps.add_row({"drop reason", f.drop_reason.ok ? "yes" : "no", f.drop_reason.detail});
+	caps.add_row({"test run, for_each", f.test_run_for_each.ok ? "yes" : "no", f.test_run_for_each.detail});
 	caps.print(os);
 	os << '\n';
 
@@ -207,6 +208,7 @@ nlohmann::ordered_json probe_to_json(const ProbeReport &r)
 		 {{"btf", cap_json(f.btf)},
 		  {"prog_tracing", cap_json(f.prog_tracing)},
 		  {"drop_reason", cap_json(f.drop_reason)},
+		  {"test_run_for_each", cap_json(f.test_run_for_each)},
 		  {"kinds", kinds},
 		  {"maps", maps}}},
 		{"functions", functions},
@@ -225,6 +227,9 @@ Result<KernelFeatures> features_from_probe_json(const nlohmann::ordered_json &do
 		f.btf = cap(c.at("btf"));
 		f.prog_tracing = cap(c.at("prog_tracing"));
 		f.drop_reason = cap(c.at("drop_reason"));
+		// Absent from captures made before it was probed.
+		f.test_run_for_each = c.contains("test_run_for_each") ? cap(c.at("test_run_for_each"))
+								      : Capability::no("not in this capture");
 		for (ProgKind kind : kAllProgKinds)
 			f.kinds[kind] = cap(c.at("kinds").at(std::string(prog_kind_name(kind))));
 		for (MapKind m : kAllMapKinds)  // global_data: absent from captures before it was probed

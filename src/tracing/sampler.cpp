@@ -1,6 +1,7 @@
 #include "tracing/sampler.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "listenq/abi.h"
 #include "sources/kernel_info.h"
@@ -12,6 +13,10 @@ namespace listenq {
 namespace {
 
 constexpr std::uint64_t kFullEveryNs = 5'000'000'000ULL;
+// With the busy pass (busy_sample): every listener read every 5 s, and a
+// walk that seeds each minute.
+constexpr std::uint64_t kAllEveryNs = 5'000'000'000ULL;
+constexpr std::uint64_t kSeedEveryNs = 60'000'000'000ULL;
 
 }  // namespace
 
@@ -152,8 +157,16 @@ void Sampler::prune_stale()
 	// Sorted (cookie, samples): 16 bytes a listener, not a tree node.
 	std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;
 	std::vector<lq_listener_key> stale;
+	// The busy pass reads an idle listener only every 5 s, and says which
+	// entries hold no listener any more.
+	const bool busy = prog_.can_run(PassKind::busy);
 	prog_.each_listener(
 		[&](const lq_listener_key &k, const lq_listener_state &st) {
+			if (busy) {
+				if (st.flags & LQ_F_GONE)
+					stale.push_back(k);
+				return;
+			}
 			auto it = std::lower_bound(samples_at_prune_.begin(), samples_at_prune_.end(),
 						   std::pair<std::uint64_t, std::uint64_t>{k.cookie, 0});
 			if (it != samples_at_prune_.end() && it->first == k.cookie && it->second == st.samples)
@@ -170,18 +183,16 @@ void Sampler::prune_stale()
 	samples_at_prune_ = std::move(seen);
 }
 
-Result<void> Sampler::sample(std::map<std::uint32_t, ListenCounters> *start)
+// A sample by the plan's walk (no busy pass).
+Result<void> Sampler::walk_sample(std::map<std::uint32_t, ListenCounters> *start, std::uint64_t t0, bool first,
+				  bool periodic, bool fresh)
 {
-	const std::uint64_t t0 = monotonic_ns();
-	const bool first = !samples;
 	const bool tracked = prog_.can_run(PassKind::tracked), tcp = prog_.can_run(PassKind::tcp),
 		   files = prog_.can_run(PassKind::files);
-	const bool fresh = prog_.stat(LQ_STAT_FRESH, /*zero=*/true) > 0;
-	const bool periodic = first || t0 - last_full_ns_ >= kFullEveryNs;
-	last_passes = 0;
 	Result<void> r;
 	if (first) {
 		r = first_walk(start);
+		last_seed_ns_ = last_all_ns_ = t0;
 	} else if (tracked) {
 		// The tracked walk counts untracked listeners of every netns; a
 		// periodic full walk of our netns only seeds.
@@ -217,6 +228,65 @@ Result<void> Sampler::sample(std::map<std::uint32_t, ListenCounters> *start)
 		r = prog_.run_pass(PassKind::tracked);
 		last_passes = 1;
 		untracked = prog_.stat(LQ_STAT_UNTRACKED);
+	}
+	return r;
+}
+
+// The busy pass each sample: the listeners of the busy map (a hook
+// counted something for them, or a queue was not empty at their last
+// read), and every listener of the map every 5 s or when the busy map was
+// full. A walk before it where one must seed (each minute, at once for a
+// listener started under a raw hook or one the listeners map had no room
+// for): iter/tcp of our netns and the fresh ones where the tracked marks
+// are, else of every tracked netns, else the files walk. The busy pass
+// reads a listener once a sample: not again what the walk read.
+Result<void> Sampler::busy_sample(std::uint64_t t0, bool fresh)
+{
+	const bool tracked = prog_.can_run(PassKind::tracked), tcp = prog_.can_run(PassKind::tcp),
+		   files = prog_.can_run(PassKind::files);
+	if (fresh || untracked > 0 || t0 - last_seed_ns_ >= kSeedEveryNs) {
+		Result<void> r;
+		if (tracked && tcp) {
+			std::set<std::uint32_t> netns = prog_.fresh_netns();
+			netns.insert(current_netns_inode());
+			r = tcp_walk(netns);
+		} else if (tcp) {
+			r = tcp_walk(tracked_netns());
+		} else if (files) {
+			r = files_walk();
+		}
+		if (!r)
+			return r;
+		last_seed_ns_ = t0;
+	}
+	const bool all = t0 - last_all_ns_ >= kAllEveryNs || prog_.stat(LQ_STAT_BUSY_FULL, /*zero=*/true) > 0;
+	if (auto r = prog_.run_busy_pass(all); !r)
+		return r;
+	if (all)
+		last_all_ns_ = t0;
+	last_passes++;
+	return {};
+}
+
+Result<void> Sampler::sample(std::map<std::uint32_t, ListenCounters> *start)
+{
+	const std::uint64_t t0 = monotonic_ns();
+	const bool first = !samples;
+	const bool fresh = prog_.stat(LQ_STAT_FRESH, /*zero=*/true) > 0;
+	const bool periodic = first || t0 - last_full_ns_ >= kFullEveryNs;
+	last_passes = 0;
+	Result<void> r;
+	prog_.next_sample_tick();
+	if (!first && prog_.can_run(PassKind::busy)) {
+		r = busy_sample(t0, fresh);
+		if (!r && !prog_.can_run(PassKind::busy)) {
+			// The kernel refused the test run: the plan's walk from now on.
+			busy_off = r.error().message;
+			std::fprintf(stderr, "listenq: %s; the plan's walk samples from now on\n", busy_off.c_str());
+			r = walk_sample(nullptr, t0, false, periodic, fresh);
+		}
+	} else {
+		r = walk_sample(start, t0, first, periodic, fresh);
 	}
 	if (!r)
 		return r;

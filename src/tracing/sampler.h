@@ -13,7 +13,13 @@
 //    files and tcp in each netns with tracked listeners, and the tcp walk
 //    of each such netns every 5 s in any case (listeners no visible process
 //    holds are sampled then) and while the map is full.
-// Entries no walk visited for 5 s (a close no hook saw) are pruned.
+// Where the plan adds the busy pass (raw_tp sample_busy, run by
+// BPF_PROG_TEST_RUN), it is the regular pass instead: it reads only the
+// listeners a hook counted something for or whose queue was not empty
+// (the busy map), and every listener every 5 s; a walk only seeds, each
+// minute (busy_sample).
+// Entries no walk visited for 5 s (a close no hook saw) are pruned; with
+// the busy pass, those it found another socket at (LQ_F_GONE).
 #pragma once
 
 #include <cstdint>
@@ -45,12 +51,16 @@ public:
 	std::uint64_t untracked = 0, stale_removed = 0;
 	std::uint32_t last_passes = 0;  // iterator passes of the last sample
 	std::uint64_t last_us = 0;      // and their time
+	std::string busy_off;           // why the busy pass stopped ("": it runs, or never did)
 
 private:
 	Result<void> first_walk(std::map<std::uint32_t, ListenCounters> *start);
 	// tcp in each of these netns; untracked counted per netns.
 	Result<void> tcp_walk(const std::set<std::uint32_t> &netns);
 	Result<void> files_walk();
+	Result<void> walk_sample(std::map<std::uint32_t, ListenCounters> *start, std::uint64_t t0, bool first,
+				 bool periodic, bool fresh);
+	Result<void> busy_sample(std::uint64_t t0, bool fresh);
 	// One pass in a netns; its listeners the map had no room for are noted.
 	Result<void> pass_in(std::uint32_t netns, bool *entered);
 	// Our netns, those with tracked listeners or with listeners the map had
@@ -61,6 +71,7 @@ private:
 
 	TraceProgram &prog_;
 	std::uint64_t last_full_ns_ = 0, last_prune_ns_ = 0;
+	std::uint64_t last_all_ns_ = 0, last_seed_ns_ = 0;  // busy pass: see busy_sample
 	// Without the tracked walk: the last time of each full walk, to take
 	// the cheaper every sample (0: not measured yet).
 	std::uint64_t tcp_walk_ns_ = 0, files_walk_ns_ = 0;

@@ -3,8 +3,10 @@
 #include "util/clock.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <optional>
+#include <set>
 #include <unordered_set>
 
 #include "bpf/trace_decode.h"
@@ -200,6 +202,32 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 {
 	ListenerTable &table = impl_->table;
 	const bool ptr_keys = impl_->prog->plan().ptr_keys;
+	// The netns counters before the map: where the SYN path's rose, the
+	// busy pass reads every listener first, so that the ones under SYN
+	// pressure show (their full SYN queue; no tier-3 hook sees a SYN).
+	std::map<std::uint32_t, ListenCounters> mibs;
+	std::set<std::uint32_t> tried;
+	auto read_mibs = [&]() -> Result<void> {
+		for (const ListenerStat &l : table.all())
+			if (tried.insert(l.id.netns).second) {
+				auto c = listenq::netns_counters(l.id.netns, *impl_->sampler);
+				if (!c)
+					return c.error();
+				if (*c)
+					mibs[l.id.netns] = **c;
+			}
+		return {};
+	};
+	if (impl_->synq) {
+		if (auto r = read_mibs(); !r)
+			return r;
+		if (impl_->prog->can_run(PassKind::busy) && impl_->synq->rose(mibs))
+			if (auto r = impl_->prog->run_busy_pass(true); !r)
+				std::fprintf(stderr, "listenq: %s; the plan's walk samples from now on\n",
+					     r.error().message.c_str());
+	}
+	const bool busy = impl_->prog->can_run(PassKind::busy);
+	const bool depth_at_samples = hists.depth && !(impl_->prog->plan().exact_mask() & LQ_EXACT_ENQUEUE);
 	table.begin();
 	auto absorb = [&](std::uint64_t key, const lq_listener_key &k, const lq_listener_state &st, bool closed) {
 		bool added;
@@ -211,6 +239,8 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 		if (keep_owner)
 			comm.swap(s.owner_comm);
 		update_listener_stat(s, k, st, ptr_keys, hists);
+		if (busy && !closed)
+			add_unread_samples(s, st, impl_->prog->sample_tick(), depth_at_samples);
 		s.key = key;
 		s.closed = closed;
 		if (keep_owner) {
@@ -240,15 +270,8 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 	fill_seeded_owners(table);
 	fill_owner_cgroups(table.all(), impl_->cgroups);
 	if (impl_->synq) {
-		std::map<std::uint32_t, ListenCounters> mibs;
-		for (const ListenerStat &l : table.all())
-			if (!mibs.count(l.id.netns)) {
-				auto c = listenq::netns_counters(l.id.netns, *impl_->sampler);
-				if (!c)
-					return c.error();
-				if (*c)
-					mibs[l.id.netns] = **c;
-			}
+		if (auto r = read_mibs(); !r)  // the netns new in this read
+			return r;
 		impl_->synq->apply(table.all(), mibs);
 	}
 	return {};

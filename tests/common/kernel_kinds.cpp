@@ -56,6 +56,13 @@ KindResult load_one(const char *prog, bool uses_marks, bool attach, bool tracked
 		bpf_map__set_autocreate(marks, false);
 	if (int e = bpf_object__load(obj.get()))
 		return {false, err_text("load", -e)};
+	if (bpf_program__type(want) == BPF_PROG_TYPE_RAW_TRACEPOINT && !attach) {  // run, not attached
+		__u64 args[1] = {0};
+		LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = args, .ctx_size_in = sizeof(args));
+		if (bpf_prog_test_run_opts(bpf_program__fd(want), &run) != 0)
+			return {false, err_text("test run", errno)};
+		return {true, {}};
+	}
 	if (!attach)
 		return {true, {}};
 	bpf_link *link;
@@ -115,6 +122,7 @@ const std::map<std::string, KindResult> &kernel_kinds()
 		k["fentry"] = load_one("k_fentry", false, true);
 		k["tp_btf"] = load_one("k_tp_btf", true, true);
 		k["raw_tp"] = load_one("k_raw_tp", false, true);
+		k["raw_tp test run for_each"] = load_one("k_busy", false, false);
 		k["tracepoint"] = load_one("k_tracepoint", false, true);
 		libbpf_set_print(old);
 		return k;

@@ -21,7 +21,9 @@ struct KindResult {
 // socket->sk, as listenq's sample_files), "iter/task_file raw" (socket->sk
 // only read, as sample_files_raw), "kprobe walk" (kprobe/tcp4_seq_show,
 // attached), "kprobe", "kretprobe", "fentry", "fexit", "tp_btf", "raw_tp",
-// "tracepoint", and the maps "ringbuf", "sk_storage".
+// "tracepoint", "raw_tp test run for_each" (run by BPF_PROG_TEST_RUN,
+// bpf_for_each_map_elem over a hash map: listenq's sample_busy), and the
+// maps "ringbuf", "sk_storage".
 // Probed once per process; LISTENQ_BTF, where set, is the CO-RE BTF.
 const std::map<std::string, KindResult> &kernel_kinds();
 

@@ -391,7 +391,7 @@ TEST_F(Tracing, AcceptsAreCountedWithoutSyscallHooks)
 // sampler sees change; its requested value is unknown, and no clamp.
 TEST_F(Tracing, RelistenIsFoundBySamplingWithoutSyscallHooks)
 {
-	Spawned trace({LISTENQ_BIN, "trace", "--json", "--no-syscalls", "--duration", "3"});
+	Spawned trace({LISTENQ_BIN, "trace", "--json", "--no-syscalls", "--duration", "8"});
 	auto header = trace.read_line(10s);
 	ASSERT_TRUE(header) << "trace did not start";
 	EXPECT_FALSE(json::parse(*header)["syscalls"].get<bool>());
@@ -402,7 +402,9 @@ TEST_F(Tracing, RelistenIsFoundBySamplingWithoutSyscallHooks)
 		port = local_port(l->get());
 		std::this_thread::sleep_for(400ms);  // a sample sees backlog 10
 		ASSERT_EQ(::listen(l->get(), 50), 0);
-		std::this_thread::sleep_for(400ms);  // and then 50
+		// and then 50: at the next sample, or where the busy pass samples
+		// (sample_busy) at its next read of every listener, within 5 s
+		std::this_thread::sleep_for(5500ms);
 	}
 	std::vector<std::string> rest;
 	std::string err;

@@ -99,6 +99,8 @@ TEST(Plan, EveryProgramServesAFactAndEveryFactHasAFloorButQueues)
 					used.insert(p);
 		for (const Way &w : f.ways)
 			used.insert(w.programs.begin(), w.programs.end());
+		for (const Way &w : f.adds)
+			used.insert(w.programs.begin(), w.programs.end());
 		EXPECT_EQ(f.floor.empty(), f.id == FactId::queues) << fact_name(f.id);
 	}
 	for (const ProgramSpec &p : trace_programs())
@@ -167,6 +169,53 @@ TEST(Plan, HostV1300TakesTheRawFilesWalkWhereSampleFilesIsRefused)
 	EXPECT_TRUE(attached(p).count("sample_files_raw"));
 	EXPECT_TRUE(attached(p).count("sample_listeners"));
 	EXPECT_FALSE(attached(p).count("sample_files"));
+}
+
+// The busy pass (sample_busy: raw_tp, run by BPF_PROG_TEST_RUN) is taken
+// on top of the queues way wherever bpf_for_each_map_elem and the test run
+// exist and enqueues are counted; refused, the way alone samples, and the
+// refusal says so; where the kernel lacks it, it is said, not refused.
+TEST(Plan, BusyPassGoesOnTopOfTheQueuesWayWhereItCan)
+{
+	KernelFeatures f = host_v1300();
+	f.test_run_for_each = Capability::yes("bpf_for_each_map_elem, BPF_PROG_TEST_RUN of raw_tp");
+	std::vector<Refusal> kernel = {{"sample_tracked", EPERM, "load", false, {}},
+				       {"sample_files", EACCES, "load", false, {}}};
+	Plan p = make_plan(f, AttachMode::automatic, kernel, false);
+	ASSERT_FALSE(p.fatal);
+	const FactPlan &q = p.fact(FactId::queues);
+	EXPECT_EQ(q.way, 3);
+	ASSERT_EQ(q.mechanisms.size(), 2u);
+	EXPECT_EQ(q.mechanisms[1].rfind("raw_tp sample_busy (test run)", 0), 0u) << q.mechanisms[1];
+	EXPECT_TRUE(attached(p).count("sample_busy"));
+	EXPECT_TRUE(attached(p).count("sample_listeners")) << "the walk still seeds";
+
+	std::vector<Refusal> busy_refused = kernel;
+	busy_refused.push_back({"sample_busy", EINVAL, "load", false, {}});
+	Plan r = make_plan(f, AttachMode::automatic, busy_refused, false);
+	EXPECT_FALSE(attached(r).count("sample_busy"));
+	EXPECT_EQ(r.fact(FactId::queues).mechanisms.size(), 1u);
+	const auto refused = std::find_if(r.refused.begin(), r.refused.end(),
+					  [](const RefusedProgram &x) { return x.program == "sample_busy"; });
+	ASSERT_NE(refused, r.refused.end());
+	EXPECT_EQ(refused->kind, "raw_tp");
+	EXPECT_EQ(refused->fallback, r.fact(FactId::queues).mechanisms.front());
+
+	f.test_run_for_each = Capability::no("no bpf_for_each_map_elem for raw_tp (added in 5.13)");
+	Plan old = make_plan(f, AttachMode::automatic, kernel, false);
+	EXPECT_FALSE(attached(old).count("sample_busy"));
+	EXPECT_FALSE(refused_names(old).count("sample_busy")) << "absent, not refused";
+	bool said = false;
+	for (const NotUsed &n : old.fact(FactId::queues).not_used)
+		said |= n.text.find("sample_busy: no bpf_for_each_map_elem") != std::string::npos;
+	EXPECT_TRUE(said);
+
+	// Without counted enqueues an idle listener cannot be told from a busy one.
+	f.test_run_for_each = Capability::yes("x");
+	std::vector<Refusal> no_enqueue = kernel;
+	for (const char *p : {"on_set_state", "raw_set_state", "tp_set_state"})
+		no_enqueue.push_back({p, EPERM, "load", true, {}});
+	EXPECT_FALSE(attached(make_plan(f, AttachMode::automatic, no_enqueue, false)).count("sample_busy"));
 }
 
 // watch, hist and export by default: no hook on every syscall. Enqueues

@@ -118,6 +118,37 @@ TEST(TraceDecode, ListenerState)
 	EXPECT_EQ(listener_stat_from(k, st).key, p.key);
 }
 
+// The busy pass reads an idle listener every few seconds: the samples
+// since its last read saw it empty, in the count and the depth histogram's
+// first slot (where the histogram counts samples), never for a listener
+// read at this tick or never read.
+TEST(TraceDecode, UnreadSamplesOfAnIdleListenerCountAsEmpty)
+{
+	lq_listener_key k{42, 4026532177u, 0};
+	lq_listener_state st{};
+	st.family = AF_INET;
+	st.samples = 10;
+	st.depth_hist[0] = 8;
+	st.depth_hist[2] = 2;
+	st.last_tick = 100;
+	ListenerStat s = listener_stat_from(k, st);
+	add_unread_samples(s, st, 130, true);
+	EXPECT_EQ(s.samples, 40u);
+	EXPECT_EQ(s.depth_hist[0], 38u);
+	EXPECT_EQ(s.depth_hist[2], 2u);
+	ListenerStat by_enqueue = listener_stat_from(k, st);
+	add_unread_samples(by_enqueue, st, 130, false);
+	EXPECT_EQ(by_enqueue.samples, 40u);
+	EXPECT_EQ(by_enqueue.depth_hist[0], 8u) << "tiers 1-2 count depth at enqueue: no samples in it";
+	ListenerStat now = listener_stat_from(k, st);
+	add_unread_samples(now, st, 100, true);
+	EXPECT_EQ(now.samples, 10u) << "read at this tick";
+	st.last_tick = 0;
+	ListenerStat never = listener_stat_from(k, st);
+	add_unread_samples(never, st, 130, true);
+	EXPECT_EQ(never.samples, 10u) << "never read by the busy pass: nothing known";
+}
+
 TEST(TraceDecode, PointerKeyedEventShowsNoCookie)
 {
 	lq_event e{};

@@ -103,6 +103,28 @@ int k_iter_files_raw(struct bpf_iter__task_file *ctx)
 	return sk && BPF_CORE_READ(sk, sk_max_ack_backlog) ? 0 : 0;
 }
 
+/* raw_tp run by BPF_PROG_TEST_RUN, walking a hash map with
+ * bpf_for_each_map_elem and reading a socket at an address kept there
+ * (listenq's sample_busy). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4);
+	__type(key, __u64);
+	__type(value, __u64);
+} k_addrs SEC(".maps");
+
+static long k_read_one(struct bpf_map *map, __u64 *key, __u64 *addr, void *ctx)
+{
+	return BPF_CORE_READ((struct sock *)*addr, sk_max_ack_backlog) ? 0 : 0;
+}
+
+SEC("raw_tp")
+int k_busy(__u64 *ctx)
+{
+	bpf_for_each_map_elem(&k_addrs, k_read_one, 0, 0);
+	return ctx[0] ? 0 : 0;
+}
+
 /* The kernel's walk of /proc/net/tcp: kprobe on tcp4_seq_show(seq, v). */
 SEC("kprobe/tcp4_seq_show")
 int BPF_KPROBE(k_walk, struct seq_file *seq, void *v)
