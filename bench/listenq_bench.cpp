@@ -31,6 +31,7 @@
 #include <CLI/CLI.hpp>
 
 #include "../tests/common/gunzip.h"
+#include "../tests/common/http_chunks.h"
 
 namespace {
 
@@ -568,18 +569,18 @@ int bench_snapshot(const Common &c, const std::vector<int> &counts, int reps)
 	return 0;
 }
 
-// One HTTP GET of /metrics on 127.0.0.1:port: the body, or nullopt.
 // One GET /metrics over a plain socket, as a scraper does it: the time
 // runs to the last byte of the body (Connection: close). With gzip, the
-// request says Accept-Encoding: gzip (Prometheus does); the body is
-// inflated after the clock stops.
+// request says Accept-Encoding: gzip (Prometheus does). A chunked body is
+// put together, and inflated, after the clock stops.
 struct RawGet {
 	double seconds = 0;
-	std::size_t wire_bytes = 0;  // the body as sent
+	std::size_t wire_bytes = 0;  // the body as sent (gzipped or not; without the chunks' framing)
 	bool gzipped = false;
 	std::string body;            // inflated
 };
 
+using listenq::testing::dechunk;
 using listenq::testing::gunzip;
 
 std::optional<RawGet> raw_get_metrics(std::uint16_t port, bool gzip)
@@ -611,8 +612,15 @@ std::optional<RawGet> raw_get_metrics(std::uint16_t port, bool gzip)
 	const std::size_t end = all.find("\r\n\r\n");
 	if (all.rfind("HTTP/1.1 200", 0) != 0 || end == std::string::npos)
 		return std::nullopt;
-	g.gzipped = all.substr(0, end).find("\r\nContent-Encoding: gzip") != std::string::npos;
+	const std::string head = all.substr(0, end + 2);
+	g.gzipped = head.find("\r\nContent-Encoding: gzip\r\n") != std::string::npos;
 	g.body = all.substr(end + 4);
+	if (head.find("\r\nTransfer-Encoding: chunked\r\n") != std::string::npos) {
+		auto b = dechunk(g.body);
+		if (!b)
+			return std::nullopt;
+		g.body = std::move(*b);
+	}
 	g.wire_bytes = g.body.size();
 	if (g.gzipped) {
 		auto b = gunzip(g.body);
@@ -623,6 +631,7 @@ std::optional<RawGet> raw_get_metrics(std::uint16_t port, bool gzip)
 	return g;
 }
 
+// One HTTP GET of /metrics on 127.0.0.1:port: the body, or nullopt.
 std::optional<std::string> http_get_metrics(std::uint16_t port)
 {
 	auto g = raw_get_metrics(port, false);

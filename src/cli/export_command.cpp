@@ -2,8 +2,9 @@
 //
 // The tracer is not thread-safe, so it stays on the main thread, in the
 // usual sample/poll loop. An HTTP handler thread asks for a scrape and waits;
-// the loop answers it at its next turn (<= 50 ms). Requests that arrive
-// together share one scrape.
+// the loop answers it at its next turn (<= 50 ms) with the rows, labelled
+// (PromExposition), and the server renders the body from them a piece at a
+// time as the client reads. Requests that arrive together share one scrape.
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.h"
@@ -30,6 +32,36 @@ namespace {
 
 constexpr const char *kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
+// A scrape ready to render: its rows and labels, and how long it took to
+// make them (sampling, reading, summing, labelling).
+struct Scraped {
+	std::shared_ptr<const PromExposition> exposition;
+	double seconds = 0;
+};
+
+// One response's body: a scrape rendered as the socket takes it. Its
+// listenq_scrape_duration_seconds counts the scrape and this body's
+// rendering, not the waits for the client to read.
+class MetricsBody : public BodyStream {
+public:
+	explicit MetricsBody(const Scraped &s)
+		: scraped_s_(s.seconds), body_(s.exposition, [this] {
+			  return scraped_s_ + rendered_s_ + static_cast<double>(monotonic_ns() - call_ns_) / 1e9;
+		  }) {}
+	bool next(std::string &out, std::size_t max_bytes) override
+	{
+		call_ns_ = monotonic_ns();
+		const bool more = body_.next(out, max_bytes);
+		rendered_s_ += static_cast<double>(monotonic_ns() - call_ns_) / 1e9;
+		return more;
+	}
+
+private:
+	double scraped_s_, rendered_s_ = 0;
+	std::uint64_t call_ns_ = 0;
+	PromBody body_;  // last: its elapsed() reads the fields above
+};
+
 // The handler threads' side of the hand-over. A request also writes to an
 // eventfd, so the loop wakes at once instead of at its next 50 ms turn.
 class ScrapeDesk {
@@ -39,7 +71,7 @@ public:
 
 	// Handler thread: waits for the loop's next scrape. nullopt if the
 	// loop ended or did not answer in time.
-	std::shared_ptr<const std::string> request(std::chrono::milliseconds timeout)
+	std::optional<Scraped> request(std::chrono::milliseconds timeout)
 	{
 		std::unique_lock lock(m_);
 		const std::uint64_t ticket = ++requested_;
@@ -49,13 +81,14 @@ public:
 		const bool got = cv_.wait_for(lock, timeout, [&] { return served_ >= ticket || closed_; }) && served_ >= ticket;
 		waiting_--;
 		if (!got)
-			return nullptr;
-		// The last reader of this body lets the desk drop it: it is not
-		// kept alive beside the next scrape's (at 50k listeners, MBs).
-		auto body = body_;
+			return std::nullopt;
+		// The last reader of this scrape lets the desk drop it: it is not
+		// kept alive beside the next scrape's (at 50k listeners, MBs); the
+		// bodies being sent hold it until their last piece.
+		Scraped s = scraped_;
 		if (readers_ && !--readers_)
-			body_.reset();
-		return body;
+			scraped_ = {};
+		return s;
 	}
 	// Loop: is a scrape wanted?
 	bool pending()
@@ -65,11 +98,10 @@ public:
 		std::lock_guard lock(m_);
 		return requested_ > served_;
 	}
-	void serve(std::string body)
+	void serve(Scraped s)
 	{
-		auto shared = std::make_shared<const std::string>(std::move(body));
 		std::lock_guard lock(m_);
-		body_ = std::move(shared);
+		scraped_ = std::move(s);
 		readers_ = waiting_;
 		served_ = requested_;
 		cv_.notify_all();
@@ -85,8 +117,8 @@ private:
 	std::mutex m_;
 	std::condition_variable cv_;
 	std::uint64_t requested_ = 0, served_ = 0;
-	std::shared_ptr<const std::string> body_;  // handlers send it as it is, unshared
-	std::uint64_t waiting_ = 0, readers_ = 0;   // in request(); of them, those that will read body_
+	Scraped scraped_;
+	std::uint64_t waiting_ = 0, readers_ = 0;  // in request(); of them, those that will read scraped_
 	bool closed_ = false;
 	UniqueFd wake_;
 };
@@ -100,7 +132,7 @@ struct ExportState {
 	bool by_port = false;
 };
 
-Result<std::string> scrape(Tracer &t, const Options &o, const MetricSet &metrics, ExportState &st)
+Result<Scraped> scrape(Tracer &t, const Options &o, const MetricSet &metrics, ExportState &st)
 {
 	const std::uint64_t t0 = monotonic_ns();
 	// The loop samples every --sample-ms: a scrape reuses a sample that
@@ -163,7 +195,10 @@ Result<std::string> scrape(Tracer &t, const Options &o, const MetricSet &metrics
 	s.samples = ts.samples;
 	s.unattributed = t.unattributed();
 	t.next_interval();  // peaks are "since the previous scrape"
-	return render_prometheus(s, [t0] { return static_cast<double>(monotonic_ns() - t0) / 1e9; });
+	Scraped out;
+	out.exposition = std::make_shared<const PromExposition>(std::move(s));
+	out.seconds = static_cast<double>(monotonic_ns() - t0) / 1e9;
+	return out;
 }
 
 }  // namespace
@@ -186,10 +221,16 @@ int run_export(const Options &o, std::ostream &out, std::ostream &err)
 		const std::uint64_t end = monotonic_ns() + o.tracing.sample_ms * 1000000ULL;
 		if (auto r = run_loop(t, o.tracing.sample_ms, [&](std::uint64_t now) { return now < end; }); !r)
 			return fail(err, "export", r.error());
-		auto body = scrape(t, o, metrics, state);
-		if (!body)
-			return fail(err, "export", body.error());
-		out << *body;
+		auto scraped = scrape(t, o, metrics, state);
+		if (!scraped)
+			return fail(err, "export", scraped.error());
+		MetricsBody body(*scraped);
+		std::string piece;
+		for (bool more = true; more;) {
+			piece.clear();
+			more = body.next(piece, 64 * 1024);
+			out << piece;
+		}
 		return kExitOk;
 	}
 
@@ -202,8 +243,8 @@ int run_export(const Options &o, std::ostream &out, std::ostream &err)
 	}
 	const HttpServer::Handler handler = [&](const HttpRequest &req) -> HttpResponse {
 		if (req.path == "/metrics") {
-			if (auto body = desk.request(std::chrono::seconds(10)))
-				return {200, kContentType, std::move(body)};
+			if (auto scraped = desk.request(std::chrono::seconds(10)))
+				return {200, kContentType, std::make_unique<MetricsBody>(*scraped)};
 			return {503, "text/plain", "listenq: the tracer loop did not answer\n"};
 		}
 		if (req.path == "/")
@@ -223,12 +264,12 @@ int run_export(const Options &o, std::ostream &out, std::ostream &err)
 		[&](std::uint64_t) {
 			if (!desk.pending())
 				return true;
-			auto body = scrape(t, o, metrics, state);
-			if (!body) {
-				scrape_error = body.error();
+			auto scraped = scrape(t, o, metrics, state);
+			if (!scraped) {
+				scrape_error = scraped.error();
 				return false;
 			}
-			desk.serve(std::move(*body));
+			desk.serve(std::move(*scraped));
 			return true;
 		},
 		desk.wake_fd());

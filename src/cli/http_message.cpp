@@ -1,10 +1,13 @@
 // The HTTP server's pure parts (cli/http_server.h): framing and parsing
-// request heads, Accept-Encoding, rendering responses, gzip. No sockets, so
-// they are unit tested on strings and fuzzed (tests/fuzz/fuzz_http.cpp).
+// request heads, Accept-Encoding, rendering response heads, chunks, gzip
+// whole or a piece at a time. No sockets, so they are unit tested on
+// strings and fuzzed (tests/fuzz/fuzz_http.cpp).
 #include <zlib.h>
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 
 #include "cli/http_server.h"
 
@@ -140,6 +143,7 @@ std::optional<HttpRequest> parse_http_request(std::string_view head)
 		}
 	}
 	r.keep_alive = !body && !close && (!http_1_0 || keep_alive);
+	r.http_1_0 = http_1_0;
 	return r;
 }
 
@@ -164,6 +168,30 @@ Result<std::string> gzip_compress(std::string_view data)
 	return out;
 }
 
+namespace {
+
+// Status line and headers. framing: "Content-Length: N", "Transfer-Encoding:
+// chunked", or "" (the body ends with the connection).
+std::string head_of(const HttpResponse &res, const std::string &framing, bool zipped, bool keep_alive)
+{
+	const bool text = res.content_type.rfind("text/", 0) == 0;
+	std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " + reason_of(res.status) + "\r\n";
+	out += "Content-Type: " + res.content_type + "\r\n";
+	if (!framing.empty())
+		out += framing + "\r\n";
+	if (zipped)
+		out += "Content-Encoding: gzip\r\n";
+	if (text)
+		out += "Vary: Accept-Encoding\r\n";
+	if (res.status == 405)
+		out += "Allow: GET, HEAD\r\n";
+	// keep-alive is HTTP/1.1's default; it is said for HTTP/1.0 clients.
+	out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+	return out;
+}
+
+}  // namespace
+
 std::string render_http_head(const HttpRequest &req, const HttpResponse &res, std::string_view *body,
 			     std::string *gzipped)
 {
@@ -176,20 +204,93 @@ std::string render_http_head(const HttpRequest &req, const HttpResponse &res, st
 			*body = *gzipped;
 			zipped = true;
 		}
-	std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " + reason_of(res.status) + "\r\n";
-	out += "Content-Type: " + res.content_type + "\r\n";
-	out += "Content-Length: " + std::to_string(body->size()) + "\r\n";
-	if (zipped)
-		out += "Content-Encoding: gzip\r\n";
-	if (text)
-		out += "Vary: Accept-Encoding\r\n";
-	if (res.status == 405)
-		out += "Allow: GET, HEAD\r\n";
-	// keep-alive is HTTP/1.1's default; it is said for HTTP/1.0 clients.
-	out += req.keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+	std::string out = head_of(res, "Content-Length: " + std::to_string(body->size()), zipped, req.keep_alive);
 	if (req.method == "HEAD")
 		*body = {};
 	return out;
+}
+
+std::string render_http_stream_head(const HttpRequest &req, const HttpResponse &res, bool gzip)
+{
+	if (req.http_1_0)
+		return head_of(res, "", gzip, false);
+	return head_of(res, "Transfer-Encoding: chunked", gzip, req.keep_alive);
+}
+
+void append_http_chunk_size(std::string &out, std::size_t size)
+{
+	char line[24];
+	const int n = std::snprintf(line, sizeof(line), "%zx\r\n", size);
+	out.append(line, static_cast<std::size_t>(n));
+}
+
+// zlib's allocations, counted: state_bytes() is what a gzipped stream
+// costs beside its pieces.
+struct GzipStream::State {
+	z_stream zs{};
+	bool ok = false;
+	std::size_t bytes = 0;
+	static voidpf alloc(voidpf opaque, uInt items, uInt size)
+	{
+		const std::size_t n = std::size_t{items} * size;
+		auto *p = static_cast<std::size_t *>(std::malloc(n + sizeof(std::size_t)));
+		if (!p)
+			return Z_NULL;
+		*p = n;
+		static_cast<State *>(opaque)->bytes += n;
+		return p + 1;
+	}
+	static void free(voidpf opaque, voidpf address)
+	{
+		auto *p = static_cast<std::size_t *>(address) - 1;
+		static_cast<State *>(opaque)->bytes -= *p;
+		std::free(p);
+	}
+};
+
+GzipStream::GzipStream() : st_(std::make_unique<State>())
+{
+	st_->zs.zalloc = State::alloc;
+	st_->zs.zfree = State::free;
+	st_->zs.opaque = st_.get();
+	// windowBits 15 + 16: a gzip header and trailer instead of zlib's.
+	st_->ok = deflateInit2(&st_->zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+}
+
+GzipStream::~GzipStream()
+{
+	if (st_->ok)
+		deflateEnd(&st_->zs);
+}
+
+bool GzipStream::ok() const { return st_->ok; }
+
+std::size_t GzipStream::state_bytes() const { return st_->bytes; }
+
+Result<void> GzipStream::write(std::string_view data, bool finish, std::string &out)
+{
+	if (!st_->ok)
+		return Error{ENOMEM, "gzip: deflateInit2 failed"};
+	if (data.size() > UINT_MAX)
+		return Error{EFBIG, "gzip: piece over 4 GiB"};
+	z_stream &zs = st_->zs;
+	zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.data()));
+	zs.avail_in = static_cast<uInt>(data.size());
+	// Until deflate leaves room in what it was given (it took all the
+	// input), and with finish until the end of the stream.
+	const std::size_t step = data.size() / 4 + 4096;
+	for (;;) {
+		const std::size_t had = out.size();
+		out.resize(had + step);
+		zs.next_out = reinterpret_cast<Bytef *>(out.data() + had);
+		zs.avail_out = static_cast<uInt>(step);
+		const int rc = deflate(&zs, finish ? Z_FINISH : Z_NO_FLUSH);
+		out.resize(had + step - zs.avail_out);
+		if (rc == Z_STREAM_ERROR)
+			return Error{EIO, "gzip: deflate returned " + std::to_string(rc)};
+		if (finish ? rc == Z_STREAM_END : zs.avail_out != 0)
+			return {};
+	}
 }
 
 std::string render_http_response(const HttpRequest &req, const HttpResponse &res)

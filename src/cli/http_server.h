@@ -3,12 +3,16 @@
 //
 // One thread runs an epoll loop over non-blocking sockets: it accepts,
 // reads request heads and writes responses. Only a complete, valid request
-// goes to a worker (a few threads), which runs the handler (it renders
-// metrics, or waits for the tracer loop: tens of ms) and the gzip. So a
+// goes to a worker (a few threads), which runs the handler (it waits for
+// the tracer loop: tens of ms) and makes the response's first piece. So a
 // client that is slow to send or to read holds no thread, and a slow
-// handler delays no other client's head. Each connection has a deadline for
-// what it waits on (HttpLimits): its whole head, its whole response, or the
-// next keep-alive request; and at most 256 are open.
+// handler delays no other client's head. A large body is streamed
+// (HttpResponse::stream): the loop makes its next piece (64 KiB, gzipped
+// on its own when asked) each time the previous one has left, so a
+// connection holds one piece, not the body, and a slow reader costs no
+// more. Each connection has a deadline for what it waits on (HttpLimits):
+// its whole head, its whole response, or the next keep-alive request; and
+// at most 256 are open.
 //
 // This replaces cpp-httplib. Debian builds cpp-httplib as a shared library
 // (libcpp-httplib.so, which links OpenSSL and Brotli) and ships no .a, so
@@ -41,6 +45,18 @@ struct HttpRequest {
 	// after a request with a body: the server reads none, so it could not
 	// find the next head.
 	bool keep_alive = false;
+	bool http_1_0 = false;  // no chunked transfer coding: a streamed body ends with the connection
+};
+
+// A body made while it is sent, in pieces: the server asks for the next
+// one when the previous one has left the socket buffer. Called on one
+// thread at a time (a worker for the first piece, then the event loop).
+class BodyStream {
+public:
+	virtual ~BodyStream() = default;
+	// Appends the next piece, about max_bytes, to out. false once the body
+	// is complete (this call may have appended its last piece).
+	virtual bool next(std::string &out, std::size_t max_bytes) = 0;
 };
 
 struct HttpResponse {
@@ -49,12 +65,18 @@ struct HttpResponse {
 		: status(status_), content_type(std::move(type)), body(std::move(body_)) {}
 	HttpResponse(int status_, std::string type, std::shared_ptr<const std::string> body_)
 		: status(status_), content_type(std::move(type)), shared_body(std::move(body_)) {}
+	HttpResponse(int status_, std::string type, std::unique_ptr<BodyStream> stream_)
+		: status(status_), content_type(std::move(type)), stream(std::move(stream_)) {}
 	int status = 200;
 	std::string content_type = "text/plain";
 	std::string body;
 	// Instead of body: one body shared by requests, never copied (a scrape
 	// of tens of MB that several scrapers asked for at once).
 	std::shared_ptr<const std::string> shared_body;
+	// Instead of body: one made as it is sent, with chunked transfer coding
+	// (no Content-Length), gzipped a piece at a time when the client
+	// accepts gzip.
+	std::unique_ptr<BodyStream> stream;
 	std::string_view body_view() const { return shared_body ? std::string_view(*shared_body) : body; }
 };
 
@@ -76,8 +98,9 @@ std::optional<HttpRequest> parse_http_request(std::string_view head);
 // "*" do; "gzip;q=0" and "identity" do not.
 bool accepts_gzip(std::string_view accept_encoding);
 
-// The bytes of a response: status line, headers, and (except for HEAD)
-// the body, gzip-compressed when req.gzip and the type is text.
+// The bytes of a response with a body given whole (not a stream): status
+// line, headers (Content-Length), and (except for HEAD) the body,
+// gzip-compressed when req.gzip and the type is text.
 // "Connection: keep-alive" when req.keep_alive, else "Connection: close".
 std::string render_http_response(const HttpRequest &req, const HttpResponse &res);
 
@@ -86,10 +109,44 @@ std::string render_http_response(const HttpRequest &req, const HttpResponse &res
 std::string render_http_head(const HttpRequest &req, const HttpResponse &res, std::string_view *body,
 			     std::string *gzipped);
 
+// The head of a streamed response (HttpResponse::stream): chunked
+// transfer coding for HTTP/1.1; for HTTP/1.0, which has none, the body
+// ends with the connection ("Connection: close"). Content-Encoding: gzip
+// when gzip.
+std::string render_http_stream_head(const HttpRequest &req, const HttpResponse &res, bool gzip);
+
+// Chunked transfer coding (RFC 9112 7.1): a chunk is its size in hex and
+// CRLF, its data, and CRLF; a chunk of size 0 (here with no trailer
+// fields) ends the body, so a chunk never has empty data.
+void append_http_chunk_size(std::string &out, std::size_t size);
+inline constexpr std::string_view kHttpChunkEnd = "\r\n";
+inline constexpr std::string_view kHttpLastChunk = "0\r\n\r\n";
+
 // gzip (RFC 1952) of data, via zlib, at level 1: on the exposition format
 // it is about 5 % larger than level 6 at half the time (4.2 MB of rows per
 // port: 251 KB in 35 ms against 239 KB in 66 ms).
 Result<std::string> gzip_compress(std::string_view data);
+
+// The same gzip stream made a piece at a time (zlib's deflate, level 1):
+// the pieces' output put together is one gzip member. zlib's own state is
+// about 270 KiB, counted in state_bytes().
+class GzipStream {
+public:
+	GzipStream();
+	~GzipStream();
+	GzipStream(const GzipStream &) = delete;
+	GzipStream &operator=(const GzipStream &) = delete;
+	bool ok() const;  // deflateInit2 succeeded
+	// Compresses data and appends what deflate gives out (it may keep some
+	// back for the next piece). finish: data is the last piece; the rest
+	// and the gzip trailer follow.
+	Result<void> write(std::string_view data, bool finish, std::string &out);
+	std::size_t state_bytes() const;
+
+private:
+	struct State;
+	std::unique_ptr<State> st_;
+};
 
 // The server's bounds. The defaults are the exporter's; tests shorten them.
 struct HttpLimits {
@@ -110,6 +167,9 @@ struct HttpLimits {
 	// longest-idle keep-alive connection, or if none is idle gets 503.
 	std::size_t max_connections = 256;
 	int workers = 4;  // threads that run the handler
+	// A streamed body is made this many bytes at a time (and up to a row
+	// of the exposition more), as the socket drains.
+	std::size_t piece_bytes = 64 * 1024;
 };
 
 class HttpServer {
@@ -131,6 +191,14 @@ public:
 	// Any thread, also before run(): makes run() return once the handler
 	// calls in progress return. Open connections are closed.
 	void stop();
+	// The most bytes one response in flight has held of its own at once
+	// (Reply::buffered): its head, its piece and its framing, and gzipped,
+	// the piece's gzip and zlib's state; not a body given whole (the
+	// handler's, shared). With a streamed body, what a connection costs
+	// however large the body and slow the reader: piece_bytes and room for
+	// a row (16 KiB) plain; gzipped, up to a piece more and zlib's ~270 KiB
+	// (tests/unit/http_stream_test.cpp).
+	std::size_t peak_reply_bytes() const { return peak_reply_bytes_; }
 
 private:
 	HttpLimits limits_;
@@ -138,6 +206,7 @@ private:
 	UniqueFd wake_fd_;  // eventfd: stop() and the workers' finished replies wake the loop
 	UniqueFd epoll_fd_;
 	std::atomic<bool> stopping_{false};
+	std::atomic<std::size_t> peak_reply_bytes_{0};
 };
 
 }  // namespace listenq

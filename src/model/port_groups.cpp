@@ -75,6 +75,40 @@ double pressure_of(const ListenerStat &l)
 	return static_cast<double>(l.accept_queue_peak) / (static_cast<double>(l.backlog) + 1.0);
 }
 
+RowStat RowStat::of(const ListenerStat &l)
+{
+	RowStat r;
+	r.requested_backlog = l.requested_backlog;
+	r.backlog = l.backlog;
+	r.accept_queue = l.accept_queue;
+	r.accept_queue_peak = l.accept_queue_peak;
+	r.syn_queue = l.syn_queue;
+	r.syn_queue_peak = l.syn_queue_peak;
+	r.drops = l.drops;
+	r.hol_wait_us = l.hol_wait_us;
+	r.hol_wait_peak_us = l.hol_wait_peak_us;
+	r.enqueued = l.enqueued;
+	r.accepted = l.accepted;
+	r.overflow_syn = l.overflow_syn;
+	r.overflow_ack = l.overflow_ack;
+	r.synack_retrans = l.synack_retrans;
+	r.synq_full_drops = l.synq_full_drops;
+	r.synq_full_cookies = l.synq_full_cookies;
+	r.syncookies_sent = l.syncookies_sent;
+	r.wait_sum_ns = l.wait_sum_ns;
+	r.wait_hist = l.wait_hist;
+	return r;
+}
+
+namespace {
+
+bool any_count(const Log2Hist &h)
+{
+	return std::any_of(h.begin(), h.end(), [](std::uint32_t n) { return n != 0; });
+}
+
+}  // namespace
+
 void PortAggregator::Counters::add(const Counters &o)
 {
 	overflow_syn += o.overflow_syn;
@@ -108,15 +142,18 @@ std::vector<PortGroup> PortAggregator::aggregate(const std::vector<const Listene
 std::vector<PortGroup> PortAggregator::aggregate_groups(const std::vector<const ListenerStat *> &ls,
 							const std::vector<std::uint32_t> &group_of, bool keep_hist)
 {
-	// This scrape's members, by key.
-	std::vector<std::uint32_t> order(ls.size());
-	std::iota(order.begin(), order.end(), 0u);
+	// This scrape's members that have counted something, by key. One that
+	// has not would leave nothing if it went, or moved to another group.
+	std::vector<std::uint32_t> order;
+	for (std::uint32_t i = 0; i < ls.size(); i++)
+		if (counters_of(*ls[i]) != Counters{} || (keep_hist && any_count(ls[i]->wait_hist)))
+			order.push_back(i);
 	std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return ls[a]->key < ls[b]->key; });
 	std::vector<Member> now;
 	std::vector<Log2Hist> now_hists;
-	now.reserve(ls.size());
+	now.reserve(order.size());
 	if (keep_hist)
-		now_hists.reserve(ls.size());
+		now_hists.reserve(order.size());
 	for (std::uint32_t i : order) {
 		Member m{ls[i]->key, group_of[i], counters_of(*ls[i]), 0};
 		if (keep_hist) {
@@ -125,6 +162,7 @@ std::vector<PortGroup> PortAggregator::aggregate_groups(const std::vector<const 
 		}
 		now.push_back(m);
 	}
+	summed_ = ls.size();
 
 	// Members gone since the previous scrape (or moved to another group)
 	// leave their last counts to their group.
@@ -147,26 +185,29 @@ std::vector<PortGroup> PortAggregator::aggregate_groups(const std::vector<const 
 	members_ = std::move(now);
 	hists_ = std::move(now_hists);
 
-	// The groups, sorted: ports, then the ephemeral one.
-	std::vector<std::uint32_t> ids(group_of);
-	std::sort(ids.begin(), ids.end());
-	ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-	std::vector<PortGroup> groups(ids.size());
-	auto index_of = [&](std::uint32_t g) {
-		return static_cast<std::size_t>(std::lower_bound(ids.begin(), ids.end(), g) - ids.begin());
-	};
-	for (std::size_t i = 0; i < ids.size(); i++) {
-		groups[i].ephemeral = ids[i] == kEphemeralGroup;
-		groups[i].port = groups[i].ephemeral ? 0 : static_cast<std::uint16_t>(ids[i]);
-	}
+	// The groups, sorted: ports, then the ephemeral one. A group id is at
+	// most kEphemeralGroup, so a table finds each one's row (256 KiB, where
+	// sorting the ids took a copy of group_of and a binary search each).
+	constexpr std::uint32_t kNone = UINT32_MAX;
+	std::vector<std::uint32_t> row_of(kEphemeralGroup + 1, kNone);
+	for (std::uint32_t g : group_of)
+		row_of[g] = 0;
+	std::uint32_t rows = 0;
+	for (std::uint32_t &r : row_of)
+		if (r != kNone)
+			r = rows++;
+	std::vector<PortGroup> groups(rows);
+	for (std::uint32_t g = 0; g <= kEphemeralGroup; g++)
+		if (row_of[g] != kNone) {
+			groups[row_of[g]].ephemeral = g == kEphemeralGroup;
+			groups[row_of[g]].port = g == kEphemeralGroup ? 0 : static_cast<std::uint16_t>(g);
+		}
 	for (std::size_t i = 0; i < ls.size(); i++) {
 		const ListenerStat &l = *ls[i];
-		PortGroup &g = groups[index_of(group_of[i])];
-		ListenerStat &s = g.sum;
+		PortGroup &g = groups[row_of[group_of[i]]];
+		RowStat &s = g.sum;
 		g.listeners++;
 		g.pressure = std::max(g.pressure, pressure_of(l));
-		s.id.port = g.port;
-		s.id.family = l.id.family;  // of some member; not rendered
 		s.backlog += l.backlog;
 		s.accept_queue += l.accept_queue;
 		s.accept_queue_peak += l.accept_queue_peak;
@@ -184,8 +225,7 @@ std::vector<PortGroup> PortAggregator::aggregate_groups(const std::vector<const 
 		s.synq_full_cookies += l.synq_full_cookies;
 		s.syncookies_sent += l.syncookies_sent;
 		s.wait_sum_ns += l.wait_sum_ns;
-		s.samples += l.samples;
-		if (keep_hist)
+		if (keep_hist && !l.wait_hist.empty())  // an empty one reads as zeros, and stays unallocated
 			for (int k = 0; k < kHistSlots; k++)
 				s.wait_hist[static_cast<std::size_t>(k)] += l.wait_hist[static_cast<std::size_t>(k)];
 	}
@@ -193,10 +233,9 @@ std::vector<PortGroup> PortAggregator::aggregate_groups(const std::vector<const 
 	// Add what gone members left; forget the groups that have none left.
 	std::vector<Retired> kept;
 	for (Retired &r : retired_) {
-		const std::size_t gi = index_of(r.group);
-		if (gi == ids.size() || ids[gi] != r.group)
+		if (row_of[r.group] == kNone)
 			continue;
-		ListenerStat &s = groups[gi].sum;
+		RowStat &s = groups[row_of[r.group]].sum;
 		s.overflow_syn += r.c.overflow_syn;
 		s.overflow_ack += r.c.overflow_ack;
 		s.drops = static_cast<std::uint32_t>(s.drops + r.c.drops);
@@ -207,7 +246,7 @@ std::vector<PortGroup> PortAggregator::aggregate_groups(const std::vector<const 
 		s.synq_full_cookies += r.c.synq_full_cookies;
 		s.syncookies_sent += r.c.syncookies_sent;
 		s.wait_sum_ns += r.c.wait_sum_ns;
-		if (keep_hist)
+		if (keep_hist && any_count(r.hist))
 			for (int k = 0; k < kHistSlots; k++)
 				s.wait_hist[static_cast<std::size_t>(k)] += r.hist[static_cast<std::size_t>(k)];
 		kept.push_back(std::move(r));

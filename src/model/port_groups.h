@@ -41,6 +41,20 @@ Result<PortSet> parse_port_set(std::string_view text);
 // Pressure, as watch sorts by: accept-queue peak / (backlog + 1).
 double pressure_of(const ListenerStat &l);
 
+// The numbers export writes for a row: a listener's, or a port's sums.
+// No strings and nothing that points into the tracer's table, so a scrape
+// can be rendered after the tracer has moved on, and a row per port takes
+// 120 bytes where a ListenerStat takes 296.
+struct RowStat {
+	std::optional<std::int32_t> requested_backlog;  // a listener's; never a port's (a sum means nothing)
+	std::uint32_t backlog = 0, accept_queue = 0, accept_queue_peak = 0, syn_queue = 0, syn_queue_peak = 0;
+	std::uint32_t drops = 0, hol_wait_us = 0, hol_wait_peak_us = 0;
+	std::uint64_t enqueued = 0, accepted = 0, overflow_syn = 0, overflow_ack = 0, synack_retrans = 0;
+	std::uint64_t synq_full_drops = 0, synq_full_cookies = 0, syncookies_sent = 0, wait_sum_ns = 0;
+	SparseHist wait_hist;
+	static RowStat of(const ListenerStat &l);
+};
+
 // The listeners of one local port, summed. Gauges of queues and backlogs
 // and their peaks are sums (the peak is then an upper bound of the group's
 // peak); the head-of-line waits are the members' maximum; counters are
@@ -50,7 +64,7 @@ struct PortGroup {
 	bool ephemeral = false;  // the ports of ip_local_port_range, folded
 	std::uint32_t listeners = 0;
 	double pressure = 0;  // the highest member's pressure_of()
-	ListenerStat sum;     // id, key, owner and requested_backlog are unset
+	RowStat sum;
 };
 
 // Sums listeners by port, scrape after scrape. A counter of a group is the
@@ -59,6 +73,9 @@ struct PortGroup {
 // never goes back while the group has members: Prometheus's rate() would
 // read a drop as a counter reset and count a spike. A group without
 // members is forgotten (its series disappear, as a closed listener's do).
+// Only members that have counted something are remembered from scrape to
+// scrape: an idle one would leave nothing (at 50k idle listeners, 4.8 MB
+// of zeros).
 class PortAggregator {
 public:
 	// fold(l): is l's port ephemeral in l's netns? keep_hist: sum the
@@ -80,7 +97,9 @@ public:
 	// The same over the tracer's own table (no copy): ephemeral[i] folds ls[i].
 	std::vector<PortGroup> aggregate(const std::vector<const ListenerStat *> &ls, const std::vector<char> &ephemeral,
 					 bool keep_hist);
-	std::size_t members() const { return members_.size(); }
+	// Listeners summed by the last aggregate(); of them, those remembered.
+	std::size_t members() const { return summed_; }
+	std::size_t remembered() const { return members_.size(); }
 
 private:
 	static constexpr std::uint32_t kEphemeralGroup = 1u << 16;  // sorts after every port
@@ -89,6 +108,7 @@ private:
 		std::uint64_t synack_retrans = 0, synq_full_drops = 0, synq_full_cookies = 0, syncookies_sent = 0;
 		std::uint64_t wait_sum_ns = 0;
 		void add(const Counters &o);
+		bool operator==(const Counters &) const = default;
 	};
 	struct Member {
 		std::uint64_t key = 0;
@@ -105,7 +125,8 @@ private:
 	std::vector<PortGroup> aggregate_groups(const std::vector<const ListenerStat *> &ls,
 						const std::vector<std::uint32_t> &group_of, bool keep_hist);
 
-	std::vector<Member> members_;  // the previous scrape's, sorted by key
+	std::vector<Member> members_;  // the previous scrape's with a count, sorted by key
+	std::size_t summed_ = 0;
 	std::vector<Log2Hist> hists_;  // their wait histograms, with keep_hist
 	std::vector<Retired> retired_;  // by group, sorted
 };

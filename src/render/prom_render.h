@@ -1,11 +1,12 @@
 // `listenq export`: the Prometheus text exposition format (version 0.0.4).
-// Pure: a scrape's data in, the /metrics body out, written into one
-// pre-sized string. The metric names are a stable interface
-// (docs/metrics.md, contrib/grafana/listenq.json).
+// Pure: a scrape's data in, the /metrics body out, in pieces of a bounded
+// size as a socket takes them (PromBody), or whole. The metric names are a
+// stable interface (docs/metrics.md, contrib/grafana/listenq.json).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,8 +82,46 @@ struct ExportScrape {
 	double scrape_seconds = 0;  // sampling + reading + this rendering, so far
 };
 
-// elapsed, when given, is called last, for listenq_scrape_duration_seconds
-// (so that the rendering is counted too); else s.scrape_seconds is used.
+// A scrape made ready to render: each row's labels written once, and its
+// numbers copied (RowStat), so that nothing points into the tracer's
+// table any more (a listener's cgroup lives there until the next read).
+// Make it on the thread that owns the tracer; then it is immutable, and
+// any number of PromBody may render it at once, on any thread.
+class PromExposition {
+public:
+	explicit PromExposition(ExportScrape s);
+	~PromExposition();
+	PromExposition(const PromExposition &) = delete;
+	PromExposition &operator=(const PromExposition &) = delete;
+
+private:
+	friend class PromBody;
+	struct Parts;
+	std::unique_ptr<Parts> p_;
+};
+
+// One /metrics body, written a piece at a time: family by family, row by
+// row, where the previous piece ended. The pieces together are the body
+// render_prometheus() returns, byte for byte.
+class PromBody {
+public:
+	// elapsed, when given, is called for listenq_scrape_duration_seconds,
+	// the last series (so that the rendering is counted); else the
+	// exposition's scrape_seconds is written.
+	explicit PromBody(std::shared_ptr<const PromExposition> e, std::function<double()> elapsed = nullptr);
+	// Appends the next whole lines to out: max_bytes of them, or up to one
+	// row's more (a listener's row of every series: under 16 KiB). false
+	// once the body is complete (this call may have appended its end).
+	bool next(std::string &out, std::size_t max_bytes);
+
+private:
+	std::shared_ptr<const PromExposition> e_;
+	std::function<double()> elapsed_;
+	std::size_t section_ = 0, row_ = 0;  // where the next piece starts
+	bool started_ = false;               // the section's HELP and TYPE are written
+};
+
+// The whole body in one string. elapsed as for PromBody.
 std::string render_prometheus(const ExportScrape &s, const std::function<double()> &elapsed = nullptr);
 
 // Every metric family render_prometheus can write (with _bucket/_sum/_count
