@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -66,6 +67,25 @@ std::string fmt(double v, int prec = 3)
 std::string row(const std::string &name, const Stats &s, int prec = 3)
 {
 	return "| " + name + " | " + fmt(s.min, prec) + " | " + fmt(s.median, prec) + " | " + fmt(s.max, prec) + " |";
+}
+
+// One "key=value" line for bench/run.sh's goal table, appended to the file
+// $LISTENQ_BENCH_GOALS names (nothing without it).
+void goal(const std::string &key, double value)
+{
+	const char *path = std::getenv("LISTENQ_BENCH_GOALS");
+	if (!path || !*path)
+		return;
+	std::string k;
+	for (char ch : key)  // "default, gzip" -> "default_gzip"
+		if (std::isalnum(static_cast<unsigned char>(ch)))
+			k += ch;
+		else if (!k.empty() && k.back() != '_')
+			k += '_';
+	if (FILE *f = std::fopen(path, "a")) {
+		std::fprintf(f, "%s=%.3f\n", k.c_str(), value);
+		std::fclose(f);
+	}
 }
 
 // ---- processes -----------------------------------------------------------
@@ -405,6 +425,7 @@ int bench_overhead(const Common &c, int pairs, int conns, bool syscalls)
 		ratios.push_back(b / a);
 		lq_cpu.push_back(f.cpu_s);
 	}
+	goal(syscalls ? "accept_ratio_syscalls" : "accept_ratio", stats_of(ratios).median);
 	std::printf("### Accept path: connections/s untraced (A) vs `listenq watch%s` attached (B)\n\n",
 		    syscalls ? " --syscalls" : "");
 	std::printf("tier `%s`, %d pairs A B A B ..., %d connections per run (connect + accept + close, "
@@ -549,6 +570,7 @@ int bench_snapshot(const Common &c, const std::vector<int> &counts, int reps)
 				    fmt(s.median, 4).c_str(), fmt(s.max, 4).c_str());
 		}
 		Stats rs = stats_of(ratio);
+		goal("snapshot_ratio_" + std::to_string(n), rs.median);
 		ratio_rows.push_back("| " + std::to_string(n) + " | " + fmt(rs.min) + " | " + fmt(rs.median) + " | " +
 				     fmt(rs.max) + " |");
 		for (std::string &r : snapshot_breakdown(c, n, reps))
@@ -722,6 +744,7 @@ int bench_export(const Common &c, const std::vector<int> &counts, int reps)
 					ratio.push_back(scrape.back() / ss.back());
 				}
 				const Stats sc = stats_of(scrape), rs = stats_of(ratio);
+				goal(std::string("scrape_ratio_") + std::to_string(n) + "_" + modes[k].name, rs.median);
 				std::printf("| %d | %s | %zu (%zu) | %zu | %s | %s | %s | %s | %s | **%s** (%s-%s) |\n", n,
 					    modes[k].name, wire / 1024, text / 1024, series, fmt(sc.min, 4).c_str(),
 					    fmt(sc.median, 4).c_str(), fmt(sc.max, 4).c_str(),
@@ -816,6 +839,9 @@ int bench_startup(const Common &c, int listeners, int reps, int rss_listeners)
 	std::printf("peak RSS tracking %d listeners (wait4 ru_maxrss, the figure `/usr/bin/time -v` prints), MiB\n\n",
 		    rss_listeners);
 	std::printf("| figure | min | median | max |\n|---|---|---|---|\n");
+	goal("rss_watch", stats_of(rss).median);
+	goal("rss_export", stats_of(ex_rss).median);
+	goal("rss_export_port1", stats_of(ex_rss_tracking).median);
 	std::printf("%s\n", row("`listenq watch 1 2 --json`", stats_of(rss), 1).c_str());
 	std::printf("%s\n", row("`listenq export`, 3 scrapes", stats_of(ex_rss), 1).c_str());
 	std::printf("%s\n\n", row("`listenq export --port 1`, 3 scrapes (no listener rendered)", stats_of(ex_rss_tracking), 1).c_str());
@@ -999,6 +1025,8 @@ int bench_sampler(const Common &c, int netns_count, int per_netns, int frames)
 		unsetenv("LISTENQ_REFUSE");
 		const double per = (longer.cpu_s - shorter.cpu_s) / (frames * 10) * 1e6;
 		const bool good = ok(shorter) && ok(longer);
+		if (good)
+			goal(std::string("sample_cpu_us_") + (*refuse ? refuse : "none"), per);
 		std::printf("| %s | %s | %s | %s |\n", *refuse ? refuse : "(none)", way.c_str(),
 			    good ? fmt(per, 0).c_str() : "failed", fmt(stats_of(us).median, 0).c_str());
 	}

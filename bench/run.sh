@@ -54,8 +54,11 @@ else
   NG="--seconds 8 --pairs 10"
 fi
 
-tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+tmp=$(mktemp) goals=$(mktemp)
+trap 'rm -f "$tmp" "$goals"' EXIT
+# Each benchmark appends key=value lines here (listenq_bench's goal(),
+# bench/nginx.py): the goal table at the end is made from them.
+export LISTENQ_BENCH_GOALS=$goals
 {
   echo "# listenq benchmark results"
   echo
@@ -84,6 +87,42 @@ echo "bench: event pressure"; run events $EV
 echo "bench: Prometheus scrape"; run export $EX
 echo "bench: sample cost per sampler way"; run sampler $SM
 echo "bench: bpftrace peer"; run bpftrace
+
+# The goals of issues 16 and 23, each from this run's own figure.
+goal_row() {  # goal text, key, limit, unit, and "ge" where the figure must reach the limit
+  local v
+  v=$(sed -n "s/^$2=//p" "$goals" | tail -1)
+  if [ -z "$v" ]; then
+    echo "| $1 | not measured in this run | - |"
+  else
+    awk -v g="$1" -v v="$v" -v lim="$3" -v u="$4" -v ge="${5:-}" 'BEGIN {
+      met = ge == "ge" ? v + 0 >= lim + 0 : v + 0 <= lim + 0
+      printf "| %s | %s%s | %s |\n", g, v, u, met ? "met" : "**missed**" }'
+  fi
+}
+{
+  echo "## Goals: what this run shows"
+  echo
+  echo "Every figure below is from the tables above, in this run on $(uname -r)."
+  echo
+  echo "| goal | this run | status |"
+  echo "|---|---|---|"
+  goal_row "BPF share of a request's CPU, nginx + wrk, \`watch\` default ≤ 1 %" nginx_share_watch 1 " %"
+  goal_row "same, \`export\` default ≤ 1 %" nginx_share_export 1 " %"
+  goal_row "nginx requests/s with \`export\` running ≥ 0.99 × without (median per-pair ratio; ±10 % swing on 2 vCPUs)" \
+    nginx_ratio 0.99 "" ge
+  goal_row "accept path traced/untraced ≥ 0.99, \`watch\` default (median per-pair ratio; ±10 % swing on 2 vCPUs)" \
+    accept_ratio 0.99 "" ge
+  goal_row "\`watch\` peak RSS ≤ 32 MiB at 50k listeners" rss_watch 32 " MiB"
+  goal_row "\`export\` peak RSS ≤ 32 MiB at 50k listeners (3 scrapes)" rss_export 32 " MiB"
+  goal_row "default scrape without gzip ≤ 1.0× \`ss -lnt\` at 10k" scrape_ratio_10000_default 1 "×"
+  goal_row "default scrape with gzip ≤ 1.0× \`ss -lnt\` at 10k" scrape_ratio_10000_default_gzip 1 "×"
+  goal_row "snapshot ≤ 1.0× \`ss -lnt\` at 10k" snapshot_ratio_10000 1 "×"
+  goal_row "snapshot ≤ 1.0× \`ss -lnt\` at 50k" snapshot_ratio_50000 1 "×"
+  goal_row "CPU of one sample ≤ 2 ms at 100 netns × 100 listeners, the way this kernel's plan takes (wait4)" \
+    sample_cpu_us_none 2000 " µs"
+  echo
+} >> "$tmp"
 
 if [ $VM = 1 ]; then
   echo "bench: per-tier overhead in the guests"

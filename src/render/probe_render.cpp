@@ -93,7 +93,7 @@ void render_probe_text(std::ostream &os, const ProbeReport &r)
 			      c.ok ? "yes" : "no", c.detail});
 	}
 	caps.add_row({"drop reason", f.drop_reason.ok ? "yes" : "no", f.drop_reason.detail});
-	caps.add_row({"test run, for_each", f.test_run_for_each.ok ? "yes" : "no", f.test_run_for_each.detail});
+	caps.add_row({"for_each test run", f.test_run_for_each.ok ? "yes" : "no", f.test_run_for_each.detail});
 	caps.print(os);
 	os << '\n';
 

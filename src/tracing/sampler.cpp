@@ -235,26 +235,22 @@ Result<void> Sampler::walk_sample(std::map<std::uint32_t, ListenCounters> *start
 // The busy pass each sample: the listeners of the busy map (a hook
 // counted something for them, or a queue was not empty at their last
 // read), and every listener of the map every 5 s or when the busy map was
-// full. A walk before it where one must seed (each minute, at once for a
-// listener started under a raw hook or one the listeners map had no room
-// for): iter/tcp of our netns and the fresh ones where the tracked marks
-// are, else of every tracked netns, else the files walk. The busy pass
-// reads a listener once a sample: not again what the walk read.
+// full. A walk before it where one must seed (each minute, and each sample
+// while a listener started under a raw hook waits or the listeners map has
+// no room for some): iter/tcp of every tracked netns, else the files walk.
+// The busy pass reads a listener once a sample: not again what the walk
+// read.
 Result<void> Sampler::busy_sample(std::uint64_t t0, bool fresh)
 {
-	const bool tracked = prog_.can_run(PassKind::tracked), tcp = prog_.can_run(PassKind::tcp),
-		   files = prog_.can_run(PassKind::files);
+	const bool tcp = prog_.can_run(PassKind::tcp), files = prog_.can_run(PassKind::files);
 	if (fresh || untracked > 0 || t0 - last_seed_ns_ >= kSeedEveryNs) {
+		// The walk counts the listeners the map has no room for (untracked)
+		// anew, and seeds them as slots free up.
 		Result<void> r;
-		if (tracked && tcp) {
-			std::set<std::uint32_t> netns = prog_.fresh_netns();
-			netns.insert(current_netns_inode());
-			r = tcp_walk(netns);
-		} else if (tcp) {
+		if (tcp)
 			r = tcp_walk(tracked_netns());
-		} else if (files) {
+		else if (files)
 			r = files_walk();
-		}
 		if (!r)
 			return r;
 		last_seed_ns_ = t0;
