@@ -189,7 +189,7 @@ const std::vector<FactSpec> &fact_specs()
 		   "the syscall number is read from pt_regs on every syscall"},
 		  {"tracepoint/raw_syscalls/sys_enter+sys_exit", {"tp_sys_enter", "tp_sys_exit"}, Needs::syscalls, ""}},
 		 "requested backlog and the somaxconn clamp not measured (--syscalls measures them); a re-listen shows as "
-		 "a changed backlog at the next sample that reads the listener (within 1 s)",
+		 "a changed backlog at the next sample that reads the listener (within 5 s)",
 		 {TraceField::requested_backlog}},
 		{FactId::enqueue,
 		 "a child reaches the accept queue",
@@ -267,11 +267,11 @@ const std::vector<FactSpec> &fact_specs()
 		   "listeners older than listenq, or started under a raw hook, are never seen"}},
 		 "",  // nothing reads the queues: the tracer cannot run
 		 {},
-		 {{"raw_tp sample_busy (test run) each sample instead, every listener each 1 s; the walk every 5 s, "
-		   "to seed",
+		 {{"raw_tp sample_busy (test run) each sample instead: the busy listeners, every listener every 5 s; "
+		   "the walk each minute, to seed",
 		   {"sample_busy"}, Needs::busy_pass,
-		   "idle listeners (empty queues at their last sample, no event since) are not read between the 1 s "
-		   "reads: a re-listen or a drop no hook counts shows within 1 s"}}},
+		   "an idle listener (empty queues at its last read, nothing counted since) is read every 5 s: a "
+		   "re-listen or a drop no hook counts shows within 5 s"}}},
 	};
 	return facts;
 }
