@@ -974,10 +974,16 @@ std::string queues_way(const Common &c)
 }
 
 // What a sample of the queues costs per sampler way, as the CPU time of
-// the watch process (wait4): `watch 1 <frames + 2>` minus `watch 1 2`, over
-// the samples of the extra frames (10 a second, the default). The way is
-// forced with LISTENQ_REFUSE; a kernel that refuses a program lands in the
-// same row. listenq's own report (sample_us of each frame) is beside it.
+// the watch process (wait4), with `--port 1` (every listener tracked and
+// read each frame, none rendered):
+//  - per sample: `watch 1 <frames + 2>` minus `watch 1 2`, over the samples
+//    of the extra frames (10 a second, the default): the frames' reads of
+//    the map and of each netns's counters included;
+//  - marginal: the same frames at --sample-ms 100 minus at 1000, over the
+//    samples that adds: a sample alone (the passes every few seconds run
+//    in both and cancel).
+// The way is forced with LISTENQ_REFUSE; a kernel that refuses a program
+// lands in the same row. listenq's own report (sample_us) is beside it.
 int bench_sampler(const Common &c, int netns_count, int per_netns, int frames)
 {
 	ListenerFarm farm;
@@ -987,14 +993,16 @@ int bench_sampler(const Common &c, int netns_count, int per_netns, int frames)
 	}
 	std::printf("## Sample cost per sampler way\n\n");
 	std::printf("%d listeners in each of %d network namespaces, each netns held by its own process (plus this "
-		    "netns). CPU per sample: the CPU time (wait4: user + system) of `listenq watch 1 %d --json` minus "
-		    "that of `listenq watch 1 2 --json`, divided by the %d samples of the %d extra seconds (default "
-		    "--sample-ms 100). listenq's own figure: the median `sample_us` of the long run's frames (the last "
-		    "sample of each frame). The way is forced with `LISTENQ_REFUSE`; a kernel that refuses a program "
-		    "lands in the same row.\n\n",
-		    per_netns, netns_count, frames + 2, frames * 10, frames);
-	std::printf("| LISTENQ_REFUSE | queues way (listenq probe) | CPU µs per sample (wait4) | sample_us median "
-		    "(listenq's report) |\n|---|---|---|---|\n");
+		    "netns). CPU from wait4 (user + system) of `listenq watch 1 N --json --port 1` (every listener tracked "
+		    "and read each frame, none rendered). Per sample: N = %d minus N = 2, over the %d samples of the %d "
+		    "extra seconds (default --sample-ms 100): the frames' reads of the map and of each netns's counters "
+		    "are in it. Marginal: N = %d at --sample-ms 100 minus at --sample-ms 1000, over the %d samples that "
+		    "adds: one sample alone. listenq's own figure: the median `sample_us` of the frames (the last sample "
+		    "of each). The way is forced with `LISTENQ_REFUSE`; a kernel that refuses a program lands in the "
+		    "same row.\n\n",
+		    per_netns, netns_count, frames + 2, frames * 10, frames, frames + 2, (frames + 2) * 9);
+	std::printf("| LISTENQ_REFUSE | queues way (listenq probe) | CPU µs per sample (wait4) | CPU µs per sample, "
+		    "marginal (wait4) | sample_us median (listenq's report) |\n|---|---|---|---|---|\n");
 	// sample_busy: the busy pass (raw_tp, test run); refused, every sample
 	// is the way's walk. sample_files_raw: the files walk where the
 	// verifier refuses helpers on socket->sk (6.18 -fc-v1272); refusing
@@ -1008,9 +1016,11 @@ int bench_sampler(const Common &c, int netns_count, int per_netns, int frames)
 	for (const char *refuse : ways) {
 		setenv("LISTENQ_REFUSE", refuse, 1);
 		const std::string way = queues_way(c);
-		auto run = [&](int n, std::vector<double> *us) {
+		auto run = [&](int n, const char *sample_ms, std::vector<double> *us) {
 			auto t0 = Clock::now();
-			Child w = spawn(lq(c, {"watch", "1", std::to_string(n), "--json"}), true, false);
+			Child w = spawn(lq(c, {"watch", "1", std::to_string(n), "--json", "--port", "1", "--sample-ms",
+					       sample_ms}),
+					true, false);
 			for (int i = 0; i < n; i++) {
 				auto line = read_line(w.out, 30000);
 				if (!line)
@@ -1021,14 +1031,19 @@ int bench_sampler(const Common &c, int netns_count, int per_netns, int frames)
 			return reap(w, t0);
 		};
 		std::vector<double> us;
-		const Finished shorter = run(2, nullptr), longer = run(frames + 2, &us);
+		const Finished shorter = run(2, "100", nullptr), longer = run(frames + 2, "100", &us),
+			       slow = run(frames + 2, "1000", nullptr);
 		unsetenv("LISTENQ_REFUSE");
 		const double per = (longer.cpu_s - shorter.cpu_s) / (frames * 10) * 1e6;
-		const bool good = ok(shorter) && ok(longer);
-		if (good)
+		const double marginal = (longer.cpu_s - slow.cpu_s) / ((frames + 2) * 9) * 1e6;
+		const bool good = ok(shorter) && ok(longer) && ok(slow);
+		if (good) {
 			goal(std::string("sample_cpu_us_") + (*refuse ? refuse : "none"), per);
-		std::printf("| %s | %s | %s | %s |\n", *refuse ? refuse : "(none)", way.c_str(),
-			    good ? fmt(per, 0).c_str() : "failed", fmt(stats_of(us).median, 0).c_str());
+			goal(std::string("sample_marginal_us_") + (*refuse ? refuse : "none"), marginal);
+		}
+		std::printf("| %s | %s | %s | %s | %s |\n", *refuse ? refuse : "(none)", way.c_str(),
+			    good ? fmt(per, 0).c_str() : "failed", good ? fmt(marginal, 0).c_str() : "failed",
+			    fmt(stats_of(us).median, 0).c_str());
 	}
 	std::printf("\n");
 	return 0;
