@@ -20,6 +20,11 @@ constexpr std::uint64_t kSeedEveryNs = 60'000'000'000ULL;
 
 }  // namespace
 
+void Sampler::busy_pass_stopped(const Error &why)
+{
+	std::fprintf(stderr, "listenq: %s; the plan's walk samples from now on\n", why.message.c_str());
+}
+
 std::optional<std::string> Sampler::netns_path(std::uint32_t inode, bool relist)
 {
 	if (relist || !netns_paths_.count(inode)) {
@@ -277,8 +282,7 @@ Result<void> Sampler::sample(std::map<std::uint32_t, ListenCounters> *start)
 		r = busy_sample(t0, fresh);
 		if (!r && !prog_.can_run(PassKind::busy)) {
 			// The kernel refused the test run: the plan's walk from now on.
-			busy_off = r.error().message;
-			std::fprintf(stderr, "listenq: %s; the plan's walk samples from now on\n", busy_off.c_str());
+			busy_pass_stopped(r.error());
 			r = walk_sample(nullptr, t0, false, periodic, fresh);
 		}
 	} else {

@@ -44,6 +44,10 @@ public:
 	// counters are read into it as well (the SYN attribution's baseline).
 	Result<void> sample(std::map<std::uint32_t, ListenCounters> *start = nullptr);
 
+	// The kernel refused a run of the busy pass (it is off from now on):
+	// says so, once, on stderr.
+	static void busy_pass_stopped(const Error &why);
+
 	// The nsfs file of a netns (cached; listed again when one is missing).
 	std::optional<std::string> netns_path(std::uint32_t inode, bool relist = false);
 
@@ -51,7 +55,6 @@ public:
 	std::uint64_t untracked = 0, stale_removed = 0;
 	std::uint32_t last_passes = 0;  // iterator passes of the last sample
 	std::uint64_t last_us = 0;      // and their time
-	std::string busy_off;           // why the busy pass stopped ("": it runs, or never did)
 
 private:
 	Result<void> first_walk(std::map<std::uint32_t, ListenCounters> *start);

@@ -3,7 +3,6 @@
 #include "util/clock.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
@@ -223,8 +222,7 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 			return r;
 		if (impl_->prog->can_run(PassKind::busy) && impl_->synq->rose(mibs))
 			if (auto r = impl_->prog->run_busy_pass(true); !r)
-				std::fprintf(stderr, "listenq: %s; the plan's walk samples from now on\n",
-					     r.error().message.c_str());
+				Sampler::busy_pass_stopped(r.error());
 	}
 	const bool busy = impl_->prog->can_run(PassKind::busy);
 	const bool depth_at_samples = hists.depth && !(impl_->prog->plan().exact_mask() & LQ_EXACT_ENQUEUE);
