@@ -21,6 +21,21 @@ watch_row() {
 	awk -v a="127.0.0.1:$2" '$1 == a { if ($4 > pk) pk = $4; bl = $5; s += $8; k += $9 }
 				 END { print pk + 0, bl + 0, s + 0, k + 0 }' "$1"
 }
+# Whether a watch_row's overflows (OVF-S + OVF-A) account for the kernel's
+# ListenOverflows rise KERNEL: prints "equal", "short, said" or "wrong".
+# The kernel runs no kprobe program on a CPU where one already runs
+# (bpf_prog_active in trace_call_bpf()): a timer softirq that interrupts the
+# sampler's kprobe walk and retransmits the clients' SYNs there overflows
+# uncounted (seen on 6.12: 15 SYNs of one retransmit round). 5.12+ counts
+# such runs (recursion_misses) and watch says "counts short": only then may
+# the sum be short, and never over. Before 5.12 the kernel counts nothing,
+# and the sum must be equal.
+ovf_ok() {  # "PEAK SENDQ OVF-S OVF-A" KERNEL OUT
+	set -- $1 "$2" "$3"
+	if [ $(($3 + $4)) = "$5" ]; then echo equal
+	elif [ $(($3 + $4)) -lt "$5" ] && grep -q 'counts short' "$6"; then echo "short, said"
+	else echo wrong; fi
+}
 sc_watch() {  # OUT PORT COMMAND...
 	out=$1 port=$2
 	shift 2
@@ -59,8 +74,9 @@ if want walk_; then
 	rc=$?
 	section walk_watch /tmp/walk_watch.txt
 	a=$(watch_row /tmp/walk_watch.txt 7403)
-	check - walk_watch "exit $rc; peak Send-Q OVF-S OVF-A: $a, ListenOverflows +$kernel_ovf" \
-		sh -c "set -- $a; [ $rc = 0 ] && [ \"\$1 \$2\" = '5 4' ] && [ \$((\$3 + \$4)) = $kernel_ovf ] &&
+	v=$(ovf_ok "$a" $kernel_ovf /tmp/walk_watch.txt)
+	check - walk_watch "exit $rc; peak Send-Q OVF-S OVF-A: $a, ListenOverflows +$kernel_ovf ($v)" \
+		sh -c "set -- $a; [ $rc = 0 ] && [ \"\$1 \$2\" = '5 4' ] && [ '$v' != wrong ] &&
 		       grep -q 'kprobe walk of' /tmp/walk_watch.txt"
 fi
 
@@ -132,9 +148,10 @@ section seed_class_watch_unrestricted /tmp/sc_watch_full.txt
 [ -d /sys/kernel/btf ] && umount $R/sys/kernel/btf
 umount $R/sys $R/proc
 a=$(watch_row /tmp/sc_watch.txt 7401) b=$(watch_row /tmp/sc_watch_full.txt 7402)
+v=$(ovf_ok "$a" $sc_kernel /tmp/sc_watch.txt)
 # peak and Send-Q as unrestricted; overflows split by path, their sum the
 # kernel's ListenOverflows rise; the header names the kprobe tier.
-check - seed_class_watch "exit $rc; peak Send-Q OVF-S OVF-A: $a, ListenOverflows +$sc_kernel (unrestricted: $b, +$full_kernel)" \
+check - seed_class_watch "exit $rc; peak Send-Q OVF-S OVF-A: $a, ListenOverflows +$sc_kernel ($v; unrestricted: $b, +$full_kernel)" \
 	sh -c "set -- $a; [ $rc = 0 ] && [ \"\$1 \$2\" = '5 4' ] && [ \"\$1 \$2\" = \"$(echo $b | cut -d' ' -f1-2)\" ] &&
-	       [ \$((\$3 + \$4)) = $sc_kernel ] && [ \$3 -gt 0 ] &&
+	       [ '$v' != wrong ] && [ \$3 -gt 0 ] &&
 	       head -1 /tmp/sc_watch.txt | grep -q 'tier kprobe'"
