@@ -99,6 +99,17 @@ Result<int> Tracer::poll(int timeout_ms, int wake_fd)
 
 namespace {
 
+// Whether a closed listener's final state is the listener read live in
+// the same read (it closed in between), not a new one under its key. A
+// cookie is never reused; a socket pointer is, and then the inode differs.
+bool same_listener_read_live(const ListenerStat &live, const lq_listener_key &k, const lq_listener_state &st,
+			     bool ptr_keys)
+{
+	if (live.id.netns != k.netns)
+		return false;
+	return !ptr_keys || (st.sock_ino && live.id.inode == st.sock_ino);
+}
+
 // Runs fn in the netns with this inode: our own directly, another by
 // entering it through the sampler's path (listed again once if that path
 // is gone). false: it cannot be entered (gone). An error only when this
@@ -197,6 +208,7 @@ void fill_owner_cgroups(std::deque<ListenerStat> &stats, CgroupCache &cache)
 
 // Streams the map into the table: an entry is updated where it is, a new
 // listener added, a gone one dropped.
+// Long: one read of the map: netns counters, busy pass, live and closed listeners, owners, SYN attribution, in this order.
 Result<void> Tracer::read_listeners(HistKinds hists)
 {
 	ListenerTable &table = impl_->table;
@@ -251,18 +263,22 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 	impl_->prog->each_listener(
 		[&](const lq_listener_key &k, const lq_listener_state &st) { absorb(k.cookie, k, st, false); });
 	// Listeners closed since the last read, once, with their final counts:
-	// the last interval of a listener that closed between two reads. A
-	// socket pointer (ptr_keys) can be a new listener's key already: the
-	// closed one then takes a key of its own, and its whole count is that
-	// interval's (no base).
+	// the last interval of a listener that closed between two reads. One
+	// that closed during this read was read live above too: its final
+	// state replaces that read (same key, so its interval is counted once;
+	// the 6.1 guest counted its accepts twice). A socket pointer (ptr_keys)
+	// can be a new listener's key already (another inode): the closed one
+	// then takes a key of its own, and its whole count is that interval's
+	// (no base).
 	impl_->prog->take_closed([&](const lq_listener_key &k, const lq_listener_state &st) {
 		if (!st.family)
 			return;
 		std::uint64_t key = k.cookie;
-		if (table.seen(key))
+		if (table.seen(key) && !same_listener_read_live(table.at(key), k, st, ptr_keys))
 			key ^= 1ULL << 63;
-		if (!table.seen(key))
-			absorb(key, k, st, true);
+		if (table.seen(key) && key != k.cookie)
+			return;
+		absorb(key, k, st, true);
 	});
 	table.end();
 	fill_seeded_owners(table);
