@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -304,7 +305,23 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
 	pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
 	int open = 2;
 	char buf[65536];
-	while (open > 0 && ::poll(fds, 2, 30000) > 0) {
+	const auto start = std::chrono::steady_clock::now();
+	int status = 0;
+	bool exited = false, killed = false;
+	// Until both pipes end; a child that has exited but left a descendant
+	// holding them is drained for 2 s more. At kRunLimit it is killed.
+	auto drain_until = std::chrono::steady_clock::time_point::max();
+	while (open > 0) {
+		const auto now = std::chrono::steady_clock::now();
+		if (now >= drain_until)
+			break;
+		if (!killed && now - start >= kRunLimit) {
+			::kill(pid, SIGKILL);
+			killed = true;
+			drain_until = now + std::chrono::seconds(2);
+		}
+		if (::poll(fds, 2, 1000) < 0 && errno != EINTR)
+			break;
 		for (int i = 0; i < 2; i++) {
 			if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
 				continue;
@@ -317,9 +334,32 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
 				(i ? r.err : r.out).append(buf, static_cast<std::size_t>(n));
 			}
 		}
+		if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) {
+			exited = true;
+			drain_until = std::min(drain_until, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+		}
 	}
-	int status = 0;
-	::waitpid(pid, &status, 0);
+	for (auto &f : fds)
+		if (f.fd >= 0)
+			::close(f.fd);
+	if (!exited) {
+		if (::waitpid(pid, &status, WNOHANG) != pid) {
+			if (!killed && std::chrono::steady_clock::now() - start < kRunLimit) {
+				// Pipes closed early: wait for the exit, within the limit.
+				while (::waitpid(pid, &status, WNOHANG) == 0 &&
+				       std::chrono::steady_clock::now() - start < kRunLimit)
+					::usleep(20000);
+			}
+			if (::waitpid(pid, &status, WNOHANG) == 0) {
+				::kill(pid, SIGKILL);
+				killed = true;
+				::waitpid(pid, &status, 0);
+			}
+		}
+	}
+	if (killed)
+		r.err += "\n[run_program: " + argv[0] + " killed after " + std::to_string(kRunLimit.count()) +
+			 " s without exiting]\n";
 	r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	return r;
 }
@@ -430,10 +470,21 @@ int Spawned::wait(std::chrono::milliseconds timeout, std::vector<std::string> &r
 	}
 	if (!buf_.empty())
 		rest.push_back(buf_);
+	// stderr to its end, for at most 5 s: a descendant that holds it open
+	// (demo's children) does not hang the test.
 	char b[4096];
-	ssize_t n;
-	while (err_ >= 0 && (n = ::read(err_, b, sizeof(b))) > 0)
+	const auto err_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+	while (err_ >= 0) {
+		const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(err_deadline -
+											 std::chrono::steady_clock::now());
+		pollfd p{err_, POLLIN, 0};
+		if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+			break;
+		const ssize_t n = ::read(err_, b, sizeof(b));
+		if (n <= 0)
+			break;
 		err.append(b, static_cast<std::size_t>(n));
+	}
 	int status = 0;
 	if (::waitpid(pid_, &status, WNOHANG) == 0) {
 		::kill(pid_, SIGKILL);

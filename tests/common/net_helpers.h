@@ -61,6 +61,11 @@ struct RunResult {
 // Full path of a program found in $PATH, or "" (argv[0] of run_program
 // must be a path).
 std::string which(const std::string &name);
+// A program that has not exited after kRunLimit is killed (exit code 137),
+// and err ends with a line saying so: a hung command fails its test instead
+// of hanging the suite (a guest of the matrix died at its timeout with
+// nothing said).
+inline constexpr std::chrono::seconds kRunLimit{240};
 RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});
 
 // A child whose stdout is read line by line while it runs.

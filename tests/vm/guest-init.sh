@@ -29,6 +29,10 @@ GTEST=$(sed -n 's/.*lq\.gtest=\([^ ]*\).*/\1/p' /proc/cmdline)
 # lq.verbose=1: each probe scenario also shows `listenq -v probe` (libbpf's
 # and the verifier's words for every refused program).
 VERBOSE=$(sed -n 's/.*lq\.verbose=\([^ ]*\).*/\1/p' /proc/cmdline)
+# lq.deadline=<s>: the host kills the guest at its boot timeout; the gtest
+# suites are cut 30 s before (bounded), so that a hung test is named with
+# its output instead of the guest dying silently (the 6.1 guest, stop 28).
+DEADLINE=$(sed -n 's/.*lq\.deadline=\([0-9]*\).*/\1/p' /proc/cmdline)
 echo "LQ-BOOTED|$K"
 
 # SFX: the tcp_diag state in the names of scenarios that run in both
@@ -44,6 +48,26 @@ esac
 [ -e /sys/kernel/btf/vmlinux ] || { [ -f /lq/vmlinux.btf ] && export LISTENQ_BTF=/lq/vmlinux.btf; }
 result() { echo "LQ-RESULT|$K|$1|$2$SFX|$3|$4"; echo "LQ-TIME|$2$SFX|$(cut -d' ' -f1 /proc/uptime)"; }
 section() { echo "LQ-OUT-BEGIN|$1$SFX"; cat "$2"; echo "LQ-OUT-END|$1$SFX"; }
+# bounded OUT CMD...: CMD with its output in OUT, killed (SIGINT, then
+# SIGKILL 5 s later) when the guest's deadline comes; OUT then ends with a
+# line naming the test that was running.
+bounded() {
+	out=$1; shift
+	if [ -z "$DEADLINE" ]; then
+		"$@" > "$out" 2>&1
+		return
+	fi
+	left=$(( DEADLINE - $(cut -d. -f1 /proc/uptime) ))
+	[ "$left" -gt 10 ] || left=10
+	timeout -s INT "$left" "$@" > "$out" 2>&1
+	rc=$?
+	if [ "$rc" = 130 ] || [ "$rc" = 143 ]; then
+		running=$(grep -E '^\[ RUN +\]' "$out" | tail -1 | sed 's/^\[ RUN *\] //')
+		echo "LQ: cut at the guest's deadline (uptime $(cut -d' ' -f1 /proc/uptime) s, ${left} s given); running: ${running:-?}" >> "$out"
+		pkill -KILL -f "$INTEG" 2>/dev/null
+	fi
+	return $rc
+}
 # lq.only is a comma-separated list of scenario-name prefixes.
 want() {
 	[ -z "$ONLY" ] && return 0
@@ -240,7 +264,7 @@ tiers() {
 			fi
 		fi
 		if [ $t = tracepoint ]; then
-			LISTENQ_ATTACH=tracepoint CI=true "$INTEG" --gtest_filter='Tracing.*' > /tmp/trace_tp.txt 2>&1
+			bounded /tmp/trace_tp.txt env LISTENQ_ATTACH=tracepoint CI=true "$INTEG" --gtest_filter='Tracing.*'
 			rc=$?
 			section trace_tracepoint /tmp/trace_tp.txt
 			check $t trace_tracepoint "integration Tracing.* (trace, watch, overflow vs TcpExt)" [ "$rc" = 0 ]
@@ -251,7 +275,7 @@ tiers() {
 			# of the whole suite below covers them with fentry).
 			f="Tracing.*"
 			[ $t = kprobe ] && f="$f:Reliability.Full*:Reliability.Hundred*:Reliability.Same*:Reliability.Reuse*:Reliability.Ring*"
-			LISTENQ_ATTACH=$t CI=true "$INTEG" --gtest_filter="$f" > /tmp/trace_$t.txt 2>&1
+			bounded /tmp/trace_$t.txt env LISTENQ_ATTACH=$t CI=true "$INTEG" --gtest_filter="$f"
 			rc=$?
 			section trace_$t /tmp/trace_$t.txt
 			check $t trace_$t "integration $f under --attach=$t" [ "$rc" = 0 ]
@@ -336,7 +360,7 @@ suites() {
 		# No fentry program loads here: refusing one changes nothing, so the
 		# reference and the refusal of every function hook (tier 3) are run.
 		[ -n "$NOFENTRY" ] && f='Knob/*/none:Knob/*/fentry_fexit_kprobe_kretprobe'
-		CI=true "$INTEG" --gtest_filter="$f" > /tmp/refusal_hooks.txt 2>&1
+		bounded /tmp/refusal_hooks.txt env CI=true "$INTEG" --gtest_filter="$f"
 		rc=$?
 		section refusal_hooks /tmp/refusal_hooks.txt
 		check - refusal_hooks "$(grep -E 'tests? ran|PASSED|FAILED' /tmp/refusal_hooks.txt | tr '\n' ' ')" \
@@ -361,7 +385,7 @@ suites() {
 			f='-Tracing.*:Reliability.*:Export.*:Demo.*:Doctor.*:Knob/*:StaticBinary.*'
 			notrace=" Not run, as they trace: Tracing Reliability Export Demo Doctor."
 		fi
-		CI=true "$INTEG" --gtest_filter="${GTEST:-$f}" > /tmp/integ.txt 2>&1
+		bounded /tmp/integ.txt env CI=true "$INTEG" --gtest_filter="${GTEST:-$f}"
 		rc=$?
 		section integration /tmp/integ.txt
 		# At least one test must have run: a filter that matches nothing passes.
