@@ -663,6 +663,7 @@ std::optional<std::string> http_get_metrics(std::uint16_t port)
 // `listenq export`: a scrape's wall time (client side) against `ss -lnt`
 // over the same listeners, alternating, per mode; the exporter's own
 // figure; the body's size as sent and as text.
+// Long: one table: per count and mode, the scrape against ss, alternating.
 int bench_export(const Common &c, const std::vector<int> &counts, int reps)
 {
 	constexpr std::uint16_t kPort = 9464;  // below the listener farm's ports (10000..59999)
@@ -984,6 +985,7 @@ std::string queues_way(const Common &c)
 //    in both and cancel).
 // The way is forced with LISTENQ_REFUSE; a kernel that refuses a program
 // lands in the same row. listenq's own report (sample_us) is beside it.
+// Long: one table: per way, the sample's CPU by wait4, 1 s against 100 ms.
 int bench_sampler(const Common &c, int netns_count, int per_netns, int frames)
 {
 	ListenerFarm farm;
@@ -1071,6 +1073,7 @@ int peers_bpftrace()
 
 }  // namespace
 
+// Long: the bench's sub-commands and their flags.
 int main(int argc, char **argv)
 {
 	CLI::App app{"listenq benchmarks: ratios measured in one run (never asserts a time)"};

@@ -13,7 +13,7 @@ PKGS=(
   build-essential cmake pkg-config file
   clang llvm bpftool
   libbpf-dev libelf-dev zlib1g-dev
-  libcli11-dev libgtest-dev nlohmann-json3-dev libfmt-dev
+  libcli11-dev libgtest-dev nlohmann-json3-dev
   iproute2 util-linux hping3
   libclang-rt-14-dev
   libcpp-httplib-dev prometheus curl groff-base

@@ -4,7 +4,8 @@
 # integration tests (root; each in a private network namespace; they
 # include the static binary's, scripts/build-static.sh, compared with the
 # dynamic one), the Debian package (scripts/package.sh: lintian, then
-# installed, run and removed), a smoke run of the benchmarks (bench/run.sh
+# installed, run and removed), the docs' captures (scripts/captures.sh
+# --check), a smoke run of the benchmarks (bench/run.sh
 # --smoke), then the kernel matrix in qemu guests (scripts/vmtest.sh;
 # LISTENQ_SKIP_VM=1 skips it outside CI).
 # Under CI=true the privileged tier must run: a skip there is a failure.
@@ -77,6 +78,13 @@ else
   sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: integration\.([^ ]+) .*(Passed|\*\*\*Skipped|\*\*\*Failed|\*\*\*Timeout|\*\*\*Exception).*/\2 \1/p' build/privileged.log |
     sed -E 's/^Passed /pass /; s/^\*\*\*Skipped /skip /; s/^\*\*\*[A-Za-z]+ /fail /' |
     scripts/check-skips.sh host "$(uname -r)" || status=1
+fi
+
+echo "== docs captures (scripts/captures.sh --check: every output in README.md and docs/ is what this binary prints now)"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: the captures' scenes need root (BPF, a network namespace)"
+else
+  LISTENQ_BUILD="$PWD/build" scripts/captures.sh --check || status=1
 fi
 
 echo "== benchmark smoke run (bench/run.sh --smoke: every benchmark runs; no time is asserted)"

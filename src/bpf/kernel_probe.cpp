@@ -263,6 +263,7 @@ std::string first_present(const KernelFeatures &f)
 
 }  // namespace
 
+// Long: one probe per kernel feature in the order the plan reads them; each step is a few lines.
 KernelFeatures probe_kernel_features(const ProbeScope &scope)
 {
 	KernelFeatures f;
@@ -362,13 +363,6 @@ KernelFeatures probe_kernel_features(const ProbeScope &scope)
 			it->kprobe = !f.kind(kk).ok ? f.kind(kk) : probe_kprobe_attach(pmu, it->function, ret);
 		}
 	return f;
-}
-
-const KernelFeatures &LiveFeatureSource::features()
-{
-	if (!cache_)
-		cache_ = probe_kernel_features(scope_);
-	return *cache_;
 }
 
 }  // namespace listenq

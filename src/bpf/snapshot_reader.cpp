@@ -227,6 +227,7 @@ std::size_t listen_rows(const std::string &text)
 // reads /proc/net/tcp{,6}, seen by kprobes on tcp{4,6}_seq_show
 // (bpf/walk.bpf.c): every listener, for kernels without iter/tcp.
 // tcp6 may be missing (no IPv6): then /proc/net/tcp6 is too.
+// Long: load, attach, read /proc/net/tcp{,6} and detach must stay in one scope (the links end with it).
 Result<std::vector<std::uint8_t>> run_walk(const BpfOptions &opts, const ProgramSpec &v4, const ProgramSpec &v6,
 					   std::vector<std::string> &notes)
 {

@@ -1,4 +1,4 @@
-#include "sources/all_sources.h"
+#include "cli/all_sources.h"
 
 #include <sstream>
 

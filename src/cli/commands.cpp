@@ -14,8 +14,9 @@
 #include "render/ss_render.h"
 #include "render/table.h"
 #include "render/verify_render.h"
-#include "sources/all_sources.h"
+#include "cli/all_sources.h"
 #include "sources/cgroup.h"
+#include "sources/etc_services.h"
 #include "sources/proc_net.h"
 #include "util/terminal.h"
 #include "render/snapshot_render.h"
@@ -103,8 +104,7 @@ int run_probe(const Options &o, std::ostream &out, std::ostream &err)
 	}
 	ProbeReport r;
 	r.kernel = read_kernel_info(o.common.btf);
-	LiveFeatureSource features(o.common.probe_scope(/*function_attach=*/true));
-	r.features = features.features();
+	r.features = probe_kernel_features(o.common.probe_scope(/*function_attach=*/true));
 	r.plan = make_plan(r.features, o.common.attach, o.common.refuse, o.common.syscalls);
 	// The kernel's own verdict on the whole object, as watch would load it
 	// (without attaching): refusals the kind probes missed show here too.

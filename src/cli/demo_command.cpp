@@ -178,6 +178,7 @@ Result<void> loopback_up()
 
 }  // namespace
 
+// Long: the demo's script, scene by scene, as it prints.
 int run_demo(const Options &o, std::ostream &out, std::ostream &err)
 {
 	if (int rc = preflight(o, err))

@@ -2,7 +2,6 @@
 // and gathers what diagnose() needs: per-listener counts and peaks, each
 // netns's settings and TcpExt counters, whether tcp_diag answers.
 
-#include <fstream>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -13,48 +12,20 @@
 #include "render/doctor_render.h"
 #include "sources/inet_diag.h"
 #include "sources/proc_net.h"
+#include "sources/proc_owners.h"
 #include "util/clock.h"
-#include "util/files.h"
 
 namespace listenq {
 
 namespace {
 
-std::optional<std::uint32_t> read_sysctl(const char *path)
-{
-	auto s = read_first_line(path);
-	if (!s)
-		return std::nullopt;
-	try {
-		return static_cast<std::uint32_t>(std::stoul(*s));
-	} catch (...) {
-		return std::nullopt;
-	}
-}
-
 // The settings of the netns this thread is in.
 void read_netns_settings(NetnsObservation &ns)
 {
-	ns.somaxconn = read_sysctl("/proc/sys/net/core/somaxconn");
-	ns.max_syn_backlog = read_sysctl("/proc/sys/net/ipv4/tcp_max_syn_backlog");
-	ns.syncookies = read_sysctl("/proc/sys/net/ipv4/tcp_syncookies");
-	ns.abort_on_overflow = read_sysctl("/proc/sys/net/ipv4/tcp_abort_on_overflow");
-}
-
-ListenCounters minus(const ListenCounters &a, const ListenCounters &b)
-{
-	auto d = [](std::uint64_t x, std::uint64_t y) { return x >= y ? x - y : 0; };
-	ListenCounters r;
-	r.listen_overflows = d(a.listen_overflows, b.listen_overflows);
-	r.listen_drops = d(a.listen_drops, b.listen_drops);
-	r.reqq_full_drop = d(a.reqq_full_drop, b.reqq_full_drop);
-	r.reqq_full_do_cookies = d(a.reqq_full_do_cookies, b.reqq_full_do_cookies);
-	r.syncookies_sent = d(a.syncookies_sent, b.syncookies_sent);
-	r.syncookies_recv = d(a.syncookies_recv, b.syncookies_recv);
-	r.syncookies_failed = d(a.syncookies_failed, b.syncookies_failed);
-	r.embryonic_rsts = d(a.embryonic_rsts, b.embryonic_rsts);
-	r.syn_retrans = d(a.syn_retrans, b.syn_retrans);
-	return r;
+	ns.somaxconn = read_sysctl_u32("net/core/somaxconn");
+	ns.max_syn_backlog = read_sysctl_u32("net/ipv4/tcp_max_syn_backlog");
+	ns.syncookies = read_sysctl_u32("net/ipv4/tcp_syncookies");
+	ns.abort_on_overflow = read_sysctl_u32("net/ipv4/tcp_abort_on_overflow");
 }
 
 // TcpExt counters of these netns (those that can be entered).
@@ -69,34 +40,6 @@ Result<std::map<std::uint32_t, ListenCounters>> counters_of(Tracer &t, const std
 			out[ns] = **c;
 	}
 	return out;
-}
-
-// "/usr/bin/python3 -m gunicorn app:app" from /proc/PID/cmdline.
-std::string read_cmdline(std::uint32_t pid)
-{
-	auto s = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-	if (!s)
-		return {};
-	std::string c = *s;
-	for (char &ch : c)
-		if (ch == '\0')
-			ch = ' ';
-	while (!c.empty() && c.back() == ' ')
-		c.pop_back();
-	return c;
-}
-
-// "S (sleeping)" from /proc/PID/status.
-std::string read_state(std::uint32_t pid)
-{
-	std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-	std::string line;
-	while (std::getline(in, line))
-		if (line.rfind("State:", 0) == 0) {
-			const auto v = line.find_first_not_of(" \t", 6);
-			return v == std::string::npos ? "" : line.substr(v);
-		}
-	return {};
 }
 
 // The window's per-listener accumulation, by tracer key.
@@ -147,6 +90,7 @@ struct Window {
 	}
 };
 
+// Long: the window's sequence (attach, read each second, settings, diagnose, render); to split: the input's assembly (issue 24 item 7).
 int doctor(const Options &o, std::ostream &out, std::ostream &err, const std::function<void()> &window_started,
 	   bool &failed)
 {
@@ -240,7 +184,7 @@ int doctor(const Options &o, std::ostream &out, std::ostream &err, const std::fu
 		if (l.pid) {
 			auto [it, added] = procs.try_emplace(l.pid);
 			if (added)
-				it->second = {read_cmdline(l.pid), read_state(l.pid)};
+				it->second = {read_cmdline(l.pid), read_process_state(l.pid)};
 			l.cmdline = it->second.first;
 			l.state = it->second.second;
 		}
@@ -258,7 +202,7 @@ int doctor(const Options &o, std::ostream &out, std::ostream &err, const std::fu
 			return fail(err, "doctor", entered.error());
 		auto a = start->find(ns), b = stop->find(ns);
 		if (a != start->end() && b != stop->end())
-			n.delta = minus(b->second, a->second);
+			n.delta = rise(b->second, a->second);
 	}
 	if (o.doctor.emulate_no_tcp_diag) {
 		in.tcp_diag = false;

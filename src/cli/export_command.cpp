@@ -132,6 +132,7 @@ struct ExportState {
 	bool by_port = false;
 };
 
+// Long: one scrape: read, group, label, stream; each step is short.
 Result<Scraped> scrape(Tracer &t, const Options &o, const MetricSet &metrics, ExportState &st)
 {
 	const std::uint64_t t0 = monotonic_ns();
@@ -203,6 +204,7 @@ Result<Scraped> scrape(Tracer &t, const Options &o, const MetricSet &metrics, Ex
 
 }  // namespace
 
+// Long: the order of export's life (tracer, HTTP server, loop, shutdown), as it runs.
 int run_export(const Options &o, std::ostream &out, std::ostream &err)
 {
 	if (int rc = preflight(o, err))

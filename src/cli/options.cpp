@@ -33,8 +33,12 @@ constexpr const char *kMainExamples = R"(EXAMPLES:
   sudo listenq verify                 do iter/tcp, inet_diag and /proc agree?
   sudo listenq probe                  what this kernel allows, and the tier per hook
   sudo listenq watch                  live: queues, peaks, overflows, accept rate
+  sudo listenq trace                  one line per listen, re-listen, clamp, overflow, close
+  sudo listenq hist 10                log2 histograms of queue depth and accept wait, 10 s
   sudo listenq export                 Prometheus metrics on 127.0.0.1:9464
+  sudo listenq doctor 30              watch 30 s, then say what is wrong and what to change
   sudo listenq demo                   see it work, in a private network namespace
+  listenq btf-min listenq.btf         a small BTF to ship with the static binary (--btf)
 
 TIERS (--attach): auto takes, per kernel function, fentry/fexit, else
 kprobe/kretprobe, else tracepoints + iter/tcp sampling. fentry or kprobe
@@ -52,9 +56,16 @@ LISTENQ_REFUSE=x,y treats programs (sample_tracked), sections
 (tp_btf/sys_exit), program kinds (iter/bpf_sk_storage_map, fentry) or map
 kinds (ringbuf, sk_storage) as refused by the kernel: the plan falls back
 as it would on such a kernel, and every header says what was lost.
+LISTENQ_CACHE_DIR: where the loaded iter/tcp program is kept between runs
+(default /run/listenq; empty: no cache). LISTENQ_TIMING=1 prints the wall
+time of each step of a command to stderr.
 
-JSON schemas: docs/json.md. Exit codes: 0 ok, 1 failure or unexplained
-mismatch, 2 usage, 3 no privilege / unsupported kernel.
+EXIT CODES: 0 ok; 1 failure, verify: an unexplained mismatch, doctor: a
+finding needs action; 2 usage; 3 no privilege, no BTF, or the kernel
+refuses what the command needs.
+
+JSON schemas and metrics: /usr/share/doc/listenq/json.md and metrics.md
+(docs/ in the source tree). Manual: man 8 listenq.
 )";
 
 constexpr const char *kSnapshotExamples = R"(EXAMPLES:
@@ -249,6 +260,7 @@ struct Cli {
 	Cli &operator=(const Cli &) = delete;
 };
 
+// Long: the option table of every command, one declaration per flag: data, read top to bottom.
 Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 {
 	app.name("listenq");
@@ -403,6 +415,7 @@ Cli::Cli(std::string attach_default) : attach(std::move(attach_default))
 
 }  // namespace
 
+// Long: the checks across flags, in the order the errors are reported.
 ParseOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, std::ostream &err)
 {
 	// LISTENQ_ATTACH sets the default tier (scripts, the guests' tier-3 run).

@@ -64,7 +64,7 @@ Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn o
 {
 	// Every program kind is probed; a function hook's attach is tried by
 	// attaching it (a failure re-plans), not probed apart.
-	LiveFeatureSource features(o.common.probe_scope(/*function_attach=*/false));
+	const KernelFeatures features = probe_kernel_features(o.common.probe_scope(/*function_attach=*/false));
 	TracerOptions t;
 	t.btf_path = o.common.btf;
 	t.attach = o.common.attach;
@@ -72,7 +72,7 @@ Result<std::unique_ptr<Tracer>> start_tracer(const Options &o, Tracer::EventFn o
 	t.ringbuf_bytes = ringbuf_kb_for(o) * 1024u;
 	t.refuse = o.common.refuse;
 	t.syscalls = o.common.syscalls;
-	return Tracer::start(t, features.features(), std::move(on_event));
+	return Tracer::start(t, features, std::move(on_event));
 }
 
 TraceHeader header_of(const Tracer &t, const Options &o)
@@ -155,6 +155,7 @@ int run_trace(const Options &o, std::ostream &out, std::ostream &err)
 	return kExitOk;
 }
 
+// Long: one frame: read, render, wait; the signal and --count exits sit between.
 Result<void> watch_loop(const Options &o, Tracer &t, std::ostream &out,
 			const std::function<void(std::uint64_t seq)> &after_frame)
 {

@@ -116,6 +116,7 @@ FieldResult compare_field(Field f, const std::array<const Listener *, 3> &by_src
 
 }  // namespace
 
+// Long: one verdict per field and source, with its explanation; the rules are in a table above it.
 Comparison compare_sources(const SourceData &d)
 {
 	struct Entry {

@@ -104,6 +104,7 @@ Acceptor acceptor_of(const L &l, double seconds)
 											      : Acceptor::keeps_up;
 }
 
+// Long: detect, classify and word one finding; to split into those three (issue 24 item 7).
 void accept_queue_overflow(const DoctorInput &in, std::vector<Finding> &out)
 {
 	for (const L &l : in.listeners) {
@@ -235,6 +236,7 @@ void somaxconn_clamp(const DoctorInput &in, std::vector<Finding> &out)
 	}
 }
 
+// Long: detect, classify and word one finding; to split into those three (issue 24 item 7).
 void syn_queue_pressure(const DoctorInput &in, std::vector<Finding> &out)
 {
 	std::map<std::uint32_t, std::vector<const L *>> by_netns;

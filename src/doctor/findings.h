@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "model/listener.h"
-#include "sources/proc_net.h"
+#include "model/counters.h"
 
 namespace listenq {
 

@@ -139,6 +139,7 @@ std::vector<PortGroup> PortAggregator::aggregate(const std::vector<const Listene
 	return aggregate_groups(ls, group_of, keep_hist);
 }
 
+// Long: one pass that keeps each port's counters monotonic across members that come and go; to split with --top.
 std::vector<PortGroup> PortAggregator::aggregate_groups(const std::vector<const ListenerStat *> &ls,
 							const std::vector<std::uint32_t> &group_of, bool keep_hist)
 {

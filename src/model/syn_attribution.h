@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "model/trace_model.h"
-#include "sources/proc_net.h"
+#include "model/counters.h"
 
 namespace listenq {
 

@@ -1,6 +1,6 @@
 // The one table of what listenq measures and with which BPF programs
 // (bpf/trace.bpf.c). `listenq probe` prints the plan made from it, and the
-// tracer carries out that same plan (plan.h). Kernel facts: ../DESIGN.
+// tracer carries out that same plan (plan.h). Kernel facts and how to add one: docs/architecture.md.
 #pragma once
 
 #include <cstdint>

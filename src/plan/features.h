@@ -59,33 +59,6 @@ struct ProbeScope {
 	std::vector<std::string> refuse;          // LISTENQ_REFUSE: kinds treated as refused
 };
 
-class FeatureSource {
-public:
-	virtual ~FeatureSource() = default;
-	virtual const KernelFeatures &features() = 0;
-};
-
-// Probes the running kernel on first use; later calls return the cache.
-class LiveFeatureSource : public FeatureSource {
-public:
-	explicit LiveFeatureSource(ProbeScope scope = {}) : scope_(std::move(scope)) {}
-	const KernelFeatures &features() override;
-
-private:
-	ProbeScope scope_;
-	std::optional<KernelFeatures> cache_;
-};
-
-// Returns a fixed feature set (tests, a captured probe).
-class FixedFeatureSource : public FeatureSource {
-public:
-	explicit FixedFeatureSource(KernelFeatures f) : f_(std::move(f)) {}
-	const KernelFeatures &features() override { return f_; }
-
-private:
-	KernelFeatures f_;
-};
-
 // The live probe itself (src/bpf/kernel_probe.cpp).
 KernelFeatures probe_kernel_features(const ProbeScope &scope = {});
 

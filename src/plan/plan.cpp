@@ -491,6 +491,7 @@ std::vector<std::string> Plan::hooks_not_used() const
 	return out;
 }
 
+// Long: the plan's order of decisions per fact; to become passes (issue 24 item 7).
 Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refusal> &refusals, bool syscalls)
 {
 	Plan plan;

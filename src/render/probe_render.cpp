@@ -48,13 +48,41 @@ std::string fact_tier(const FactPlan &p)
 	return p.level == Level::way ? "tracepoint" : "-";
 }
 
+// The one line an operator reads first: whether the live commands work
+// here, in which tier, what they cannot measure, and how queues are read.
+std::string summary_line(const Plan &p)
+{
+	std::string out;
+	if (p.fatal)
+		return "snapshot, ss, verify only: watch, trace, hist, export, doctor cannot run (" + p.fatal->message + ")";
+	out = "watch, trace, hist, export, doctor work (tier " + p.tiers() + ", events via " +
+	      (p.perf_buffer ? "perf buffer" : "ringbuf") + ")";
+	if (auto v = p.fields.names(Provenance::not_measured); !v.empty())
+		out += "; not measured here: " + join(v, ", ");
+	for (const FactPlan &fp : p.facts) {
+		if (fp.fact != FactId::queues)
+			continue;
+		std::vector<std::string> ways;
+		for (const std::string &m : fp.mechanisms) {
+			std::string w = m.substr(0, m.find(':'));
+			if (w.ends_with(" instead"))
+				w.resize(w.size() - 8);
+			ways.push_back(w);
+		}
+		out += "; queues read by " + join(ways, ", ");
+	}
+	return out;
+}
+
 }  // namespace
 
+// Long: probe's report section by section, in the order it prints.
 void render_probe_text(std::ostream &os, const ProbeReport &r)
 {
 	const KernelInfo &k = r.kernel;
 	const Plan &p = r.plan;
 	os << "listenq probe (--attach=" << attach_mode_name(p.mode) << ")\n";
+	print_folded(os, "here:", summary_line(p));
 	os << "kernel     " << k.release << '\n';
 	os << "btf        " << (k.btf_source.empty() ? "none: " + k.btf_note : k.btf_source + " (" + k.btf_note + ")")
 	   << '\n';
@@ -214,42 +242,6 @@ nlohmann::ordered_json probe_to_json(const ProbeReport &r)
 		{"functions", functions},
 		{"plan", plan_to_json(r.plan)},
 		{"trial_load_error", r.load_error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.load_error)}};
-}
-
-Result<KernelFeatures> features_from_probe_json(const nlohmann::ordered_json &doc)
-{
-	try {
-		KernelFeatures f;
-		auto cap = [](const nlohmann::ordered_json &j) {
-			return Capability{j.at("ok").get<bool>(), j.at("detail").get<std::string>(), j.value("errno", 0)};
-		};
-		const auto &c = doc.at("capabilities");
-		f.btf = cap(c.at("btf"));
-		f.prog_tracing = cap(c.at("prog_tracing"));
-		f.drop_reason = cap(c.at("drop_reason"));
-		// Absent from captures made before it was probed.
-		f.test_run_for_each = c.contains("test_run_for_each") ? cap(c.at("test_run_for_each"))
-								      : Capability::no("not in this capture");
-		for (ProgKind kind : kAllProgKinds)
-			f.kinds[kind] = cap(c.at("kinds").at(std::string(prog_kind_name(kind))));
-		for (MapKind m : kAllMapKinds)  // global_data: absent from captures before it was probed
-			if (m != MapKind::global_data || c.at("maps").contains(std::string(map_kind_name(m))))
-				f.maps[m] = cap(c.at("maps").at(std::string(map_kind_name(m))));
-		for (const auto &fn : doc.at("functions")) {
-			FunctionFeatures x;
-			x.function = fn.at("function").get<std::string>();
-			x.present = fn.at("present").get<bool>();
-			x.absent_why = fn.at("absent_why").get<std::string>();
-			if (!fn.at("fentry").is_null())
-				x.fentry = cap(fn.at("fentry"));
-			if (!fn.at("kprobe").is_null())
-				x.kprobe = cap(fn.at("kprobe"));
-			f.functions.push_back(std::move(x));
-		}
-		return f;
-	} catch (const nlohmann::json::exception &e) {
-		return Error{EINVAL, std::string("probe JSON: ") + e.what()};
-	}
 }
 
 }  // namespace listenq

@@ -11,7 +11,7 @@
 
 #include "plan/features.h"
 #include "plan/plan.h"
-#include "sources/kernel_info.h"
+#include "model/kernel_info.h"
 #include "util/result.h"
 
 namespace listenq {
@@ -32,8 +32,5 @@ struct ProbeReport {
 void render_probe_text(std::ostream &os, const ProbeReport &r);
 nlohmann::ordered_json probe_to_json(const ProbeReport &r);
 nlohmann::ordered_json plan_to_json(const Plan &p);
-// The "capabilities" and "functions" of a `probe --json` document back
-// into KernelFeatures: a probe captured on one kernel replays anywhere.
-Result<KernelFeatures> features_from_probe_json(const nlohmann::ordered_json &doc);
 
 }  // namespace listenq

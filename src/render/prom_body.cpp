@@ -240,6 +240,7 @@ struct PromExposition::Parts {
 	const RowStat &row(std::size_t i) const { return by_port ? s.ports[i].sum : listener_rows[i]; }
 };
 
+// Long: labels and rows of every family taken in one pass, before the tracer's table moves on.
 PromExposition::PromExposition(ExportScrape s) : p_(std::make_unique<Parts>())
 {
 	Parts &p = *p_;
@@ -335,6 +336,7 @@ PromExposition::~PromExposition() = default;
 PromBody::PromBody(std::shared_ptr<const PromExposition> e, std::function<double()> elapsed)
 	: e_(std::move(e)), elapsed_(std::move(elapsed)) {}
 
+// Long: one resumable cursor over the exposition (family, series, row, bucket); split, its state would cross functions.
 bool PromBody::next(std::string &out, std::size_t max_bytes)
 {
 	const PromExposition::Parts &p = *e_->p_;

@@ -14,7 +14,8 @@ namespace listenq {
 struct SnapshotTextOptions {
 	bool numeric = false;         // -n: ports as numbers, no service names
 	bool show_processes = false;  // -p
-	// Name lookups, injectable so tests do not depend on /etc/services.
+	// Name lookups, passed in (sources/etc_services.h: system_service_name,
+	// system_ifname), so tests do not depend on /etc/services.
 	std::function<std::string(std::uint16_t)> service_name;  // "" if none
 	std::function<std::string(std::uint32_t)> ifname;        // "" if none
 };
@@ -23,11 +24,6 @@ void render_snapshot_text(std::ostream &os, const Snapshot &snap, const Snapshot
 // processes: null unless resolved (so [] means "no process holds it").
 nlohmann::ordered_json listener_to_json(const Listener &l, bool processes_resolved, bool syn_queue_known = true);
 nlohmann::ordered_json snapshot_to_json(const Snapshot &snap);
-
-// Default lookups: /etc/services (sources/etc_services.h, no NSS) and
-// if_indextoname(3) (an ioctl, no NSS).
-std::string system_service_name(std::uint16_t port);
-std::string system_ifname(std::uint32_t ifindex);
 
 // "812/nginx", "812/nginx,813/nginx", "812/nginx +3" when more than two.
 std::string format_processes(const std::vector<ProcessRef> &procs);

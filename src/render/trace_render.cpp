@@ -234,6 +234,7 @@ nlohmann::ordered_json trace_event_json(const TraceEvent &e)
 		{"overflows", e.type == EventType::close ? nlohmann::ordered_json(e.overflows) : nullptr}};
 }
 
+// Long: watch's header and columns, in the order they print.
 void render_watch_text(std::ostream &os, const WatchFrame &f)
 {
 	std::string status = "tier " + f.header.tier + ", " + fixed(f.interval_s, 1) + "s #" + std::to_string(f.seq) + ", " +

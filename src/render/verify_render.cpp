@@ -54,6 +54,7 @@ std::string endpoint(const Listener &l) { return format_endpoint(l, std::to_stri
 
 }  // namespace
 
+// Long: verify's table and notes, in the order they print.
 void render_verify_text(std::ostream &os, const VerifyReport &r)
 {
 	os << "listenq verify: netns " << r.netns << ", sources";
@@ -129,6 +130,7 @@ void render_verify_text(std::ostream &os, const VerifyReport &r)
 	   << " re-reads\n";
 }
 
+// Long: the verify/1 schema, key by key as docs/json.md lists it.
 nlohmann::ordered_json verify_to_json(const VerifyReport &r)
 {
 	using json = nlohmann::ordered_json;

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crossval/compare.h"
-#include "sources/proc_net.h"
+#include "model/counters.h"
 
 namespace listenq {
 

@@ -1,5 +1,8 @@
 #include "sources/etc_services.h"
 
+#include <net/if.h>
+
+#include <fstream>
 #include <sstream>
 
 namespace listenq {
@@ -39,6 +42,25 @@ std::unordered_map<std::uint16_t, std::string> parse_services(std::istream &in, 
 			names.emplace(port, name);
 	}
 	return names;
+}
+
+std::string system_service_name(std::uint16_t port)
+{
+	// Read once: getservbyport() re-read /etc/services on every call (16%
+	// of a 10k listener snapshot). parse_services() instead of getservent()
+	// also keeps NSS out of the static build (sources/etc_services.h).
+	static const std::unordered_map<std::uint16_t, std::string> names = [] {
+		std::ifstream in("/etc/services");
+		return parse_services(in);
+	}();
+	auto it = names.find(port);
+	return it == names.end() ? "" : it->second;
+}
+
+std::string system_ifname(std::uint32_t ifindex)
+{
+	char buf[IF_NAMESIZE] = {};
+	return if_indextoname(ifindex, buf) ? buf : std::to_string(ifindex);
 }
 
 }  // namespace listenq

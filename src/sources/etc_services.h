@@ -17,4 +17,9 @@ namespace listenq {
 // "name port/proto [aliases...] [# comment]"; anything else is skipped.
 std::unordered_map<std::uint16_t, std::string> parse_services(std::istream &in, std::string_view proto = "tcp");
 
+// The lookups snapshot and ss are given: /etc/services, read once (no NSS),
+// and if_indextoname(3) (an ioctl, no NSS; the index as text if unknown).
+std::string system_service_name(std::uint16_t port);
+std::string system_ifname(std::uint32_t ifindex);
+
 }  // namespace listenq

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <tuple>
 
@@ -105,6 +106,44 @@ void attach_owners(std::vector<Listener> &listeners, const std::string &proc_roo
 	for (auto &l : listeners)
 		if (auto it = owners.find(l.inode); it != owners.end())
 			l.processes = it->second;
+}
+
+std::string read_cmdline(std::uint32_t pid, const std::string &proc_root)
+{
+	auto s = read_file(proc_root + "/" + std::to_string(pid) + "/cmdline");
+	if (!s)
+		return {};
+	std::string c = *s;
+	for (char &ch : c)
+		if (ch == '\0')
+			ch = ' ';
+	while (!c.empty() && c.back() == ' ')
+		c.pop_back();
+	return c;
+}
+
+std::string read_process_state(std::uint32_t pid, const std::string &proc_root)
+{
+	std::ifstream in(proc_root + "/" + std::to_string(pid) + "/status");
+	std::string line;
+	while (std::getline(in, line))
+		if (line.rfind("State:", 0) == 0) {
+			const auto v = line.find_first_not_of(" \t", 6);
+			return v == std::string::npos ? "" : line.substr(v);
+		}
+	return {};
+}
+
+std::optional<std::uint32_t> read_sysctl_u32(const std::string &name)
+{
+	auto s = read_first_line("/proc/sys/" + name);
+	if (!s)
+		return std::nullopt;
+	try {
+		return static_cast<std::uint32_t>(std::stoul(*s));
+	} catch (...) {
+		return std::nullopt;
+	}
 }
 
 }  // namespace listenq

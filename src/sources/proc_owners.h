@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -26,6 +27,17 @@ void each_socket_fd(const std::function<bool(std::uint64_t inode)> &wanted,
 // wanted inodes. Processes that vanish or deny access are skipped.
 std::unordered_map<std::uint64_t, std::vector<ProcessRef>>
 scan_socket_owners(const std::unordered_set<std::uint64_t> &wanted, const std::string &proc_root = "/proc");
+
+// "/usr/bin/python3 -m gunicorn app:app" from /proc/PID/cmdline; empty when
+// the process is gone or unreadable.
+std::string read_cmdline(std::uint32_t pid, const std::string &proc_root = "/proc");
+
+// "S (sleeping)" from /proc/PID/status; empty when gone.
+std::string read_process_state(std::uint32_t pid, const std::string &proc_root = "/proc");
+
+// A numeric sysctl of the netns this thread is in, e.g.
+// "net/core/somaxconn"; nullopt when missing or not a number.
+std::optional<std::uint32_t> read_sysctl_u32(const std::string &name);
 
 // Fills Listener::processes for each listener.
 void attach_owners(std::vector<Listener> &listeners, const std::string &proc_root = "/proc");

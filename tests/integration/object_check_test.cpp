@@ -13,7 +13,7 @@
 #include <functional>
 #include <memory>
 
-#include "bpf/object_check.h"
+#include "object_check.h"
 #include "listenq/abi.h"
 #include "trace.skel.h"
 #include "trace_legacy.skel.h"

@@ -1,4 +1,4 @@
-#include "bpf/object_check.h"
+#include "object_check.h"
 
 #include <fcntl.h>
 #include <gelf.h>

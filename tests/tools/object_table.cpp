@@ -11,7 +11,7 @@
 #include <set>
 #include <string>
 
-#include "bpf/object_check.h"
+#include "object_check.h"
 
 using namespace listenq;
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "bpf/object_check.h"
+#include "object_check.h"
 #include "plan/facts.h"
 #include "render/table.h"
 

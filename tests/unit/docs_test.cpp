@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -53,6 +54,37 @@ TEST(Docs, ManPageCoversEveryCommandAndFlag)
 	}
 	for (const char *must : {"LISTENQ_ATTACH", "LISTENQ_SKIP_FUNCTIONS", "EXIT STATUS", "tcp_diag"})
 		EXPECT_NE(man.find(must), std::string::npos) << must;
+}
+
+// Every LISTENQ_* variable the code reads is in the top-level --help, the
+// man page's ENVIRONMENT and docs/usage.md; and --help names every command
+// in its EXAMPLES, with the exit codes.
+TEST(Docs, EveryEnvironmentVariableAndCommandIsInTheHelp)
+{
+	std::set<std::string> vars;
+	const std::regex getenv_re(R"re(getenv\("(LISTENQ_[A-Z_]+)"\))re");
+	for (const auto &e : std::filesystem::recursive_directory_iterator(std::string(LQ_SOURCE_DIR) + "/src")) {
+		if (!e.is_regular_file())
+			continue;
+		const std::string text = read_source(std::filesystem::relative(e.path(), LQ_SOURCE_DIR).string());
+		for (std::sregex_iterator it(text.begin(), text.end(), getenv_re), end; it != end; ++it)
+			vars.insert((*it)[1]);
+	}
+	ASSERT_GE(vars.size(), 5u) << "the scan found the variables";
+	const auto specs = describe_cli();
+	const std::string &top = specs.front().examples;
+	const std::string man = man_text(), usage = read_source("docs/usage.md");
+	for (const std::string &v : vars) {
+		EXPECT_NE(top.find(v), std::string::npos) << v << " not in listenq --help";
+		EXPECT_NE(man.find(".B " + v), std::string::npos) << v << " not in the man page's ENVIRONMENT";
+		EXPECT_NE(usage.find(v), std::string::npos) << v << " not in docs/usage.md";
+	}
+	for (const CliCommandSpec &c : specs) {
+		if (!c.name.empty()) {
+			EXPECT_NE(top.find("listenq " + c.name), std::string::npos) << c.name << " not in the EXAMPLES of listenq --help";
+		}
+	}
+	EXPECT_NE(top.find("EXIT CODES"), std::string::npos);
 }
 
 // What bash offers after `listenq CMD <TAB>`, from the completion script.

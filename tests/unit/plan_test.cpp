@@ -2,7 +2,7 @@
 // kernels: the 6.18 host build that refuses iter/bpf_sk_storage_map
 // (-fc-v857), the Debian 6.1 and 6.12 guests (scripts/vmtest.sh --only
 // capture). The other 6.18 build (-fc-v669) differs only in loading that
-// iterator (../DESIGN "Kernels differ per program kind"): it is the v857
+// iterator (docs/kernels.md: kernels differ per program kind): it is the v857
 // capture with that one kind flipped.
 #include <gtest/gtest.h>
 
@@ -14,6 +14,7 @@
 #include "golden.h"
 #include "listenq/abi.h"
 #include "plan/plan.h"
+#include "probe_capture.h"
 #include "render/probe_render.h"
 #include "render/trace_render.h"
 #include "trace.skel.h"

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "golden.h"
+#include "probe_capture.h"
 #include "render/probe_render.h"
 #include "render/snapshot_render.h"
 #include "render/table.h"

@@ -10,6 +10,7 @@
 #include "golden.h"
 #include "listenq/abi.h"
 #include "render/hist_render.h"
+#include "probe_capture.h"
 #include "render/probe_render.h"
 #include "render/trace_render.h"
 
