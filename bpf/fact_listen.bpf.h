@@ -4,7 +4,8 @@
  *   tier 1  fexit/inet_csk_listen_start, fentry/inet_csk_listen_stop
  *   tier 2  kprobe+kretprobe/inet_csk_listen_start, kprobe/inet_csk_listen_stop
  *   tier 3  inet_sock_set_state (x -> LISTEN, LISTEN -> CLOSE) as tp_btf,
- *           else raw_tp, else the classic tracepoint
+ *           else raw_tp, else the classic tracepoint: set_state.bpf.h
+ *           dispatches to listener_started() and listener_stopping()
  *   floor   the sampler's full passes find listeners (up to 5 s late)
  * A listener started with no cookie (raw hooks) waits in `fresh` until a
  * full sample pass seeds it with its owner and listen() argument.
@@ -98,65 +99,6 @@ static __always_inline void listener_stopping(void *ctx, struct sock *sk, int bt
 		bpf_map_delete_elem(&fresh, &ptr);
 	if (key_any(&key, sk, btf))
 		stop_listener(ctx, sk, &key);
-}
-
-/* Tier 3. A child is cloned from its listener in state LISTEN and then
- * moves LISTEN -> SYN_RECV: only LISTEN -> CLOSE is the listener itself
- * going away. Hot: every TCP state change of every socket, so the states
- * (arguments, no memory read) are tested first. */
-static __always_inline void set_state(void *ctx, struct sock *sk, int oldstate, int newstate, int protocol, int btf)
-{
-	if (newstate != TCP_LISTEN && !(oldstate == TCP_LISTEN && newstate == TCP_CLOSE))
-		return;
-	if (protocol != IPPROTO_TCP)
-		return;
-	if (exact(LQ_EXACT_LISTEN)) {
-		/* The function hooks have it. Tier 2 keys listeners by
-		 * skc_cookie (kprobes cannot call bpf_get_socket_cookie):
-		 * generate it here, before the kretprobe on
-		 * inet_csk_listen_start reads it; keep the marks. */
-		if (btf && newstate == TCP_LISTEN) {
-			bpf_get_socket_cookie(sk);
-			mark_tracked(sk);
-		} else if (btf) {
-			mark_closed(sk);
-		}
-		return;
-	}
-	if (newstate == TCP_LISTEN)
-		listener_started(ctx, sk, btf);
-	else
-		listener_stopping(ctx, sk, btf);
-}
-
-/* Also tier 3 of fact "enqueue": a child completing its handshake. */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(on_set_state, struct sock *sk, int oldstate, int newstate)
-{
-	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
-		child_established(sk);
-		return 0;
-	}
-	if (newstate != TCP_LISTEN && !(oldstate == TCP_LISTEN && newstate == TCP_CLOSE))
-		return 0;
-	set_state(ctx, sk, oldstate, newstate, sk->sk_protocol, 1);
-	return 0;
-}
-
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(raw_set_state, struct sock *sk, int oldstate, int newstate)
-{
-	if (newstate != TCP_LISTEN && !(oldstate == TCP_LISTEN && newstate == TCP_CLOSE))
-		return 0;
-	set_state(ctx, sk, oldstate, newstate, BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol), 0);
-	return 0;
-}
-
-SEC("tracepoint/sock/inet_sock_set_state")
-int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
-{
-	set_state(ctx, (struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, ctx->protocol, 0);
-	return 0;
 }
 
 /* Tier 1. int inet_csk_listen_start(struct sock *sk): listening on 0. */

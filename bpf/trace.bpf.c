@@ -6,7 +6,8 @@
  * packet.
  *
  * One file per fact, each with its tier-3 handler and its fentry and
- * kprobe twins. User space loads and attaches the programs of one plan
+ * kprobe twins; the hooks that several facts share dispatch from files of
+ * their own (set_state.bpf.h, syscalls.bpf.h). User space loads and attaches the programs of one plan
  * (src/plan/), which the kernel may cut down program by program.
  */
 #include "lq_common.bpf.h"
@@ -15,6 +16,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 #include "fact_enqueue.bpf.h"
 #include "fact_listen.bpf.h"
+#include "set_state.bpf.h"
 #include "fact_accept.bpf.h"
 #include "fact_backlog.bpf.h"
 #include "syscalls.bpf.h"

@@ -42,16 +42,27 @@ echo "== sanitizers and fuzzing (scripts/fuzz.sh: ASan/UBSan unit tests, ${FUZZ_
 scripts/fuzz.sh || status=1
 
 echo "== static binary (scripts/build-static.sh: build-static/listenq; the privileged StaticBinary tests run it)"
-if scripts/build-static.sh &&
-   file -b build-static/listenq | grep -q "statically linked" &&
-   { ldd build-static/listenq 2>&1 || true; } | grep -q "not a dynamic executable" &&
-   build-static/listenq --version | grep -q "^listenq " &&
-   build-static/listenq --help | grep -q "^EXAMPLES:" &&
-   build-static/listenq export --help | grep -q "^Usage: export"; then
+# has OUTPUT PATTERN: grep on text already read. Never `prog | grep -q`
+# under pipefail: grep exits at its first match, and a program still
+# writing (listenq --help is over 4 KiB: two writes) dies of SIGPIPE, which
+# failed this step at random.
+has() { grep -q -- "$2" <<<"$1"; }
+static_check() {
+  local f l v h e
+  scripts/build-static.sh || { echo "static: FAILED: scripts/build-static.sh"; return 1; }
+  f=$(file -b build-static/listenq)
+  l=$(ldd build-static/listenq 2>&1 || true)
+  v=$(build-static/listenq --version) || { echo "static: FAILED: --version exit $?"; return 1; }
+  h=$(build-static/listenq --help) || { echo "static: FAILED: --help exit $?"; return 1; }
+  e=$(build-static/listenq export --help) || { echo "static: FAILED: export --help exit $?"; return 1; }
+  has "$f" "statically linked" || { echo "static: FAILED: file says: $f"; return 1; }
+  has "$l" "not a dynamic executable" || { echo "static: FAILED: ldd says: $l"; return 1; }
+  has "$v" "^listenq " || { echo "static: FAILED: --version printed: $v"; return 1; }
+  has "$h" "^EXAMPLES:" || { echo "static: FAILED: --help has no EXAMPLES"; return 1; }
+  has "$e" "^Usage: export" || { echo "static: FAILED: export --help has no Usage line"; return 1; }
   echo "static: ok (file: statically linked; ldd: not a dynamic executable; --version, --help, export --help run)"
-else
-  echo "static: FAILED"; status=1
-fi
+}
+static_check || status=1
 
 echo "== Debian package (scripts/package.sh: lintian-clean .deb; tests/package/deb_roundtrip.sh: dpkg -i, run it, systemd-analyze verify, dpkg -r leaves nothing)"
 if [ "$(id -u)" -ne 0 ]; then

@@ -242,13 +242,21 @@ TEST_F(Tracing, ClosingListenerIsCountedToTheEnd)
 
 	std::uint64_t ovf = 0;
 	int closed_rows = 0, rows_after_closed = 0;
-	std::string frames;
+	std::string frames, shown;
 	for (const json &f : parse_json_lines(rest)) {
 		frames += f.dump() + "\n";
 		EXPECT_EQ(f["closed_lost"], 0);
+		shown += "[ measured ]   frame " + f["seq"].dump() + ":";
+		bool any = false;
 		for (const json &x : f["listeners"]) {
 			if (x["port"] != port)
 				continue;
+			any = true;
+			shown += " port " + x["port"].dump() + " closed " + x["closed"].dump() + " backlog " +
+				 x["backlog"].dump() + " accept_queue_peak " + x["accept_queue_peak"].dump() +
+				 " interval.overflow_syn " + x["interval"]["overflow_syn"].dump() + " interval.overflow_ack " +
+				 x["interval"]["overflow_ack"].dump() + " total.overflow_syn " +
+				 x["total"]["overflow_syn"].dump() + ";";
 			if (closed_rows)
 				rows_after_closed++;
 			ovf += x["interval"]["overflow_syn"].get<std::uint64_t>() +
@@ -258,10 +266,12 @@ TEST_F(Tracing, ClosingListenerIsCountedToTheEnd)
 				EXPECT_EQ(x["backlog"], 4);
 			}
 		}
+		shown += any ? "\n" : " no row of this port\n";
 	}
 	SCOPED_TRACE("watch frames:\n" + frames);
 	std::cout << "[ measured ] backlog 4, 20 connects, closed at once: ListenOverflows +" << delta
-		  << ", watch frames' overflows " << ovf << std::endl;
+		  << ", watch frames' overflows " << ovf << "\n"
+		  << shown << std::flush;
 	EXPECT_GT(delta, 0u);
 	EXPECT_EQ(ovf, delta) << "the frames' overflows vs the kernel's ListenOverflows rise";
 	EXPECT_EQ(closed_rows, 1) << "one row marked closed";
