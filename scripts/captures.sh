@@ -80,14 +80,15 @@ check_docs() {
 }
 
 # What may change from run to run or machine to machine: pids (and so how
-# much of a command name fits beside one in PID/COMM), inodes,
-# cookies, counts, times, the kernel's release, column widths, line
-# wrapping, and the plan's header lines (what this kernel refused, what is
-# sampled: probe's capture shows them, with the refusals that make it the
-# same on every build). doctor's warnings and notes depend on how the
-# handshakes of a burst interleave (the demo's SYN queue fills in one run
-# and not the next): only its critical findings are compared. What is left
-# (the words, the columns, the lines a command prints) must not change.
+# much of a command name fits beside one in PID/COMM), inodes, cookies,
+# counts, a histogram's bars, times, the kernel's release, column widths,
+# line wrapping, and the plan's header lines (what this kernel refused,
+# what is sampled: probe's capture shows them, with the refusals that make
+# it the same on every build). doctor's warnings and notes depend on how
+# the handshakes of a burst interleave (the demo's SYN queue fills in one
+# run and not the next): only its critical findings are compared. What is
+# left (the words, the columns, the lines a command prints) must not
+# change.
 mask() {
 	awk '/^(hooks not in use|refused|sampled every|not measured in this tier|from netns counters)[ :]/ { drop = 1; next }
 	     /^[0-9]+ findings? needs? action \(/ { print "FINDINGS"; next }
@@ -95,7 +96,7 @@ mask() {
 	     /^listenq trace: tier / { sub(/: [^:]*$/, ""); sub(/: tp_btf.*|: raw_tp.*|: tracepoint.*|: kprobe.*|: fentry.*/, ""); print; drop = 1; next }
 	     drop && /^[ \t]/ { next }
 	     { drop = 0; print }' "$1" |
-	sed -E -e 's/\b[0-9]+\/[A-Za-z][^ ]*/PID\/COMM/g' -e 's/[0-9]+(\.[0-9]+)?(ns|us|µs|ms|s)\b/T/g' -e 's/0x[0-9a-f]+/H/g' -e 's/[0-9]+/N/g' \
+	sed -E -e 's/\|[* ]*\|/|BAR|/g' -e 's/\b[0-9]+\/[A-Za-z][^ ]*/PID\/COMM/g' -e 's/[0-9]+(\.[0-9]+)?(ns|us|µs|ms|s)\b/T/g' -e 's/0x[0-9a-f]+/H/g' -e 's/[0-9]+/N/g' \
 	       -e 's/\bpasses\b/pass/g' |
 	tr -s ' \t\n' '   ' | tr ' ' '\n'
 }
