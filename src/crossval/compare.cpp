@@ -116,7 +116,7 @@ FieldResult compare_field(Field f, const std::array<const Listener *, 3> &by_src
 
 }  // namespace
 
-// Long: one verdict per field and source, with its explanation; the rules are in a table above it.
+// Long: one verdict per listener and field over the three sources, with its explanation; the per-field rule is compare_field(), the texts a table above.
 Comparison compare_sources(const SourceData &d)
 {
 	struct Entry {

@@ -29,7 +29,7 @@ void SynAttributor::apply(std::deque<ListenerStat> &stats, const std::map<std::u
 	apply_to(stats, mibs);
 }
 
-// Long: one pass over the listeners per netns rise; the attribution rule is in the class comment.
+// Long: one pass over the listeners per netns rise; the attribution rule is in the header's first comment.
 template <class Stats>
 void SynAttributor::apply_to(Stats &stats, const std::map<std::uint32_t, ListenCounters> &mibs)
 {
