@@ -305,42 +305,32 @@ Result<ListenerRecords> read_listener_records(const BpfOptions &opts, const List
 {
 	ListenerRecords out;
 	std::vector<std::string> failed;
-	const auto &progs = snapshot_programs();
-	for (std::size_t i = 0; i < progs.size(); i++) {
-		const ProgramSpec &spec = progs[i];
+	int err = ENOENT;
+	for (const SnapshotWay &way : snapshot_ways()) {
 		std::vector<std::string> notes;
-		Result<std::vector<std::uint8_t>> bytes = Error{ENOENT, ""};
-		if (spec.kind == ProgKind::kprobe) {
-			// The walk: this kprobe and the next, one way.
-			bytes = run_walk(opts, spec, progs.at(i + 1), notes);
-			i++;
-		} else {
-			bytes = run_program(opts, filter, spec);
+		// One program, or the walk's two kprobes (tcp4, tcp6) together.
+		Result<std::vector<std::uint8_t>> bytes =
+			way.programs.size() == 2 ? run_walk(opts, way.programs[0], way.programs[1], notes)
+						 : run_program(opts, filter, way.programs.at(0));
+		if (!bytes) {
+			// The kernel refused it (or has no such kind): the next way.
+			failed.push_back(bytes.error().message);
+			err = bytes.error().err;
+			continue;
 		}
-		if (bytes) {
-			out.bytes = std::move(*bytes);
-			out.source = spec.kind == ProgKind::kprobe ? std::string(kWalkSource)
-								   : std::string(prog_kind_name(spec.kind));
-			const std::string loses =
-				spec.kind == ProgKind::iter_task_file
-					? "; listeners no visible process holds (in-kernel, other pid namespaces) are not shown"
-					: "";
-			for (const std::string &f : failed)
-				out.notes.push_back(f + ": read with " + out.source + " instead" + loses);
-			for (std::string &n : notes)
-				out.notes.push_back(std::move(n));
-			return out;
-		}
-		// The kernel refused it (or has no such kind): the next one.
-		failed.push_back(bytes.error().message);
-		if (i + 1 >= progs.size()) {
-			std::string all;
-			for (const std::string &f : failed)
-				all += (all.empty() ? "" : "; ") + f;
-			return Error{bytes.error().err, all};
-		}
+		out.bytes = std::move(*bytes);
+		out.source = std::string(way.source);
+		const std::string loses = way.loses.empty() ? "" : "; " + std::string(way.loses);
+		for (const std::string &f : failed)
+			out.notes.push_back(f + ": read with " + out.source + " instead" + loses);
+		for (std::string &n : notes)
+			out.notes.push_back(std::move(n));
+		return out;
 	}
-	return Error{ENOENT, "no snapshot program"};
+	std::string all;
+	for (const std::string &f : failed)
+		all += (all.empty() ? "" : "; ") + f;
+	return Error{err, all.empty() ? "no snapshot program" : all};
 }
 
 Result<Snapshot> read_snapshot_iter(const BpfOptions &opts, const ListenerFilter &filter)

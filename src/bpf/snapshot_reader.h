@@ -21,13 +21,12 @@ struct BpfOptions {
 // else, where the kernel has none or refuses it, the kprobe walk of
 // /proc/net/tcp{,6} (walk.bpf.c; cookies 0 unless something asked for
 // them; not filtered), else iter/task_file (dump_files; then a socket
-// comes once per descriptor).
-// The source name of the /proc walk (bpf/walk.bpf.c).
-inline constexpr const char *kWalkSource = "kprobe/tcp_seq_show";
+// comes once per descriptor). The order and names are snapshot_ways()
+// (src/plan/facts.cpp).
 
 struct ListenerRecords {
 	std::vector<std::uint8_t> bytes;
-	std::string source;              // "iter/tcp", kWalkSource or "iter/task_file"
+	std::string source;              // the way's name: "iter/tcp", "kprobe/tcp_seq_show", "iter/task_file"
 	std::vector<std::string> notes;  // what was refused, and what that loses
 };
 Result<ListenerRecords> read_listener_records(const BpfOptions &opts, const ListenerFilter &filter);

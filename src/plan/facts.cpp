@@ -107,12 +107,28 @@ const std::vector<ProgramSpec> &trace_programs()
 	return progs;
 }
 
+const std::vector<SnapshotWay> &snapshot_ways()
+{
+	static const std::vector<SnapshotWay> ways = {
+		{"iter/tcp", {{"dump_listeners", ProgKind::iter_tcp, ""}}, ""},
+		{"kprobe/tcp_seq_show",
+		 {{"walk_tcp4", ProgKind::kprobe, "tcp4_seq_show"}, {"walk_tcp6", ProgKind::kprobe, "tcp6_seq_show"}},
+		 ""},
+		{"iter/task_file",
+		 {{"dump_files", ProgKind::iter_task_file, ""}},
+		 "listeners no visible process holds (in-kernel, other pid namespaces) are not shown"},
+	};
+	return ways;
+}
+
 const std::vector<ProgramSpec> &snapshot_programs()
 {
-	static const std::vector<ProgramSpec> progs = {{"dump_listeners", ProgKind::iter_tcp, ""},
-						       {"walk_tcp4", ProgKind::kprobe, "tcp4_seq_show"},
-						       {"walk_tcp6", ProgKind::kprobe, "tcp6_seq_show"},
-						       {"dump_files", ProgKind::iter_task_file, ""}};
+	static const std::vector<ProgramSpec> progs = [] {
+		std::vector<ProgramSpec> v;
+		for (const SnapshotWay &w : snapshot_ways())
+			v.insert(v.end(), w.programs.begin(), w.programs.end());
+		return v;
+	}();
 	return progs;
 }
 

@@ -50,9 +50,19 @@ struct ProgramSpec {
 // Every program of trace.bpf.c (tests/unit/plan_test.cpp checks the object).
 const std::vector<ProgramSpec> &trace_programs();
 const ProgramSpec *find_program(std::string_view name);
-// The snapshot's programs, in the order they are tried: iter/tcp
-// (snapshot.bpf.c), the kprobes of the /proc walk (walk.bpf.c: both
-// together, one way), iter/task_file (snapshot.bpf.c).
+// The ways `snapshot`, `ss` and `verify` read every listener, best first:
+// the first the kernel runs is used, and the ways before it are named as
+// refused. iter/tcp (snapshot.bpf.c); the kernel's own walk of
+// /proc/net/tcp{,6} seen by two kprobes (walk.bpf.c: both together);
+// iter/task_file (snapshot.bpf.c), which sees only sockets a process holds.
+struct SnapshotWay {
+	std::string_view source;           // as outputs name it: "iter/tcp", "kprobe/tcp_seq_show"
+	std::vector<ProgramSpec> programs;  // run together
+	std::string_view loses;            // what this way cannot show; "" when nothing
+};
+const std::vector<SnapshotWay> &snapshot_ways();
+// Every program of the snapshot's ways, in their order (for the checks
+// that cover every program listenq loads).
 const std::vector<ProgramSpec> &snapshot_programs();
 
 // The facts, in the order they are shown.
