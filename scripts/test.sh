@@ -36,9 +36,9 @@ fi
 rm -rf "$inst" "$nroff_err"
 
 # 15 s per target: four targets (proc, inet_diag, bpf_records, http) in 1 min
-# of the suite's 45 (fresh-clone CI here: 43.5 and 45.5 min with 30 s each;
-# 30 s found nothing that 15 s had not, each target covers its seed corpus
-# of real captures in under a second). FUZZ_SECONDS=300 for a longer run.
+# of the suite's 45 (fresh-clone CI here took 43.5 and 45.5 min with 30 s
+# each). Each starts from its seed corpus of real captures (tests/fuzz).
+# FUZZ_SECONDS=300 scripts/fuzz.sh for a longer run.
 export FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 echo "== sanitizers and fuzzing (scripts/fuzz.sh: ASan/UBSan unit tests, ${FUZZ_SECONDS} s per libFuzzer target)"
 scripts/fuzz.sh || status=1
