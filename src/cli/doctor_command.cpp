@@ -42,6 +42,10 @@ Result<std::map<std::uint32_t, ListenCounters>> counters_of(Tracer &t, const std
 	return out;
 }
 
+// A head of the queue older than this means the acceptor had work all
+// along in that second: one with spare capacity takes it sooner.
+constexpr std::uint32_t kBusyHeadWaitUs = 100000;
+
 // The window's per-listener accumulation, by tracer key.
 struct Window {
 	std::unordered_map<std::uint64_t, ListenerObservation> obs;
@@ -73,10 +77,9 @@ struct Window {
 		o.seconds++;
 		if (s.accept_queue_peak >= std::max(s.backlog, 1u))  // at the limit: one short of full, or full
 			o.seconds_full++;
-		// The acceptor had work all along: a head older than 100 ms (an
-		// acceptor with spare capacity takes it sooner), or a queue at its
-		// limit (a syncookie head has no age in tier 3).
-		if (s.hol_wait_peak_us >= 100000 || s.accept_queue_peak >= std::max(s.backlog, 1u))
+		// The acceptor had work all along: an old head (kBusyHeadWaitUs),
+		// or a queue at its limit (a syncookie head has no age in tier 3).
+		if (s.hol_wait_peak_us >= kBusyHeadWaitUs || s.accept_queue_peak >= std::max(s.backlog, 1u))
 			o.seconds_busy++;
 		o.overflow_syn = s.overflow_syn;
 		o.overflow_ack = s.overflow_ack;
@@ -90,7 +93,61 @@ struct Window {
 	}
 };
 
-// Long: the window's sequence (attach, read each second, settings, diagnose, render); to split: the input's assembly (issue 24 item 7).
+// diagnose()'s input from the window: the listeners in order of first
+// sight with their owners' command lines and states, each netns's
+// settings and TcpExt rise over the window, and whether tcp_diag answers.
+Result<DoctorInput> assemble_input(const Options &o, Tracer &t, Window &w, double seconds, std::set<std::uint32_t> netns,
+				   const std::map<std::uint32_t, ListenCounters> &start)
+{
+	const FieldSources &fields = t.plan().fields;
+	DoctorInput in;
+	in.seconds = seconds;
+	in.tier = t.tier();
+	in.syscalls = t.plan().syscalls;
+	for (TraceField f : {TraceField::enqueued, TraceField::accepted, TraceField::accept_wait,
+			     TraceField::requested_backlog, TraceField::synack_retrans, TraceField::overflow_ack})
+		if (!fields.measured(f))
+			in.unmeasured.emplace_back(field_name(f));
+	std::unordered_map<std::uint32_t, std::pair<std::string, std::string>> procs;  // pid -> cmdline, state
+	for (std::uint64_t key : w.order) {
+		ListenerObservation l = std::move(w.obs[key]);
+		if (!fields.measured(TraceField::enqueued))
+			l.enqueued.reset();
+		if (l.pid) {
+			auto [it, added] = procs.try_emplace(l.pid);
+			if (added)
+				it->second = {read_cmdline(l.pid), read_process_state(l.pid)};
+			l.cmdline = it->second.first;
+			l.state = it->second.second;
+		}
+		netns.insert(l.id.netns);
+		in.listeners.push_back(std::move(l));
+	}
+	auto stop = counters_of(t, netns);
+	if (!stop)
+		return stop.error();
+	for (std::uint32_t ns : netns) {
+		NetnsObservation &n = in.netns[ns];
+		n.netns = ns;
+		auto entered = t.in_netns_of(ns, [&]() { read_netns_settings(n); });
+		if (!entered)
+			return entered.error();
+		const auto a = start.find(ns);
+		const auto b = stop->find(ns);
+		if (a != start.end() && b != stop->end())
+			n.delta = rise(b->second, a->second);
+	}
+	if (o.doctor.emulate_no_tcp_diag) {
+		in.tcp_diag = false;
+		in.tcp_diag_detail = "emulated: --emulate-no-tcp-diag";
+	} else if (auto d = read_inet_diag(ListenerFilter{}); d) {
+		in.tcp_diag = d->status == DiagStatus::ok;
+		in.tcp_diag_detail = d->status == DiagStatus::ok ? "tcp_diag answered" : d->detail;
+	}
+	return in;
+}
+
+// Long: the window's sequence (attach, a baseline, one interval per second, the last part-second); its input is assemble_input's.
 int doctor(const Options &o, std::ostream &out, std::ostream &err, const std::function<void()> &window_started,
 	   bool &failed)
 {
@@ -102,8 +159,6 @@ int doctor(const Options &o, std::ostream &out, std::ostream &err, const std::fu
 		return fail(err, "doctor", tracer.error());
 	install_stop_handlers();
 	Tracer &t = **tracer;
-	const FieldSources &fields = t.plan().fields;
-	const bool enqueued_measured = fields.measured(TraceField::enqueued);
 	const HistKinds hists{};  // no histogram: the wait is the head-of-line wait, in every tier
 	auto shown = [&](const ListenerStat &s) { return wanted(o, s.id, s.owner_pid); };
 
@@ -168,55 +223,15 @@ int doctor(const Options &o, std::ostream &out, std::ostream &err, const std::fu
 		if (!interval(now))
 			return fail(err, "doctor", interval_error.error());
 
-	DoctorInput in;
-	in.seconds = static_cast<double>(now - t0) / 1e9;
-	in.tier = t.tier();
-	in.syscalls = t.plan().syscalls;
-	for (TraceField f : {TraceField::enqueued, TraceField::accepted, TraceField::accept_wait,
-			     TraceField::requested_backlog, TraceField::synack_retrans, TraceField::overflow_ack})
-		if (!fields.measured(f))
-			in.unmeasured.emplace_back(field_name(f));
-	std::unordered_map<std::uint32_t, std::pair<std::string, std::string>> procs;  // pid -> cmdline, state
-	for (std::uint64_t key : w.order) {
-		ListenerObservation l = std::move(w.obs[key]);
-		if (!enqueued_measured)
-			l.enqueued.reset();
-		if (l.pid) {
-			auto [it, added] = procs.try_emplace(l.pid);
-			if (added)
-				it->second = {read_cmdline(l.pid), read_process_state(l.pid)};
-			l.cmdline = it->second.first;
-			l.state = it->second.second;
-		}
-		netns.insert(l.id.netns);
-		in.listeners.push_back(std::move(l));
-	}
-	auto stop = counters_of(t, netns);
-	if (!stop)
-		return fail(err, "doctor", stop.error());
-	for (std::uint32_t ns : netns) {
-		NetnsObservation &n = in.netns[ns];
-		n.netns = ns;
-		auto entered = t.in_netns_of(ns, [&]() { read_netns_settings(n); });
-		if (!entered)
-			return fail(err, "doctor", entered.error());
-		auto a = start->find(ns), b = stop->find(ns);
-		if (a != start->end() && b != stop->end())
-			n.delta = rise(b->second, a->second);
-	}
-	if (o.doctor.emulate_no_tcp_diag) {
-		in.tcp_diag = false;
-		in.tcp_diag_detail = "emulated: --emulate-no-tcp-diag";
-	} else if (auto d = read_inet_diag(ListenerFilter{}); d) {
-		in.tcp_diag = d->status == DiagStatus::ok;
-		in.tcp_diag_detail = d->status == DiagStatus::ok ? "tcp_diag answered" : d->detail;
-	}
+	auto in = assemble_input(o, t, w, static_cast<double>(now - t0) / 1e9, netns, *start);
+	if (!in)
+		return fail(err, "doctor", in.error());
 
-	const std::vector<Finding> findings = diagnose(in);
+	const std::vector<Finding> findings = diagnose(*in);
 	if (o.tracing.json)
-		out << doctor_json(in, findings).dump(2) << '\n';
+		out << doctor_json(*in, findings).dump(2) << '\n';
 	else
-		render_doctor_text(out, in, findings);
+		render_doctor_text(out, *in, findings);
 	out.flush();
 	failed = false;
 	return needs_action(findings) ? kExitFailure : kExitOk;

@@ -12,6 +12,33 @@ namespace {
 
 using L = ListenerObservation;
 
+// The numbers the findings turn on, each named once with its reason. They
+// are judgements, not kernel facts: a change here changes what doctor
+// says, and tests/unit/doctor_test.cpp pins each one at its edge.
+struct Thresholds {
+	// An acceptor runs at its capacity when connections waited for it in
+	// at least busy_num/busy_den of the window's one-second intervals ...
+	std::uint32_t busy_num = 3, busy_den = 4;
+	// ... and it is slow when it accepted less than this share of the
+	// attempts (arrivals count retries, so a little under 1).
+	double slow_accept_share = 0.9;
+	// A SYN flood: at least flood_min cookies sent with fewer than one in
+	// cookies_back_one_in coming back, or at least flood_min SYN-ACK
+	// retransmits with fewer than one handshake (or cookie) in
+	// completed_one_in of them. Below flood_min, too few to tell.
+	std::uint64_t flood_min = 8, cookies_back_one_in = 5, completed_one_in = 4;
+	// A reuseport member with room to spare: its peak at most
+	// 1/idle_peak_den of its backlog.
+	std::uint32_t idle_peak_den = 2;
+	// Little's law needs a rate: below this many accepts in the busiest
+	// second, a sizing from it is noise.
+	double demand_min_accepts_per_s = 1;
+	// A suggested size is this many times the need, rounded up to a power
+	// of two (bursts come bigger than the one seen).
+	double headroom = 2;
+};
+constexpr Thresholds kT{};
+
 std::string num(double v)
 {
 	char b[32];
@@ -95,84 +122,106 @@ Acceptor acceptor_of(const L &l, double seconds)
 {
 	if (l.accepted == 0 && (overflows(l) || full(l) || l.accept_queue))
 		return Acceptor::stopped;
-	if (!l.seconds || 4 * l.seconds_busy < 3 * l.seconds)
+	if (!l.seconds || kT.busy_den * l.seconds_busy < kT.busy_num * l.seconds)
 		return Acceptor::keeps_up;
 	if (!l.enqueued)
 		return Acceptor::slow;
 	const double accepts = per_s(static_cast<double>(l.accepted), seconds);
-	return accepts < 0.9 * per_s(static_cast<double>(*l.enqueued + overflows(l)), seconds) ? Acceptor::slow
-											      : Acceptor::keeps_up;
+	return accepts < kT.slow_accept_share * per_s(static_cast<double>(*l.enqueued + overflows(l)), seconds)
+		       ? Acceptor::slow
+		       : Acceptor::keeps_up;
 }
 
-// Long: detect, classify and word one finding; to split into those three (issue 24 item 7).
+// accept_queue_overflow's cause and fix, by the acceptor's class.
+void accept_queue_cause(Finding &f, const DoctorInput &in, const L &l, Acceptor who_accepts, double accepts,
+			std::optional<double> arrivals)
+{
+	const double T = in.seconds;
+	const std::uint64_t ovf = overflows(l);
+	switch (who_accepts) {
+	case Acceptor::stopped: {
+		const bool stopped = l.state.rfind("T", 0) == 0 || l.state.rfind("t", 0) == 0;
+		f.cause = "The application accepted nothing in " + num(T) + " s while connections waited: its accept loop is " +
+			  (stopped ? "stopped (" + who(l) + " is in state " + l.state + ")." : "blocked or stopped.");
+		f.fix.push_back(stopped ? "Resume it: kill -CONT " + n(l.pid) + "."
+					: "Find what blocks " + who(l) + ": cat /proc/" + n(l.pid) + "/stack, top -H -p " +
+						  n(l.pid) + ", its own logs; a larger backlog only delays the drops.");
+		break;
+	}
+	case Acceptor::slow:
+		f.cause = "The application does not accept fast enough: " + num(accepts) + " accepts/s" +
+			  (arrivals ? " against " + num(*arrivals) + " arrivals/s" : std::string()) +
+			  ", and connections were waiting for it in " + n(l.seconds_busy) + " of " + n(l.seconds) +
+			  " s: it runs at its capacity.";
+		f.fix.push_back("Accept faster: more worker processes or acceptor threads, or less work between accept() "
+				"calls. A larger backlog absorbs bursts, not a rate the server cannot sustain.");
+		break;
+	case Acceptor::keeps_up: {
+		// Room for the bursts seen: the queue's limit, plus the overflows
+		// of a second at the limit, with headroom.
+		const double need = std::max(kT.headroom * (l.backlog + 1),
+					     l.backlog + 1.0 + per_s(double(ovf), std::max(1u, l.seconds_full)));
+		f.cause = "The backlog is too small for the bursts: the application has time to spare (no connection "
+			  "waited for it in " + n(l.seconds - l.seconds_busy) + " of " + n(l.seconds) + " s; " + num(accepts) +
+			  " accepts/s" + (arrivals ? " against " + num(*arrivals) + " attempts/s" : std::string()) +
+			  "), but the queue reached its limit in " + n(l.seconds_full) + " s.";
+		f.fix.push_back(raise_backlog(in, l, pow2_at_least(need)));
+		break;
+	}
+	}
+}
+
+// accept_queue_overflow, worded: the numbers, then the cause and fix the
+// acceptor's class says.
+Finding accept_queue_finding(const DoctorInput &in, const L &l, Acceptor who_accepts)
+{
+	const std::uint64_t ovf = overflows(l);
+	Finding f;
+	f.id = "accept_queue_overflow";
+	f.severity = ovf ? Severity::critical : Severity::warning;
+	f.title = ovf ? "accept queue overflowing" : "accept queue full: the next connection is dropped";
+	f.listeners = {&l};
+	const double T = in.seconds;
+	const double accepts = per_s(static_cast<double>(l.accepted), T);
+	std::optional<double> arrivals;
+	if (l.enqueued)
+		arrivals = per_s(static_cast<double>(*l.enqueued + ovf), T);
+	f.evidence = {{"seconds_busy", double(l.seconds_busy), "s"},
+		      {"overflow_syn", double(l.overflow_syn), ""},
+		      {"overflow_ack", double(l.overflow_ack), ""},
+		      {"accept_queue_peak", double(l.accept_queue_peak), ""},
+		      {"backlog", double(l.backlog), ""},
+		      {"seconds_full", double(l.seconds_full), "s"},
+		      {"hol_wait_peak_us", double(l.hol_wait_peak_us), "us"},
+		      {"accepted", double(l.accepted), ""},
+		      {"accepts_per_s", accepts, "per_s"}};
+	if (arrivals) {
+		f.evidence.push_back({"enqueued", double(*l.enqueued), ""});
+		f.evidence.push_back({"arrivals_per_s", *arrivals, "per_s"});
+	}
+	std::string &e = f.evidence_text;
+	e = n(ovf) + " overflows in " + num(T) + " s (SYN path " + n(l.overflow_syn) + ", ACK path " + n(l.overflow_ack) +
+	    "). The queue peaked at " + n(l.accept_queue_peak) + (full(l) ? " = " : " of ") + "backlog " + n(l.backlog) +
+	    " + 1" + " (at the limit in " + n(l.seconds_full) + " of " + n(l.seconds) +
+	    " s). The oldest waiting connection waited " + duration_us(l.hol_wait_peak_us) + " (now " +
+	    duration_us(l.hol_wait_us) + "). accept(): " + n(l.accepted) + " in " + num(T) + " s (" + num(accepts) + "/s)";
+	if (arrivals)
+		e += "; arriving: " + n(*l.enqueued) + " queued + " + n(ovf) + " refused = " + num(*arrivals) +
+		     "/s (attempts: a refused client retries)";
+	else
+		e += "; arrivals are not measured in this tier";
+	e += ".";
+	accept_queue_cause(f, in, l, who_accepts, accepts, arrivals);
+	return f;
+}
+
+// Detect: a listener that overflowed or reached its limit; classify: its
+// acceptor (acceptor_of).
 void accept_queue_overflow(const DoctorInput &in, std::vector<Finding> &out)
 {
-	for (const L &l : in.listeners) {
-		const std::uint64_t ovf = overflows(l);
-		if (!ovf && !full(l))
-			continue;
-		Finding f;
-		f.id = "accept_queue_overflow";
-		f.severity = ovf ? Severity::critical : Severity::warning;
-		f.title = ovf ? "accept queue overflowing" : "accept queue full: the next connection is dropped";
-		f.listeners = {&l};
-		const double T = in.seconds;
-		const double accepts = per_s(static_cast<double>(l.accepted), T);
-		std::optional<double> arrivals;
-		if (l.enqueued)
-			arrivals = per_s(static_cast<double>(*l.enqueued + ovf), T);
-		f.evidence = {{"seconds_busy", double(l.seconds_busy), "s"},
-			      {"overflow_syn", double(l.overflow_syn), ""},
-			      {"overflow_ack", double(l.overflow_ack), ""},
-			      {"accept_queue_peak", double(l.accept_queue_peak), ""},
-			      {"backlog", double(l.backlog), ""},
-			      {"seconds_full", double(l.seconds_full), "s"},
-			      {"hol_wait_peak_us", double(l.hol_wait_peak_us), "us"},
-			      {"accepted", double(l.accepted), ""},
-			      {"accepts_per_s", accepts, "per_s"}};
-		if (arrivals) {
-			f.evidence.push_back({"enqueued", double(*l.enqueued), ""});
-			f.evidence.push_back({"arrivals_per_s", *arrivals, "per_s"});
-		}
-		std::string &e = f.evidence_text;
-		e = n(ovf) + " overflows in " + num(T) + " s (SYN path " + n(l.overflow_syn) + ", ACK path " +
-		    n(l.overflow_ack) + "). The queue peaked at " + n(l.accept_queue_peak) + (full(l) ? " = " : " of ") +
-		    "backlog " + n(l.backlog) + " + 1" + " (at the limit in " + n(l.seconds_full) + " of " + n(l.seconds) +
-		    " s). The oldest waiting connection waited " + duration_us(l.hol_wait_peak_us) + " (now " +
-		    duration_us(l.hol_wait_us) + "). accept(): " + n(l.accepted) + " in " + num(T) + " s (" + num(accepts) +
-		    "/s)";
-		if (arrivals)
-			e += "; arriving: " + n(*l.enqueued) + " queued + " + n(ovf) + " refused = " + num(*arrivals) +
-			     "/s (attempts: a refused client retries)";
-		else
-			e += "; arrivals are not measured in this tier";
-		e += ".";
-		const bool stopped = l.state.rfind("T", 0) == 0 || l.state.rfind("t", 0) == 0;
-		const std::uint64_t want =
-			pow2_at_least(std::max(2.0 * (l.backlog + 1), l.backlog + 1.0 + per_s(double(ovf), std::max(1u, l.seconds_full))));
-		const Acceptor who_accepts = acceptor_of(l, T);
-		if (who_accepts == Acceptor::stopped) {
-			f.cause = "The application accepted nothing in " + num(T) + " s while connections waited: its accept loop is " +
-				  (stopped ? "stopped (" + who(l) + " is in state " + l.state + ")." : "blocked or stopped.");
-			f.fix.push_back(stopped ? "Resume it: kill -CONT " + n(l.pid) + "."
-						: "Find what blocks " + who(l) + ": cat /proc/" + n(l.pid) + "/stack, top -H -p " +
-							  n(l.pid) + ", its own logs; a larger backlog only delays the drops.");
-		} else if (who_accepts == Acceptor::slow) {
-			f.cause = "The application does not accept fast enough: " + num(accepts) + " accepts/s" +
-				  (arrivals ? " against " + num(*arrivals) + " arrivals/s" : std::string()) +
-				  ", and connections were waiting for it in " + n(l.seconds_busy) + " of " + n(l.seconds) +
-				  " s: it runs at its capacity.";
-			f.fix.push_back("Accept faster: more worker processes or acceptor threads, or less work between accept() "
-					"calls. A larger backlog absorbs bursts, not a rate the server cannot sustain.");
-		} else {
-			f.cause = "The backlog is too small for the bursts: the application has time to spare (no connection "
-				  "waited for it in " + n(l.seconds - l.seconds_busy) + " of " + n(l.seconds) + " s; " + num(accepts) +
-				  " accepts/s" + (arrivals ? " against " + num(*arrivals) + " attempts/s" : std::string()) +
-				  "), but the queue reached its limit in " + n(l.seconds_full) + " s.";
-			f.fix.push_back(raise_backlog(in, l, want));
-		}
-		out.push_back(std::move(f));
-	}
+	for (const L &l : in.listeners)
+		if (overflows(l) || full(l))
+			out.push_back(accept_queue_finding(in, l, acceptor_of(l, in.seconds)));
 }
 
 void somaxconn_clamp(const DoctorInput &in, std::vector<Finding> &out)
@@ -223,7 +272,7 @@ void somaxconn_clamp(const DoctorInput &in, std::vector<Finding> &out)
 					      "why it overflows."
 					    : "No pressure at this limit now; nothing to change unless the application asked for more.";
 		}
-		const std::uint64_t want = kind == 0 ? static_cast<std::uint64_t>(asked) : pow2_at_least(2.0 * smc);
+		const std::uint64_t want = kind == 0 ? static_cast<std::uint64_t>(asked) : pow2_at_least(kT.headroom * smc);
 		f.fix.push_back("sysctl -w net.core.somaxconn=" + n(want) + " in netns " + n(netns) +
 				" (persist it in /etc/sysctl.d/; it is per netns: for a container set it there, for a pod in "
 				"securityContext.sysctls, which the kubelet must allow), then restart or reload the server: "
@@ -236,103 +285,140 @@ void somaxconn_clamp(const DoctorInput &in, std::vector<Finding> &out)
 	}
 }
 
-// Long: detect, classify and word one finding; to split into those three (issue 24 item 7).
+// What the SYN queue went through in one netns over the window: the
+// listeners' own counts, raised to the netns's TcpExt counters where those
+// are higher (they count every listener, attributed or not).
+struct SynQueueLoad {
+	std::uint32_t netns = 0;
+	const NetnsObservation *ns = nullptr;
+	std::uint64_t drops = 0, cookies = 0, sent = 0, recv = 0, retrans = 0, completed = 0;
+	bool completed_known = true;               // every listener's enqueued measured
+	std::uint32_t synq_peak = 0, backlog = 0;  // the fullest listener of hit's
+	std::vector<const L *> hit;                // drops, cookies, or a queue past its backlog
+	bool always_cookies() const { return ns && ns->syncookies && *ns->syncookies == 2; }
+	bool syncookies_off() const { return ns && ns->syncookies && *ns->syncookies == 0; }
+};
+
+// Detect.
+SynQueueLoad syn_queue_load(const DoctorInput &in, std::uint32_t netns, const std::vector<const L *> &ls)
+{
+	SynQueueLoad q;
+	q.netns = netns;
+	q.ns = netns_of(in, netns);
+	for (const L *l : ls) {
+		q.drops += l->synq_full_drops;
+		q.cookies += l->synq_full_cookies;
+		q.sent += l->syncookies_sent;
+		q.retrans += l->synack_retrans;
+		if (l->enqueued)
+			q.completed += *l->enqueued;
+		else
+			q.completed_known = false;
+		if (l->synq_full_drops || l->synq_full_cookies || l->syncookies_sent || l->syn_queue_peak > l->backlog) {
+			q.hit.push_back(l);
+			if (l->syn_queue_peak >= q.synq_peak)
+				q.synq_peak = l->syn_queue_peak, q.backlog = l->backlog;
+		}
+	}
+	if (q.ns && q.ns->delta) {
+		q.drops = std::max(q.drops, q.ns->delta->reqq_full_drop);
+		q.cookies = std::max(q.cookies, q.ns->delta->reqq_full_do_cookies);
+		q.sent = std::max(q.sent, q.ns->delta->syncookies_sent);
+		q.recv = q.ns->delta->syncookies_recv;
+	}
+	return q;
+}
+
+enum class SynQueueClass { none, always_cookies, flood, load, unclear };
+
+// Classify: a flood leaves SYN-ACKs unanswered and cookies unreturned;
+// load completes handshakes.
+SynQueueClass classify(const SynQueueLoad &q)
+{
+	if (!q.drops && !q.cookies && (!q.sent || q.always_cookies()) && q.hit.empty())
+		return SynQueueClass::none;
+	if (q.always_cookies() && !q.drops)
+		return SynQueueClass::always_cookies;
+	const std::uint64_t answered = q.completed_known ? q.completed : q.recv;
+	if ((q.sent >= kT.flood_min && q.recv * kT.cookies_back_one_in < q.sent) ||
+	    (q.retrans >= kT.flood_min && answered * kT.completed_one_in < q.retrans))
+		return SynQueueClass::flood;
+	if (q.recv > 0 || (q.completed_known && q.completed > 0))
+		return SynQueueClass::load;
+	return SynQueueClass::unclear;
+}
+
+// Word.
+Finding syn_queue_finding(const DoctorInput &in, const SynQueueLoad &q, SynQueueClass c)
+{
+	const std::uint32_t netns = q.netns;
+	Finding f;
+	f.id = "syn_queue_pressure";
+	f.netns = netns;
+	f.listeners = q.hit;
+	if (c == SynQueueClass::always_cookies) {
+		f.severity = Severity::info;
+		f.title = "tcp_syncookies=2: every SYN is answered with a cookie";
+		f.evidence_text = n(q.sent) + " cookies sent in " + num(in.seconds) + " s, " + n(q.recv) +
+				  " came back. With tcp_syncookies=2 the SYN queue is never used, so this is not pressure.";
+		f.cause = "A setting, usually for testing: cookies carry fewer TCP options than a SYN-queue handshake.";
+		f.fix.push_back("sysctl -w net.ipv4.tcp_syncookies=1 in netns " + n(netns) + " (cookies only when the SYN queue is full).");
+		return f;
+	}
+	f.severity = q.drops ? Severity::critical : Severity::warning;
+	f.title = q.drops ? "SYN queue full: SYNs dropped" : "SYN queue full: answered with syncookies";
+	f.evidence = {{"synq_full_drops", double(q.drops), ""},   {"synq_full_cookies", double(q.cookies), ""},
+		      {"syncookies_sent", double(q.sent), ""},    {"syncookies_recv", double(q.recv), ""},
+		      {"synack_retrans", double(q.retrans), ""}, {"syn_queue_peak", double(q.synq_peak), ""},
+		      {"backlog", double(q.backlog), ""}};
+	if (q.completed_known)
+		f.evidence.push_back({"enqueued", double(q.completed), ""});
+	std::string &e = f.evidence_text;
+	e = "In " + num(in.seconds) + " s: " + n(q.drops) + " SYNs dropped and " + n(q.cookies) +
+	    " answered with a cookie because the SYN queue was full; " + n(q.recv) + " of " + n(q.sent) +
+	    " cookies came back; " + n(q.retrans) + " SYN-ACK retransmits";
+	if (q.completed_known)
+		e += "; " + n(q.completed) + " handshakes completed into the accept queue";
+	if (!q.hit.empty())
+		e += ". SYN queue peak " + n(q.synq_peak) + " (its limit is the listener's backlog, " + n(q.backlog) + ")";
+	if (q.ns && q.ns->syncookies)
+		e += ". net.ipv4.tcp_syncookies = " + n(*q.ns->syncookies);
+	if (q.ns && q.ns->max_syn_backlog)
+		e += ", net.ipv4.tcp_max_syn_backlog = " + n(*q.ns->max_syn_backlog) + " (it limits the queue only when syncookies are off)";
+	e += ".";
+	if (c == SynQueueClass::flood) {
+		f.cause = "This looks like a SYN flood: SYN-ACKs are retransmitted and cookies do not come back, so the "
+			  "SYNs' senders never complete the handshake.";
+		if (q.syncookies_off())
+			f.fix.push_back("sysctl -w net.ipv4.tcp_syncookies=1 in netns " + n(netns) +
+					": with 0 a full SYN queue drops every new SYN, real clients' included.");
+		f.fix.push_back("Filter the flood before it reaches the listener: nftables synproxy, a SYN rate limit, or "
+				"upstream DDoS protection. A larger SYN queue does not stop a flood.");
+		return f;
+	}
+	f.cause = c == SynQueueClass::load ? "This looks like load: handshakes complete, but more SYNs arrive at once than "
+					     "the SYN queue holds."
+					   : "Too few handshakes to tell a flood from load.";
+	if (q.syncookies_off())
+		f.fix.push_back("sysctl -w net.ipv4.tcp_syncookies=1 in netns " + n(netns) +
+				" so that a full SYN queue answers with cookies instead of dropping.");
+	if (!q.hit.empty())
+		f.fix.push_back("The SYN queue's limit is the listener's backlog. " +
+				raise_backlog(in, *q.hit.front(), pow2_at_least(kT.headroom * (q.backlog + 1))));
+	else
+		f.fix.push_back("Raise the backlog of the listener under load: the SYN queue's limit is its backlog.");
+	return f;
+}
+
 void syn_queue_pressure(const DoctorInput &in, std::vector<Finding> &out)
 {
 	std::map<std::uint32_t, std::vector<const L *>> by_netns;
 	for (const L &l : in.listeners)
 		by_netns[l.id.netns].push_back(&l);
 	for (const auto &[netns, ls] : by_netns) {
-		const NetnsObservation *ns = netns_of(in, netns);
-		std::uint64_t drops = 0, cookies = 0, sent = 0, retrans = 0, completed = 0;
-		bool completed_known = true;
-		std::uint32_t synq_peak = 0, backlog = 0;
-		std::vector<const L *> hit;
-		for (const L *l : ls) {
-			drops += l->synq_full_drops;
-			cookies += l->synq_full_cookies;
-			sent += l->syncookies_sent;
-			retrans += l->synack_retrans;
-			if (l->enqueued)
-				completed += *l->enqueued;
-			else
-				completed_known = false;
-			if (l->synq_full_drops || l->synq_full_cookies || l->syncookies_sent || l->syn_queue_peak > l->backlog) {
-				hit.push_back(l);
-				if (l->syn_queue_peak >= synq_peak)
-					synq_peak = l->syn_queue_peak, backlog = l->backlog;
-			}
-		}
-		std::uint64_t recv = 0;
-		if (ns && ns->delta) {  // the netns's own counters: every listener's, attributed or not
-			drops = std::max(drops, ns->delta->reqq_full_drop);
-			cookies = std::max(cookies, ns->delta->reqq_full_do_cookies);
-			sent = std::max(sent, ns->delta->syncookies_sent);
-			recv = ns->delta->syncookies_recv;
-		}
-		const bool always_cookies = ns && ns->syncookies && *ns->syncookies == 2;
-		if (!drops && !cookies && (!sent || always_cookies) && hit.empty())
-			continue;
-		Finding f;
-		f.id = "syn_queue_pressure";
-		f.netns = netns;
-		f.listeners = hit;
-		if (always_cookies && !drops) {
-			f.severity = Severity::info;
-			f.title = "tcp_syncookies=2: every SYN is answered with a cookie";
-			f.evidence_text = n(sent) + " cookies sent in " + num(in.seconds) + " s, " + n(recv) +
-					  " came back. With tcp_syncookies=2 the SYN queue is never used, so this is not pressure.";
-			f.cause = "A setting, usually for testing: cookies carry fewer TCP options than a SYN-queue handshake.";
-			f.fix.push_back("sysctl -w net.ipv4.tcp_syncookies=1 in netns " + n(netns) + " (cookies only when the SYN queue is full).");
-			out.push_back(std::move(f));
-			continue;
-		}
-		f.severity = drops ? Severity::critical : Severity::warning;
-		f.title = drops ? "SYN queue full: SYNs dropped" : "SYN queue full: answered with syncookies";
-		f.evidence = {{"synq_full_drops", double(drops), ""},   {"synq_full_cookies", double(cookies), ""},
-			      {"syncookies_sent", double(sent), ""},    {"syncookies_recv", double(recv), ""},
-			      {"synack_retrans", double(retrans), ""}, {"syn_queue_peak", double(synq_peak), ""},
-			      {"backlog", double(backlog), ""}};
-		if (completed_known)
-			f.evidence.push_back({"enqueued", double(completed), ""});
-		std::string &e = f.evidence_text;
-		e = "In " + num(in.seconds) + " s: " + n(drops) + " SYNs dropped and " + n(cookies) +
-		    " answered with a cookie because the SYN queue was full; " + n(recv) + " of " + n(sent) +
-		    " cookies came back; " + n(retrans) + " SYN-ACK retransmits";
-		if (completed_known)
-			e += "; " + n(completed) + " handshakes completed into the accept queue";
-		if (!hit.empty())
-			e += ". SYN queue peak " + n(synq_peak) + " (its limit is the listener's backlog, " + n(backlog) + ")";
-		if (ns && ns->syncookies)
-			e += ". net.ipv4.tcp_syncookies = " + n(*ns->syncookies);
-		if (ns && ns->max_syn_backlog)
-			e += ", net.ipv4.tcp_max_syn_backlog = " + n(*ns->max_syn_backlog) + " (it limits the queue only when syncookies are off)";
-		e += ".";
-		const bool flood = (sent >= 8 && recv * 5 < sent) ||
-				   (retrans >= 8 && (completed_known ? completed * 4 < retrans : recv * 4 < retrans));
-		const bool load = !flood && (recv > 0 || (completed_known && completed > 0));
-		if (flood) {
-			f.cause = "This looks like a SYN flood: SYN-ACKs are retransmitted and cookies do not come back, so the "
-				  "SYNs' senders never complete the handshake.";
-			if (ns && ns->syncookies && *ns->syncookies == 0)
-				f.fix.push_back("sysctl -w net.ipv4.tcp_syncookies=1 in netns " + n(netns) +
-						": with 0 a full SYN queue drops every new SYN, real clients' included.");
-			f.fix.push_back("Filter the flood before it reaches the listener: nftables synproxy, a SYN rate limit, or "
-					"upstream DDoS protection. A larger SYN queue does not stop a flood.");
-		} else {
-			f.cause = load ? "This looks like load: handshakes complete, but more SYNs arrive at once than the SYN queue "
-					 "holds."
-				       : "Too few handshakes to tell a flood from load.";
-			if (ns && ns->syncookies && *ns->syncookies == 0)
-				f.fix.push_back("sysctl -w net.ipv4.tcp_syncookies=1 in netns " + n(netns) +
-						" so that a full SYN queue answers with cookies instead of dropping.");
-			if (!hit.empty())
-				f.fix.push_back("The SYN queue's limit is the listener's backlog. " +
-						raise_backlog(in, *hit.front(), pow2_at_least(2.0 * (backlog + 1))));
-			else
-				f.fix.push_back("Raise the backlog of the listener under load: the SYN queue's limit is its backlog.");
-		}
-		out.push_back(std::move(f));
+		const SynQueueLoad q = syn_queue_load(in, netns, ls);
+		if (const SynQueueClass c = classify(q); c != SynQueueClass::none)
+			out.push_back(syn_queue_finding(in, q, c));
 	}
 }
 
@@ -385,11 +471,11 @@ void reuseport_imbalance(const DoctorInput &in, std::vector<Finding> &out)
 	for (auto &[k, members] : groups) {
 		if (members.size() < 2)
 			continue;
-		std::vector<const L *> hot, idle;  // idle: room to spare, its peak at most half its backlog
+		std::vector<const L *> hot, idle;  // idle: room to spare (kT.idle_peak_den)
 		for (const L *l : members) {
 			if (full(*l) || overflows(*l))
 				hot.push_back(l);
-			else if (l->accept_queue_peak * 2 <= l->backlog)
+			else if (l->accept_queue_peak * kT.idle_peak_den <= l->backlog)
 				idle.push_back(l);
 		}
 		if (hot.empty() || idle.empty())
@@ -453,7 +539,7 @@ void backlog_below_demand(const DoctorInput &in, std::vector<Finding> &out)
 		const double rate = l.peak_accepts_per_s;
 		// An acceptor that cannot keep up (or stopped) fills any backlog:
 		// accept_queue_overflow says so, and sizing would not help.
-		if (rate < 1 || wait_us <= 0 || acceptor_of(l, in.seconds) != Acceptor::keeps_up)
+		if (rate < kT.demand_min_accepts_per_s || wait_us <= 0 || acceptor_of(l, in.seconds) != Acceptor::keeps_up)
 			continue;
 		const double demand = rate * wait_us / 1e6;
 		if (demand <= l.backlog + 1.0)
@@ -474,7 +560,7 @@ void backlog_below_demand(const DoctorInput &in, std::vector<Finding> &out)
 				  " places in the queue, more than backlog " + n(l.backlog) + " + 1.";
 		f.cause = "The backlog cannot absorb a wait this long at this rate (a queue holds rate x wait, Little's "
 			  "law): connections arriving meanwhile overflow.";
-		const std::uint64_t want = pow2_at_least(2 * demand);
+		const std::uint64_t want = pow2_at_least(kT.headroom * demand);
 		f.fix.push_back(raise_backlog(in, l, want));
 		f.fix.push_back("Or shorten the wait: accept sooner (more acceptors, less work before accept()).");
 		out.push_back(std::move(f));

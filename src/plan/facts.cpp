@@ -184,6 +184,7 @@ constexpr std::string_view kRawCost =
 
 }  // namespace
 
+// Long: data: every fact's ways, one initializer per tier, read top to bottom.
 const std::vector<FactSpec> &fact_specs()
 {
 	static const std::vector<FactSpec> facts = {

@@ -491,17 +491,17 @@ std::vector<std::string> Plan::hooks_not_used() const
 	return out;
 }
 
-// Long: the plan's order of decisions per fact; to become passes (issue 24 item 7).
-Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refusal> &refusals, bool syscalls)
-{
-	Plan plan;
-	plan.mode = mode;
-	plan.refusals = refusals;
-	plan.syscalls = syscalls;
-	Planner pl{f, mode, refusals, true, {}};
-	pl.syscalls = syscalls;
+namespace {
 
-	// Maps first: the ways that need them depend on it.
+// One pass of make_plan over the plan being made: each reads what the
+// passes before it decided and adds its own part.
+using PlanPass = void (*)(Planner &pl, Plan &plan);
+
+// Maps first: the ways that need them depend on it.
+void plan_maps(Planner &pl, Plan &plan)
+{
+	const KernelFeatures &f = pl.f;
+	const std::vector<Refusal> &refusals = pl.refusals;
 	if (auto off = map_off(MapKind::sk_storage, f, refusals)) {
 		pl.sk_storage = plan.sk_storage = false;
 		if (off->refused)
@@ -526,23 +526,34 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 					      "perf buffer", "one buffer per CPU, read every 50 ms and put in time order "
 							     "per read"});
 	}
+}
 
+// Each fact in fact_specs()' order (enqueue before accept: accept's wait
+// needs it counted).
+void plan_facts(Planner &pl, Plan &plan)
+{
 	for (const FactSpec &spec : fact_specs()) {
 		plan.facts.push_back(pl.plan_fact(spec));
 		if (spec.id == FactId::enqueue)
 			pl.enqueue_counted = plan.facts.back().level != Level::floor;
 	}
+}
 
-	// Tier 2 keys listeners by skc_cookie: tp_btf/inet_sock_set_state
-	// generates it for new listeners (else the next full pass does).
+// Tier 2 keys listeners by skc_cookie: tp_btf/inet_sock_set_state
+// generates it for new listeners (else the next full pass does).
+void plan_cookie_hook(Planner &pl, Plan &plan)
+{
 	FactPlan &listen = plan.facts[0];
-	if (listen.level == Level::hook && listen.tier == Tier::kprobe && !why_off("on_set_state", f, refusals)) {
+	if (listen.level == Level::hook && listen.tier == Tier::kprobe && !why_off("on_set_state", pl.f, pl.refusals)) {
 		listen.programs.push_back("on_set_state");
 		listen.mechanisms.push_back("tp_btf/inet_sock_set_state (cookie)");
 	}
+}
 
-	// Fallback and cost of each refusal: the source its fact uses now (for
-	// a function hook, the hook of the same function if there is one).
+// Fallback and cost of each refusal: the source its fact uses now (for a
+// function hook, the hook of the same function if there is one).
+void plan_refusal_costs(Planner &pl, Plan &plan)
+{
 	for (RefusedProgram &r : pl.refused) {
 		if (!r.fallback.empty())
 			continue;
@@ -564,7 +575,12 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 	}
 	plan.refused = std::move(pl.refused);
 	plan.fields = field_sources(plan);
+}
 
+// Every program's state: attached where a fact uses it, standby where one
+// keeps it in reserve, else off and why.
+void plan_programs(Planner &pl, Plan &plan)
+{
 	for (const ProgramSpec &spec : trace_programs()) {
 		ProgramPlan pp{spec.name, ProgState::off, {}};
 		for (const FactPlan &p : plan.facts) {
@@ -575,20 +591,27 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 				pp.state = ProgState::standby;
 		}
 		if (pp.state == ProgState::off)
-			pp.why = why_off(spec, f, refusals).value_or(Off::absent("not needed")).why;
+			pp.why = why_off(spec, pl.f, pl.refusals).value_or(Off::absent("not needed")).why;
 		plan.programs.push_back(std::move(pp));
 	}
-
 	const FactPlan &queues = plan.fact(FactId::queues);
 	plan.ptr_keys = plan.legacy ||
 			std::find(queues.programs.begin(), queues.programs.end(), "sample_walk4") != queues.programs.end();
+}
+
+// What makes the plan unusable: no way to read the queues, or an --attach
+// tier that nothing can use.
+void plan_fatal(Planner &pl, Plan &plan)
+{
+	const FactPlan &queues = plan.fact(FactId::queues);
+	const AttachMode mode = pl.mode;
 	if (queues.level == Level::floor) {
 		std::string why;
 		for (const NotUsed &n : queues.not_used)
 			why += (why.empty() ? "" : "; ") + n.text;
 		plan.fatal = Error{EOPNOTSUPP, "no way to read the listeners' queues: " + why};
-	} else if (mode == AttachMode::kprobe && !f.kind(ProgKind::kprobe).ok) {
-		plan.fatal = Error{EOPNOTSUPP, "--attach=kprobe: " + f.kind(ProgKind::kprobe).detail};
+	} else if (mode == AttachMode::kprobe && !pl.f.kind(ProgKind::kprobe).ok) {
+		plan.fatal = Error{EOPNOTSUPP, "--attach=kprobe: " + pl.f.kind(ProgKind::kprobe).detail};
 	} else if (mode == AttachMode::fentry || mode == AttachMode::kprobe) {
 		const Tier want = mode == AttachMode::fentry ? Tier::fentry : Tier::kprobe;
 		const bool any = std::any_of(plan.facts.begin(), plan.facts.end(),
@@ -603,6 +626,24 @@ Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refus
 			plan.fatal = Error{EOPNOTSUPP, "--attach=" + std::string(tier_name(want)) +
 							       ": no function hook can be used (" + why + ")"};
 	}
+}
+
+// The passes, in order.
+constexpr PlanPass kPlanPasses[] = {plan_maps,	       plan_facts,    plan_cookie_hook,
+				    plan_refusal_costs, plan_programs, plan_fatal};
+
+}  // namespace
+
+Plan make_plan(const KernelFeatures &f, AttachMode mode, const std::vector<Refusal> &refusals, bool syscalls)
+{
+	Plan plan;
+	plan.mode = mode;
+	plan.refusals = refusals;
+	plan.syscalls = syscalls;
+	Planner pl{f, mode, refusals, true, {}};
+	pl.syscalls = syscalls;
+	for (PlanPass pass : kPlanPasses)
+		pass(pl, plan);
 	return plan;
 }
 

@@ -162,6 +162,12 @@ void reset_all(std::vector<UniqueFd> &fds)
 	fds.clear();
 }
 
+std::uint32_t accept_queue_most(std::uint32_t backlog)
+{
+	const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+	return backlog + static_cast<std::uint32_t>(cpus > 0 ? cpus : 1);
+}
+
 int accept_all(int listen_fd)
 {
 	::fcntl(listen_fd, F_SETFL, ::fcntl(listen_fd, F_GETFL) | O_NONBLOCK);

@@ -40,6 +40,13 @@ void reset_all(std::vector<UniqueFd> &fds);
 // accept()s every connection waiting on a listener (which it makes
 // non-blocking) and closes them; returns how many.
 int accept_all(int listen_fd);
+// The most connections an accept queue of this backlog can hold: backlog
+// + 1 on one CPU. The full check (tcp_conn_request, tcp_v4_syn_recv_sock)
+// and the add (inet_csk_reqsk_queue_add) are not under one lock, so each
+// other online CPU completing a handshake for the listener at that moment
+// can add one more (SYN-ACK retransmit timers answered on both CPUs of a
+// 2-CPU guest: 6 for backlog 4; 10 for backlog 8 in the 5.4 guest's demo).
+std::uint32_t accept_queue_most(std::uint32_t backlog);
 // getsockopt(TCP_INFO) on a listener: tcpi_unacked = accept queue.
 std::uint32_t accept_queue_by_tcp_info(int listen_fd);
 // Polls pred every 10 ms until true or timeout.

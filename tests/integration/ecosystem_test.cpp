@@ -158,7 +158,7 @@ TEST_F(Export, ExportWatchAndDoctorTogetherEachCountEveryOverflow)
 	// SYN queue (5.10 guest: ListenOverflows +45 at the read, 90 by the
 	// time watch and doctor ended). The kernel's count must then stay put
 	// for 1.5 s, longer than the first SYN-ACK retransmit (1 s).
-	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 5; }, 5s));
+	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) >= 5; }, 5s));
 	reset_all(clients);
 	bool settled = false;
 	std::uint64_t seen = netstat_counter("ListenOverflows");
@@ -560,14 +560,7 @@ void run_demo(const std::vector<std::string> &env, std::string *out)
 	for (const auto &row : rows)
 		peak = std::max<std::uint64_t>(peak, std::stoull(row.at("PEAK")));
 	EXPECT_GE(peak, 5u);
-	// The accept queue holds backlog + 1 on one CPU. The full check
-	// (tcp_conn_request, tcp_v4_syn_recv_sock) and the add
-	// (inet_csk_reqsk_queue_add) are not under one lock, so each other CPU
-	// completing a handshake for the listener at that moment can add one
-	// more: 10 seen in the 5.4 guest (2 CPUs), where the server accepts
-	// while SYN retransmits and new connects arrive on both CPUs.
-	const auto cpus = static_cast<std::uint64_t>(sysconf(_SC_NPROCESSORS_ONLN));
-	EXPECT_LE(peak, 8u + cpus) << "at most backlog + 1 connections fit in the accept queue, plus one per other CPU";
+	EXPECT_LE(peak, accept_queue_most(8)) << "at most backlog + 1 connections fit in the accept queue, plus one per other CPU";
 	EXPECT_NE(r.out.find("What `ss -lnt` prints without tcp_diag"), std::string::npos);
 	EXPECT_TRUE(std::regex_search(r.out, std::regex("LISTEN +[0-9]+ +0 +127\\.0\\.0\\.1:8080")))
 		<< "ss from /proc: Send-Q 0";

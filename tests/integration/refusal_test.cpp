@@ -212,12 +212,17 @@ TEST_P(Refusal, WatchCountsWhatTheKernelCounts)
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
 	std::vector<UniqueFd> clients = connect_burst(port, 20);
-	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 5; }, 2s));
+	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) >= 5; }, 2s));
 	std::this_thread::sleep_for(700ms);
-	clients.clear();
-	// 5 were queued; a client's FIN can complete one more handshake from
-	// the SYN queue once there is room, so the test accepts until the
-	// kernel's queue stays empty and counts what it took.
+	// Reset, not closed: a closed client lingers as an orphan that
+	// retransmits its FIN every RTO, and each FIN that reaches its request
+	// in the SYN queue completes the handshake, or, the queue full again,
+	// is one more overflow, also after watch's last frame (the 5.10 guest
+	// in CI: ListenOverflows +61, frames 30). A reset takes each request
+	// out of the SYN queue at once.
+	reset_all(clients);
+	// 5 were queued; the test accepts until the kernel's queue stays empty
+	// and counts what it took.
 	int accepted = accept_all(l->get());
 	EXPECT_GE(accepted, 5);
 
@@ -278,7 +283,11 @@ TEST_P(Refusal, WatchCountsWhatTheKernelCounts)
 		take(f);
 	SCOPED_TRACE(std::string("LISTENQ_REFUSE=") + s.refuse + " (" + s.why + "); last frame " + last.dump().substr(0, 600));
 	ASSERT_TRUE(seen);
-	EXPECT_EQ(peak, 5u);
+	// backlog 4 + 1, or one more per other CPU that completed a handshake
+	// at the same moment (accept_queue_most; 6 once in 50 runs in the 5.10
+	// guest).
+	EXPECT_GE(peak, 5u);
+	EXPECT_LE(peak, accept_queue_most(4));
 	EXPECT_EQ(last_queue, 0u);
 	if (ovf < overflows && overflows - ovf <= missed) {
 		// Short by hook runs the kernel itself says it skipped: said, not hidden.

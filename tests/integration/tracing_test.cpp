@@ -114,7 +114,7 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
 	std::vector<UniqueFd> clients = connect_burst(port, 20);
-	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) == 5; }, 2s));
+	ASSERT_TRUE(wait_until([&] { return accept_queue_by_tcp_info(l->get()) >= 5; }, 2s));
 	std::this_thread::sleep_for(700ms);  // at least two frames see the full queue
 	clients.clear();                      // no more SYN retransmits
 	// 5 were queued. A closing client's FIN can complete its handshake
@@ -188,7 +188,11 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 		frames += line + "\n";
 	SCOPED_TRACE("watch frames:\n" + frames);
 	ASSERT_TRUE(seen);
-	EXPECT_EQ(peak, 5u);
+	// backlog 4 + 1, or one more per other CPU that completed a handshake
+	// at the same moment (accept_queue_most; 6 once in 50 runs in the 5.10
+	// guest).
+	EXPECT_GE(peak, 5u);
+	EXPECT_LE(peak, accept_queue_most(4));
 	EXPECT_EQ(ovf, overflows_delta) << "listenq overflows vs TcpExt ListenOverflows delta";
 	// Unmeasured only where the plan says so: tier 3 without sk_storage in
 	// tracing programs (5.10) counts no enqueues, so no accepts either

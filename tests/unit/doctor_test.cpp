@@ -339,6 +339,78 @@ TEST(Doctor, BacklogBelowRateTimesWait)
 	EXPECT_TRUE(with_id(diagnose(input({l})), "backlog_below_demand").empty());
 }
 
+// Each named threshold of src/doctor/findings.cpp (kT), on both sides of
+// its edge: a change of one moves exactly the case here that names it.
+TEST(Doctor, ThresholdsAtTheirEdges)
+{
+	auto cause_of = [](const ListenerObservation &l) {
+		Diag d(input({l}));
+		auto f = d.of("accept_queue_overflow");
+		return f.size() == 1 ? f[0]->cause : std::string("no finding");
+	};
+	// busy 3 of 4 intervals (and accepting under 90 % of the attempts): at capacity.
+	ListenerObservation l = overflowing();  // 20 accepted of 20 + 38 attempts
+	l.seconds = 4;
+	l.seconds_busy = 3;
+	EXPECT_NE(cause_of(l).find("does not accept fast enough"), std::string::npos) << cause_of(l);
+	l.seconds_busy = 2;
+	EXPECT_NE(cause_of(l).find("too small for the bursts"), std::string::npos) << cause_of(l);
+	// slow_accept_share 0.9: 80 or 82 accepted of 52 + 38 = 90 attempts.
+	l.seconds_busy = 4;
+	l.enqueued = 52;
+	l.accepted = 80;
+	EXPECT_NE(cause_of(l).find("does not accept fast enough"), std::string::npos) << cause_of(l);
+	l.accepted = 82;
+	EXPECT_NE(cause_of(l).find("too small for the bursts"), std::string::npos) << cause_of(l);
+
+	// SYN queue: flood_min 8, cookies_back_one_in 5, completed_one_in 4.
+	auto syn_cause = [](std::uint64_t sent, std::uint64_t recv, std::uint64_t retrans, std::optional<std::uint64_t> completed) {
+		ListenerObservation s = listener(8443, 8);
+		s.syn_queue_peak = 9;
+		s.synack_retrans = retrans;
+		s.enqueued = completed;
+		DoctorInput in = input({s});
+		in.netns[kNetns].delta->reqq_full_do_cookies = sent;
+		in.netns[kNetns].delta->syncookies_sent = sent;
+		in.netns[kNetns].delta->syncookies_recv = recv;
+		Diag d(in);
+		auto f = d.of("syn_queue_pressure");
+		return f.size() == 1 ? f[0]->cause : std::string("no finding");
+	};
+	EXPECT_NE(syn_cause(8, 1, 0, std::nullopt).find("SYN flood"), std::string::npos);
+	EXPECT_NE(syn_cause(7, 1, 0, std::nullopt).find("looks like load"), std::string::npos) << "under flood_min";
+	EXPECT_NE(syn_cause(8, 2, 0, std::nullopt).find("looks like load"), std::string::npos) << "2 of 8 came back";
+	EXPECT_NE(syn_cause(0, 0, 8, 1).find("SYN flood"), std::string::npos);
+	EXPECT_NE(syn_cause(0, 0, 8, 2).find("looks like load"), std::string::npos) << "2 handshakes per 8 retransmits";
+	EXPECT_NE(syn_cause(0, 0, 7, 1).find("looks like load"), std::string::npos) << "under flood_min";
+	EXPECT_NE(syn_cause(0, 0, 8, 0).find("SYN flood"), std::string::npos);
+	EXPECT_NE(syn_cause(0, 0, 2, 0).find("Too few handshakes"), std::string::npos);
+
+	// reuseport idle_peak_den 2: a member with a peak of 8 of 16 has room, 9 not.
+	ListenerObservation a = listener(443, 16), b = listener(443, 16);
+	a.accept_queue_peak = 17;
+	a.overflow_ack = 1;
+	b.pid = 11;
+	b.accept_queue_peak = 8;
+	EXPECT_EQ(with_id(diagnose(input({a, b})), "reuseport_imbalance").size(), 1u);
+	b.accept_queue_peak = 9;
+	EXPECT_TRUE(with_id(diagnose(input({a, b})), "reuseport_imbalance").empty());
+
+	// demand_min_accepts_per_s 1, headroom 2: 1/s x 20 s = 20 places > 17,
+	// sized 2 x 20 = 40 -> 64; 0.9/s is too few to size from.
+	ListenerObservation d = listener(8080, 16);
+	d.accepted = 5;
+	d.peak_accepts_per_s = 1;
+	d.hol_wait_peak_us = 20000000;
+	Diag dd(input({d}));
+	auto demand = dd.of("backlog_below_demand");
+	ASSERT_EQ(demand.size(), 1u);
+	EXPECT_NE(demand[0]->fix[0].find("at least 64"), std::string::npos) << demand[0]->fix[0];
+	d.peak_accepts_per_s = 0.9;
+	d.hol_wait_peak_us = 40000000;
+	EXPECT_TRUE(with_id(diagnose(input({d})), "backlog_below_demand").empty());
+}
+
 TEST(Doctor, TextAndJsonRender)
 {
 	ListenerObservation l = overflowing();
