@@ -31,8 +31,11 @@
 
 #include <CLI/CLI.hpp>
 
-#include "../tests/common/gunzip.h"
-#include "../tests/common/http_chunks.h"
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "gunzip.h"
+#include "net_helpers.h"
 
 namespace {
 
@@ -88,15 +91,12 @@ void goal(const std::string &key, double value)
 	}
 }
 
-// ---- processes -----------------------------------------------------------
+// ---- processes: tests/common's (fork, exec, wait4) ----------------------
 
-struct Child {
-	pid_t pid = -1;
-	int out = -1;  // stdout pipe (read end), or -1
-	int err = -1;  // stderr pipe (read end), or -1
-};
+using listenq::testing::RunResult;
+using listenq::testing::SpawnOptions;
+using listenq::testing::Spawned;
 
-// fork+exec argv; stdout/stderr to pipes when asked, else /dev/null.
 // CPU for spawned listenq processes (-1: inherit); see bench_overhead.
 int g_child_cpu = -1;
 
@@ -108,146 +108,82 @@ void pin_to(int cpu)
 	sched_setaffinity(0, sizeof(set), &set);
 }
 
-Child spawn(const std::vector<std::string> &argv, bool pipe_out, bool pipe_err)
+// argv with its program as a path (tests/common execs it as given).
+std::vector<std::string> resolved(std::vector<std::string> argv)
 {
-	int po[2] = {-1, -1}, pe[2] = {-1, -1};
-	if (pipe_out && pipe2(po, O_CLOEXEC))
-		std::perror("pipe2");
-	if (pipe_err && pipe2(pe, O_CLOEXEC))
-		std::perror("pipe2");
-	Child c;
-	c.pid = fork();
-	if (c.pid == 0) {
-		if (g_child_cpu >= 0)
-			pin_to(g_child_cpu);
-		int null = open("/dev/null", O_RDWR);
-		dup2(pipe_out ? po[1] : null, 1);
-		dup2(pipe_err ? pe[1] : null, 2);
-		dup2(null, 0);
-		std::vector<char *> a;
-		for (const auto &s : argv)
-			a.push_back(const_cast<char *>(s.c_str()));
-		a.push_back(nullptr);
-		execvp(a[0], a.data());
-		_exit(127);
-	}
-	if (pipe_out) {
-		close(po[1]);
-		c.out = po[0];
-	}
-	if (pipe_err) {
-		close(pe[1]);
-		c.err = pe[0];
-	}
-	return c;
+	if (argv[0].find('/') == std::string::npos)
+		if (std::string p = listenq::testing::which(argv[0]); !p.empty())
+			argv[0] = p;
+	return argv;
 }
 
-std::string read_all(int fd)
+// A child on g_child_cpu; a stream not kept goes to /dev/null.
+SpawnOptions child(bool keep_out, bool keep_err)
 {
-	std::string s;
-	char buf[65536];
-	for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
-		s.append(buf, static_cast<std::size_t>(n));
-	return s;
-}
-
-struct Finished {
-	int status = -1;
-	double wall_s = 0;
-	double cpu_s = 0;       // user + system
-	long maxrss_kib = 0;    // peak RSS (what /usr/bin/time -v prints)
-	std::string out, err;
-};
-
-Finished reap(Child &c, Clock::time_point t0)
-{
-	Finished f;
-	// Drain both pipes before waiting so the child never blocks on a full one.
-	if (c.out >= 0 && c.err >= 0) {
-		std::thread t([&] { f.err = read_all(c.err); });
-		f.out = read_all(c.out);
-		t.join();
-	} else if (c.out >= 0) {
-		f.out = read_all(c.out);
-	} else if (c.err >= 0) {
-		f.err = read_all(c.err);
-	}
-	rusage ru{};
-	wait4(c.pid, &f.status, 0, &ru);
-	f.wall_s = seconds_since(t0);
-	f.cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-		  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-	f.maxrss_kib = ru.ru_maxrss;
-	if (c.out >= 0)
-		close(c.out);
-	if (c.err >= 0)
-		close(c.err);
-	return f;
+	SpawnOptions o;
+	o.keep_out = keep_out;
+	o.keep_err = keep_err;
+	o.cpu = g_child_cpu;
+	return o;
 }
 
 // Whole-process wall time of one run (stdout discarded, as a user piping it).
-Finished run_timed(const std::vector<std::string> &argv, bool keep_err = true)
+RunResult run_timed(const std::vector<std::string> &argv, bool keep_err = true)
 {
-	auto t0 = Clock::now();
-	Child c = spawn(argv, false, keep_err);
-	return reap(c, t0);
+	return listenq::testing::run_program(resolved(argv), child(false, keep_err));
 }
 
-bool ok(const Finished &f) { return WIFEXITED(f.status) && WEXITSTATUS(f.status) == 0; }
+bool ok(const RunResult &f) { return f.exit_code == 0; }
 
-// Seconds from exec to the first byte on stdout (then the child is stopped).
+// Reaps a spawned child that is ending: its exit code, stderr and usage.
+RunResult finish(Spawned &s)
+{
+	RunResult r;
+	std::vector<std::string> rest;
+	r.exit_code = s.wait(std::chrono::seconds(60), rest, r.err);
+	r.usage = s.usage();
+	return r;
+}
+
+// Ends a spawned child (SIGINT, SIGTERM ...) and reaps it.
+RunResult stop(Spawned &s, int sig)
+{
+	s.signal(sig);
+	return finish(s);
+}
+
+// Seconds from exec to the first line on stdout (then the child is stopped).
 std::optional<double> time_to_first_output(const std::vector<std::string> &argv, int timeout_ms)
 {
 	auto t0 = Clock::now();
-	Child c = spawn(argv, true, false);
-	pollfd p{c.out, POLLIN, 0};
+	Spawned s(resolved(argv), child(true, false));
 	std::optional<double> t;
-	char ch;
-	if (poll(&p, 1, timeout_ms) == 1 && read(c.out, &ch, 1) == 1)
+	if (s.read_line(std::chrono::milliseconds(timeout_ms)))
 		t = seconds_since(t0);
-	kill(c.pid, SIGINT);
-	reap(c, t0);
+	stop(s, SIGINT);
 	return t;
 }
 
 // ---- sockets -------------------------------------------------------------
 
-int listen_on(std::uint32_t addr_host, std::uint16_t port, int backlog)
+// A listener on addr:port kept open (a farm's: until its process ends),
+// or -1.
+int listen_on(const std::string &addr, std::uint16_t port, int backlog)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	sockaddr_in a{};
-	a.sin_family = AF_INET;
-	a.sin_port = htons(port);
-	a.sin_addr.s_addr = htonl(addr_host);
-	if (bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) || listen(fd, backlog)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-std::uint16_t port_of(int fd)
-{
-	sockaddr_in a{};
-	socklen_t len = sizeof(a);
-	getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
-	return ntohs(a.sin_port);
+	auto l = listenq::testing::make_listener(addr, port, backlog);
+	return l ? l->release() : -1;
 }
 
 // Opens and closes n connections against a server thread that accepts
 // and closes at once; returns connections per second.
 double accept_rate(int n)
 {
-	int l = listen_on(INADDR_LOOPBACK, 0, 4096);
+	int l = listen_on("127.0.0.1", 0, 4096);
 	if (l < 0) {
 		std::perror("listen");
 		std::exit(1);
 	}
-	const std::uint16_t port = port_of(l);
+	const std::uint16_t port = listenq::testing::local_port(l);
 	std::thread server([&] {
 		for (int i = 0; i < n; i++) {
 			int c = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
@@ -325,7 +261,7 @@ bool make_farm(ListenerFarm &farm, int n)
 			rl.rlim_cur = rl.rlim_max;
 			setrlimit(RLIMIT_NOFILE, &rl);
 			for (int i = start; i < start + count; i++) {
-				const std::uint32_t addr = (127u << 24) | static_cast<std::uint32_t>(1 + i / kPorts);
+				const std::string addr = "127.0.0." + std::to_string(1 + i / kPorts);
 				if (listen_on(addr, static_cast<std::uint16_t>(10000 + i % kPorts), 128) < 0) {
 					std::perror("listener farm");
 					return false;
@@ -356,33 +292,11 @@ std::vector<std::string> lq(const Common &c, std::vector<std::string> rest)
 	return a;
 }
 
-// The tier line of a watch JSON frame ("tier":"...").
+// The tier of a watch or trace JSON header.
 std::string tier_of(const std::string &json_line)
 {
-	auto p = json_line.find("\"tier\":\"");
-	if (p == std::string::npos)
-		return "?";
-	p += 8;
-	return json_line.substr(p, json_line.find('"', p) - p);
-}
-
-// Reads one line from fd within timeout_ms.
-std::optional<std::string> read_line(int fd, int timeout_ms)
-{
-	std::string line;
-	auto t0 = Clock::now();
-	char ch;
-	while (seconds_since(t0) * 1000 < timeout_ms) {
-		pollfd p{fd, POLLIN, 0};
-		if (poll(&p, 1, 100) != 1)
-			continue;
-		if (read(fd, &ch, 1) != 1)
-			return std::nullopt;
-		if (ch == '\n')
-			return line;
-		line += ch;
-	}
-	return std::nullopt;
+	const auto j = nlohmann::json::parse(json_line, nullptr, false);
+	return j.is_object() && j.contains("tier") && j["tier"].is_string() ? j["tier"].get<std::string>() : "?";
 }
 
 int bench_overhead(const Common &c, int pairs, int conns, bool syscalls)
@@ -404,26 +318,24 @@ int bench_overhead(const Common &c, int pairs, int conns, bool syscalls)
 		std::vector<std::string> args{"watch", "0.5", "100000", "--json"};
 		if (syscalls)
 			args.push_back("--syscalls");
-		Child w = spawn(lq(c, args), true, true);
-		auto first = read_line(w.out, 60000);
+		Spawned w(resolved(lq(c, args)), child(true, true));
+		auto first = w.read_line(std::chrono::seconds(60));
 		if (!first) {
-			kill(w.pid, SIGKILL);
-			Finished f = reap(w, Clock::now());
+			RunResult f = stop(w, SIGKILL);
 			std::fprintf(stderr, "overhead: listenq watch did not start: %s\n", f.err.c_str());
 			return 1;
 		}
 		tier = tier_of(*first);
 		const double b = accept_rate(conns);
-		kill(w.pid, SIGINT);
-		Finished f = reap(w, Clock::now());
-		if (!WIFEXITED(f.status) || WEXITSTATUS(f.status) != 0) {
+		RunResult f = stop(w, SIGINT);
+		if (!ok(f)) {
 			std::fprintf(stderr, "overhead: listenq watch failed: %s\n", f.err.c_str());
 			return 1;
 		}
 		untraced.push_back(a);
 		traced.push_back(b);
 		ratios.push_back(b / a);
-		lq_cpu.push_back(f.cpu_s);
+		lq_cpu.push_back(f.usage.cpu_s);
 	}
 	goal(syscalls ? "accept_ratio_syscalls" : "accept_ratio", stats_of(ratios).median);
 	std::printf("### Accept path: connections/s untraced (A) vs `listenq watch%s` attached (B)\n\n",
@@ -470,7 +382,7 @@ struct StepTimes {
 	}
 };
 
-bool add_timing(StepTimes &st, const Finished &f)
+bool add_timing(StepTimes &st, const RunResult &f)
 {
 	const std::string tag = "listenq timing:";
 	const std::size_t at = f.err.find(tag);
@@ -495,8 +407,8 @@ bool add_timing(StepTimes &st, const Finished &f)
 		else
 			st.add(name, v);
 	}
-	st.add("process start and exit (wall less total)", f.wall_s * 1e3 - total);
-	st.add("wall", f.wall_s * 1e3);
+	st.add("process start and exit (wall less total)", f.usage.wall_s * 1e3 - total);
+	st.add("wall", f.usage.wall_s * 1e3);
 	return true;
 }
 
@@ -555,12 +467,12 @@ int bench_snapshot(const Common &c, const std::vector<int> &counts, int reps)
 			run_timed(argv);
 		for (int r = 0; r < reps; r++) {
 			for (std::size_t i = 0; i < cmds.size(); i++) {
-				Finished f = run_timed(cmds[i].second);
+				RunResult f = run_timed(cmds[i].second);
 				if (!ok(f)) {
 					std::fprintf(stderr, "snapshot: %s failed: %s\n", cmds[i].first.c_str(), f.err.c_str());
 					return 1;
 				}
-				t[i].push_back(f.wall_s);
+				t[i].push_back(f.usage.wall_s);
 			}
 			ratio.push_back(t[0].back() / t[1].back());
 		}
@@ -592,9 +504,8 @@ int bench_snapshot(const Common &c, const std::vector<int> &counts, int reps)
 }
 
 // One GET /metrics over a plain socket, as a scraper does it: the time
-// runs to the last byte of the body (Connection: close). With gzip, the
-// request says Accept-Encoding: gzip (Prometheus does). A chunked body is
-// put together, and inflated, after the clock stops.
+// runs to the last byte of the body. With gzip, the request says
+// Accept-Encoding: gzip (Prometheus does).
 struct RawGet {
 	double seconds = 0;
 	std::size_t wire_bytes = 0;  // the body as sent (gzipped or not; without the chunks' framing)
@@ -602,50 +513,29 @@ struct RawGet {
 	std::string body;            // inflated
 };
 
-using listenq::testing::dechunk;
-using listenq::testing::gunzip;
-
+// cpp-httplib's client, as the integration tests'; the body as sent
+// (decompression off), inflated by tests/common's gunzip after the clock
+// stops.
 std::optional<RawGet> raw_get_metrics(std::uint16_t port, bool gzip)
 {
 	const auto t0 = Clock::now();
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	sockaddr_in sa{};
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return std::nullopt;
-	}
-	const std::string req = std::string("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n") +
-				(gzip ? "Accept-Encoding: gzip\r\n" : "") + "Connection: close\r\n\r\n";
-	if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-		close(fd);
-		return std::nullopt;
-	}
-	std::string all;
-	char buf[1 << 16];
-	for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
-		all.append(buf, static_cast<std::size_t>(n));
-	close(fd);
+	httplib::Client cl("127.0.0.1", port);
+	cl.set_connection_timeout(2);
+	cl.set_read_timeout(60);
+	cl.set_decompress(false);
+	httplib::Headers h;
+	if (gzip)
+		h.emplace("Accept-Encoding", "gzip");
+	auto r = cl.Get("/metrics", h);
 	RawGet g;
 	g.seconds = seconds_since(t0);
-	const std::size_t end = all.find("\r\n\r\n");
-	if (all.rfind("HTTP/1.1 200", 0) != 0 || end == std::string::npos)
+	if (!r || r->status != 200)
 		return std::nullopt;
-	const std::string head = all.substr(0, end + 2);
-	g.gzipped = head.find("\r\nContent-Encoding: gzip\r\n") != std::string::npos;
-	g.body = all.substr(end + 4);
-	if (head.find("\r\nTransfer-Encoding: chunked\r\n") != std::string::npos) {
-		auto b = dechunk(g.body);
-		if (!b)
-			return std::nullopt;
-		g.body = std::move(*b);
-	}
-	g.wire_bytes = g.body.size();
+	g.gzipped = r->get_header_value("Content-Encoding") == "gzip";
+	g.wire_bytes = r->body.size();
+	g.body = std::move(r->body);
 	if (g.gzipped) {
-		auto b = gunzip(g.body);
+		auto b = listenq::testing::gunzip(g.body);
 		if (!b)
 			return std::nullopt;
 		g.body = std::move(*b);
@@ -704,20 +594,12 @@ int bench_export(const Common &c, const std::vector<int> &counts, int reps)
 		for (std::size_t m = 0; m < modes.size(); m += 2) {  // an exporter serves a mode with and without gzip
 			std::vector<std::string> args = {"export", "--listen", "127.0.0.1:" + std::to_string(kPort)};
 			args.insert(args.end(), modes[m].flags.begin(), modes[m].flags.end());
-			Child ex = spawn(lq(c, args), false, true);
+			Spawned ex(resolved(lq(c, args)), child(false, true));
 			std::optional<std::string> body;
-			for (int i = 0; i < 300 && !(body = http_get_metrics(kPort)); i++) {
-				int status;
-				if (waitpid(ex.pid, &status, WNOHANG) == ex.pid) {
-					ex.pid = -1;
-					break;
-				}
+			for (int i = 0; i < 300 && !ex.exited() && !(body = http_get_metrics(kPort)); i++)
 				std::this_thread::sleep_for(std::chrono::milliseconds(100));
-			}
 			if (!body) {
-				if (ex.pid > 0)
-					kill(ex.pid, SIGKILL);
-				std::fprintf(stderr, "export: no answer on :%u: %s\n", kPort, read_all(ex.err).c_str());
+				std::fprintf(stderr, "export: no answer on :%u: %s\n", kPort, stop(ex, SIGKILL).err.c_str());
 				return 1;
 			}
 			for (std::size_t k = m; k < m + 2; k++) {
@@ -727,8 +609,7 @@ int bench_export(const Common &c, const std::vector<int> &counts, int reps)
 					auto g = raw_get_metrics(kPort, modes[k].gzip);
 					if (!g || g->gzipped != modes[k].gzip) {
 						std::fprintf(stderr, "export: a scrape failed (%s)\n", modes[k].name);
-						kill(ex.pid, SIGKILL);
-						reap(ex, Clock::now());
+						stop(ex, SIGKILL);
 						return 1;
 					}
 					scrape.push_back(g->seconds);
@@ -740,8 +621,8 @@ int bench_export(const Common &c, const std::vector<int> &counts, int reps)
 					const std::string key = "\nlistenq_scrape_duration_seconds ";
 					if (auto p = g->body.find(key); p != std::string::npos)
 						reported.push_back(std::stod(g->body.substr(p + key.size())));
-					Finished f = run_timed({"ss", "-lnt"});
-					ss.push_back(f.wall_s);
+					RunResult f = run_timed({"ss", "-lnt"});
+					ss.push_back(f.usage.wall_s);
 					ratio.push_back(scrape.back() / ss.back());
 				}
 				const Stats sc = stats_of(scrape), rs = stats_of(ratio);
@@ -752,8 +633,7 @@ int bench_export(const Common &c, const std::vector<int> &counts, int reps)
 					    fmt(stats_of(reported).median, 4).c_str(), fmt(stats_of(ss).median, 4).c_str(),
 					    fmt(rs.median, 2).c_str(), fmt(rs.min, 2).c_str(), fmt(rs.max, 2).c_str());
 			}
-			kill(ex.pid, SIGTERM);
-			reap(ex, Clock::now());
+			stop(ex, SIGTERM);
 		}
 	}
 	std::printf("\n");
@@ -767,26 +647,18 @@ std::optional<double> export_peak_rss(const Common &c, const std::vector<std::st
 	constexpr std::uint16_t kPort = 9465;  // below the listener farm's ports (10000..59999)
 	std::vector<std::string> args{"export", "--listen", "127.0.0.1:" + std::to_string(kPort)};
 	args.insert(args.end(), extra.begin(), extra.end());
-	auto t0 = Clock::now();
-	Child ex = spawn(lq(c, args), false, true);
+	Spawned ex(resolved(lq(c, args)), child(false, true));
 	std::optional<std::string> body;
-	for (int i = 0; i < 300 && !(body = http_get_metrics(kPort)); i++) {
-		int status;
-		if (waitpid(ex.pid, &status, WNOHANG) == ex.pid) {
-			std::fprintf(stderr, "rss: listenq export exited: %s\n", read_all(ex.err).c_str());
-			return std::nullopt;
-		}
+	for (int i = 0; i < 300 && !ex.exited() && !(body = http_get_metrics(kPort)); i++)
 		std::this_thread::sleep_for(std::chrono::milliseconds(100));
-	}
 	for (int i = 1; body && i < scrapes; i++)
 		body = http_get_metrics(kPort);
-	kill(ex.pid, SIGTERM);
-	Finished f = reap(ex, t0);
+	RunResult f = stop(ex, SIGTERM);
 	if (!body || !ok(f)) {
 		std::fprintf(stderr, "rss: listenq export failed: %s\n", f.err.c_str());
 		return std::nullopt;
 	}
-	return static_cast<double>(f.maxrss_kib) / 1024.0;
+	return static_cast<double>(f.usage.maxrss_kib) / 1024.0;
 }
 
 int bench_startup(const Common &c, int listeners, int reps, int rss_listeners)
@@ -809,7 +681,7 @@ int bench_startup(const Common &c, int listeners, int reps, int rss_listeners)
 			watch.push_back(*w);
 		}
 	}
-	std::printf("exec to first byte on stdout, %d listeners, %d runs, seconds\n\n", listeners, reps);
+	std::printf("exec to first line on stdout, %d listeners, %d runs, seconds\n\n", listeners, reps);
 	std::printf("| figure | min | median | max |\n|---|---|---|---|\n");
 	std::printf("%s\n", row("`listenq snapshot`", stats_of(snap), 4).c_str());
 	std::printf("%s\n\n", row("`listenq watch 0.1 1` (first frame after 0.1 s)", stats_of(watch), 4).c_str());
@@ -819,12 +691,12 @@ int bench_startup(const Common &c, int listeners, int reps, int rss_listeners)
 		return 1;
 	std::vector<double> rss;
 	for (int r = 0; r < std::max(1, reps / 3); r++) {
-		Finished f = run_timed(lq(c, {"watch", "1", "2", "--json"}));
+		RunResult f = run_timed(lq(c, {"watch", "1", "2", "--json"}));
 		if (!ok(f)) {
 			std::fprintf(stderr, "rss: listenq watch failed: %s\n", f.err.c_str());
 			return 1;
 		}
-		rss.push_back(static_cast<double>(f.maxrss_kib) / 1024.0);
+		rss.push_back(static_cast<double>(f.usage.maxrss_kib) / 1024.0);
 	}
 	std::vector<double> ex_rss, ex_rss_tracking;
 	for (int r = 0; r < std::max(1, reps / 3); r++) {
@@ -866,26 +738,24 @@ double cpu_seconds_of(pid_t pid)
 // trace --json` runs: every listen and close is an event; none may be lost.
 int bench_events(const Common &c, int listener_cycles, int conns, double max_seconds)
 {
-	Child t = spawn(lq(c, {"trace", "--json"}), true, true);
-	auto header = read_line(t.out, 60000);
+	Spawned t(resolved(lq(c, {"trace", "--json"})), child(true, true));
+	auto header = t.read_line(std::chrono::seconds(60));
 	if (!header) {
-		kill(t.pid, SIGKILL);
-		reap(t, Clock::now());
-		std::fprintf(stderr, "events: listenq trace did not start\n");
+		std::fprintf(stderr, "events: listenq trace did not start: %s\n", stop(t, SIGKILL).err.c_str());
 		return 1;
 	}
-	// Count lines concurrently so the pipe never fills.
+	// Count lines concurrently so the pipe never fills (to its end: the
+	// stdout EOF after SIGINT).
 	long lines = 0;
 	std::thread counter([&] {
-		char buf[65536];
-		for (ssize_t n; (n = read(t.out, buf, sizeof(buf))) > 0;)
-			lines += std::count(buf, buf + n, '\n');
+		while (t.read_line(std::chrono::minutes(10)))
+			lines++;
 	});
-	const double cpu0 = cpu_seconds_of(t.pid);  // start-up excluded
+	const double cpu0 = cpu_seconds_of(t.pid());  // start-up excluded
 	auto t0 = Clock::now();
 	int cycles = 0;
 	for (; cycles < listener_cycles && seconds_since(t0) < max_seconds; cycles++) {
-		int fd = listen_on(INADDR_LOOPBACK, 0, 16);
+		int fd = listen_on("127.0.0.1", 0, 16);
 		if (fd < 0) {
 			std::perror("listen");
 			break;
@@ -895,10 +765,10 @@ int bench_events(const Common &c, int listener_cycles, int conns, double max_sec
 	const double churn_s = seconds_since(t0);
 	const double rate = accept_rate(conns);
 	std::this_thread::sleep_for(std::chrono::milliseconds(500));  // drain
-	const double load_cpu = cpu_seconds_of(t.pid) - cpu0;
-	kill(t.pid, SIGINT);
-	Finished f = reap(t, Clock::now());
+	const double load_cpu = cpu_seconds_of(t.pid()) - cpu0;
+	t.signal(SIGINT);
 	counter.join();
+	RunResult f = finish(t);
 	long events = -1, lost = -1;
 	if (auto p = f.err.find("listenq trace: "); p != std::string::npos)
 		std::sscanf(f.err.c_str() + p, "listenq trace: %ld events, %ld lost", &events, &lost);
@@ -913,7 +783,7 @@ int bench_events(const Common &c, int listener_cycles, int conns, double max_sec
 	std::printf("| events expected (listen + close per cycle, + the connection server's) | %ld |\n", expected);
 	std::printf("| events printed | %ld |\n", lines);
 	std::printf("| events counted by listenq / **lost** | %ld / **%ld** |\n", events, lost);
-	std::printf("| listenq CPU time: whole run / during the load | %s s / %s s |\n", fmt(f.cpu_s, 3).c_str(),
+	std::printf("| listenq CPU time: whole run / during the load | %s s / %s s |\n", fmt(f.usage.cpu_s, 3).c_str(),
 		    fmt(load_cpu, 3).c_str());
 	std::printf("| **listenq CPU ms per 1k events** (during the load) | %s |\n\n",
 		    events > 0 ? fmt(load_cpu * 1000.0 / (static_cast<double>(events) / 1000.0), 2).c_str() : "n/a");
@@ -933,7 +803,7 @@ bool make_netns_farm(ListenerFarm &farm, int netns_count, int per_netns)
 			if (unshare(CLONE_NEWNET) != 0)
 				return false;
 			for (int i = 0; i < per_netns; i++)
-				if (listen_on(INADDR_ANY, static_cast<std::uint16_t>(20000 + i), 128) < 0)
+				if (listen_on("0.0.0.0", static_cast<std::uint16_t>(20000 + i), 128) < 0)
 					return false;
 			return true;
 		});
@@ -943,35 +813,20 @@ bool make_netns_farm(ListenerFarm &farm, int netns_count, int per_netns)
 	return true;
 }
 
-// A number after "key": in a JSON line (watch frames are flat enough).
-std::optional<double> json_number(const std::string &line, const std::string &key)
-{
-	const auto p = line.find("\"" + key + "\":");
-	if (p == std::string::npos)
-		return std::nullopt;
-	return std::strtod(line.c_str() + p + key.size() + 3, nullptr);
-}
-
 // The queues fact's sources in `listenq probe --json` (under the caller's
 // LISTENQ_REFUSE), joined by " + ".
 std::string queues_way(const Common &c)
 {
-	Finished f = [&] {
-		auto t0 = Clock::now();
-		Child ch = spawn(lq(c, {"probe", "--json"}), true, false);
-		return reap(ch, t0);
-	}();
-	const auto q = f.out.find("\"fact\": \"queues\"");
-	const auto m = q == std::string::npos ? q : f.out.find("\"mechanisms\": [", q);
-	if (m == std::string::npos)
+	const RunResult f = listenq::testing::run_program(resolved(lq(c, {"probe", "--json"})), child(true, false));
+	const auto probe = nlohmann::json::parse(f.out, nullptr, false);
+	if (!probe.is_object() || !probe.contains("plan"))
 		return "?";
 	std::string way;
-	for (auto i = f.out.find('"', m + 15); i != std::string::npos && i < f.out.find(']', m);) {
-		const auto j = f.out.find('"', i + 1);
-		way += (way.empty() ? "" : " + ") + f.out.substr(i + 1, j - i - 1);
-		i = f.out.find('"', j + 1);
-	}
-	return way;
+	for (const auto &fact : probe["plan"].value("facts", nlohmann::json::array()))
+		if (fact.value("fact", "") == "queues")
+			for (const auto &m : fact.value("mechanisms", nlohmann::json::array()))
+				way += (way.empty() ? "" : " + ") + m.get<std::string>();
+	return way.empty() ? "?" : way;
 }
 
 // What a sample of the queues costs per sampler way, as the CPU time of
@@ -1019,25 +874,25 @@ int bench_sampler(const Common &c, int netns_count, int per_netns, int frames)
 		setenv("LISTENQ_REFUSE", refuse, 1);
 		const std::string way = queues_way(c);
 		auto run = [&](int n, const char *sample_ms, std::vector<double> *us) {
-			auto t0 = Clock::now();
-			Child w = spawn(lq(c, {"watch", "1", std::to_string(n), "--json", "--port", "1", "--sample-ms",
-					       sample_ms}),
-					true, false);
+			Spawned w(resolved(lq(c, {"watch", "1", std::to_string(n), "--json", "--port", "1", "--sample-ms",
+						   sample_ms})),
+				  child(true, false));
 			for (int i = 0; i < n; i++) {
-				auto line = read_line(w.out, 30000);
+				auto line = w.read_line(std::chrono::seconds(30));
 				if (!line)
 					break;
-				if (auto t = json_number(*line, "sample_us"); t && us && i > 0)
-					us->push_back(*t);
+				const auto frame = nlohmann::json::parse(*line, nullptr, false);
+				if (us && i > 0 && frame.is_object() && frame.contains("sample_us") && frame["sample_us"].is_number())
+					us->push_back(frame["sample_us"].get<double>());
 			}
-			return reap(w, t0);
+			return finish(w);
 		};
 		std::vector<double> us;
-		const Finished shorter = run(2, "100", nullptr), longer = run(frames + 2, "100", &us),
+		const RunResult shorter = run(2, "100", nullptr), longer = run(frames + 2, "100", &us),
 			       slow = run(frames + 2, "1000", nullptr);
 		unsetenv("LISTENQ_REFUSE");
-		const double per = (longer.cpu_s - shorter.cpu_s) / (frames * 10) * 1e6;
-		const double marginal = (longer.cpu_s - slow.cpu_s) / ((frames + 2) * 9) * 1e6;
+		const double per = (longer.usage.cpu_s - shorter.usage.cpu_s) / (frames * 10) * 1e6;
+		const double marginal = (longer.usage.cpu_s - slow.usage.cpu_s) / ((frames + 2) * 9) * 1e6;
 		const bool good = ok(shorter) && ok(longer) && ok(slow);
 		if (good) {
 			goal(std::string("sample_cpu_us_") + (*refuse ? refuse : "none"), per);
@@ -1062,12 +917,12 @@ int peers_bpftrace()
 		std::printf("bpftrace or tcpsynbl.bt not installed: not run.\n\n");
 		return 0;
 	}
-	Finished f = run_timed({"timeout", "5", "bpftrace", script});
+	RunResult f = run_timed({"timeout", "5", "bpftrace", script});
 	std::string msg = f.err;
 	if (msg.size() > 400)
 		msg.resize(400);
 	std::printf("`bpftrace %s` on this kernel: exit %d.\n\n```\n%s\n```\n\n", script,
-		    WIFEXITED(f.status) ? WEXITSTATUS(f.status) : -1, msg.c_str());
+		    f.exit_code, msg.c_str());
 	return 0;
 }
 

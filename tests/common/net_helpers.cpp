@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -282,36 +283,85 @@ std::string which(const std::string &name)
 	return "";
 }
 
+namespace {
+
+// fork + execve of argv (a path) with o's environment, streams and CPU;
+// out and err are the pipes' write ends, or -1 for /dev/null.
+pid_t fork_exec(const std::vector<std::string> &argv, const SpawnOptions &o, int out, int err)
+{
+	std::vector<std::string> envs;
+	for (char **e = environ; *e; e++)
+		envs.emplace_back(*e);
+	envs.insert(envs.end(), o.env.begin(), o.env.end());
+	const pid_t pid = ::fork();
+	if (pid != 0)
+		return pid;
+	if (o.cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(o.cpu, &set);
+		::sched_setaffinity(0, sizeof(set), &set);
+	}
+	const int null = ::open("/dev/null", O_RDWR);
+	::dup2(null, 0);
+	::dup2(out >= 0 ? out : null, 1);
+	::dup2(err >= 0 ? err : null, 2);
+	std::vector<char *> a, e;
+	for (auto &s : const_cast<std::vector<std::string> &>(argv))
+		a.push_back(s.data());
+	a.push_back(nullptr);
+	for (auto &s : envs)
+		e.push_back(s.data());
+	e.push_back(nullptr);
+	::execve(a[0], a.data(), e.data());
+	::_exit(127);
+}
+
+// wait4 with the usage; flags as waitpid's. The pid, or 0 (WNOHANG, still
+// running), or -1.
+pid_t reap(pid_t pid, int *status, int flags, std::chrono::steady_clock::time_point start, Usage &u)
+{
+	rusage ru{};
+	const pid_t r = ::wait4(pid, status, flags, &ru);
+	if (r == pid) {
+		u.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+		u.cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+			  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+		u.maxrss_kib = ru.ru_maxrss;
+	}
+	return r;
+}
+
+// A pipe's ends, or {-1, -1} when the stream is not kept.
+bool open_pipe(bool keep, int (&fds)[2])
+{
+	fds[0] = fds[1] = -1;
+	return !keep || ::pipe2(fds, O_CLOEXEC) == 0;
+}
+
+}  // namespace
+
 RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env)
+{
+	SpawnOptions o;
+	o.env = env;
+	return run_program(argv, o);
+}
+
+RunResult run_program(const std::vector<std::string> &argv, const SpawnOptions &o)
 {
 	RunResult r;
 	int out[2], err[2];
-	if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+	if (!open_pipe(o.keep_out, out) || !open_pipe(o.keep_err, err))
 		return r;
-	pid_t pid = ::fork();
-	if (pid == 0) {
-		::dup2(out[1], 1);
-		::dup2(err[1], 2);
-		std::vector<std::string> envs;
-		for (char **e = environ; *e; e++)
-			envs.emplace_back(*e);
-		envs.insert(envs.end(), env.begin(), env.end());
-		std::vector<char *> a, e;
-		for (auto &s : const_cast<std::vector<std::string> &>(argv))
-			a.push_back(s.data());
-		a.push_back(nullptr);
-		for (auto &s : envs)
-			e.push_back(s.data());
-		e.push_back(nullptr);
-		::execve(a[0], a.data(), e.data());
-		::_exit(127);
-	}
-	::close(out[1]);
-	::close(err[1]);
-	pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-	int open = 2;
-	char buf[65536];
 	const auto start = std::chrono::steady_clock::now();
+	const pid_t pid = fork_exec(argv, o, out[1], err[1]);
+	for (int fd : {out[1], err[1]})
+		if (fd >= 0)
+			::close(fd);
+	pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+	int open = (out[0] >= 0) + (err[0] >= 0);
+	char buf[65536];
 	int status = 0;
 	bool exited = false, killed = false;
 	// Until both pipes end; a child that has exited but left a descendant
@@ -340,7 +390,7 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
 				(i ? r.err : r.out).append(buf, static_cast<std::size_t>(n));
 			}
 		}
-		if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) {
+		if (!exited && reap(pid, &status, WNOHANG, start, r.usage) == pid) {
 			exited = true;
 			drain_until = std::min(drain_until, std::chrono::steady_clock::now() + std::chrono::seconds(2));
 		}
@@ -348,19 +398,15 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
 	for (auto &f : fds)
 		if (f.fd >= 0)
 			::close(f.fd);
-	if (!exited) {
-		if (::waitpid(pid, &status, WNOHANG) != pid) {
-			if (!killed && std::chrono::steady_clock::now() - start < kRunLimit) {
-				// Pipes closed early: wait for the exit, within the limit.
-				while (::waitpid(pid, &status, WNOHANG) == 0 &&
-				       std::chrono::steady_clock::now() - start < kRunLimit)
-					::usleep(20000);
-			}
-			if (::waitpid(pid, &status, WNOHANG) == 0) {
-				::kill(pid, SIGKILL);
-				killed = true;
-				::waitpid(pid, &status, 0);
-			}
+	if (!exited && reap(pid, &status, WNOHANG, start, r.usage) != pid) {
+		// Pipes closed early (or none kept): wait for the exit, within the limit.
+		while (!killed && reap(pid, &status, WNOHANG, start, r.usage) == 0 &&
+		       std::chrono::steady_clock::now() - start < kRunLimit)
+			::usleep(2000);
+		if (reap(pid, &status, WNOHANG, start, r.usage) == 0) {
+			::kill(pid, SIGKILL);
+			killed = true;
+			reap(pid, &status, 0, start, r.usage);
 		}
 	}
 	if (killed)
@@ -371,32 +417,23 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
 }
 
 Spawned::Spawned(const std::vector<std::string> &argv, const std::vector<std::string> &env)
+	: Spawned(argv, SpawnOptions{env, true, true, -1})
+{
+}
+
+Spawned::Spawned(const std::vector<std::string> &argv, const SpawnOptions &o)
 {
 	int out[2], err[2];
-	if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+	if (!open_pipe(o.keep_out, out) || !open_pipe(o.keep_err, err))
 		return;
-	std::vector<std::string> envs;
-	for (char **e = environ; *e; e++)
-		envs.emplace_back(*e);
-	envs.insert(envs.end(), env.begin(), env.end());
-	pid_ = ::fork();
-	if (pid_ == 0) {
-		::dup2(out[1], 1);
-		::dup2(err[1], 2);
-		std::vector<char *> a, e;
-		for (auto &s : const_cast<std::vector<std::string> &>(argv))
-			a.push_back(s.data());
-		a.push_back(nullptr);
-		for (auto &s : envs)
-			e.push_back(s.data());
-		e.push_back(nullptr);
-		::execve(a[0], a.data(), e.data());
-		::_exit(127);
-	}
-	::close(out[1]);
-	::close(err[1]);
+	start_ = std::chrono::steady_clock::now();
+	pid_ = fork_exec(argv, o, out[1], err[1]);
+	for (int fd : {out[1], err[1]})
+		if (fd >= 0)
+			::close(fd);
 	out_ = out[0];
 	err_ = err[0];
+	eof_ = out_ < 0;
 }
 
 Spawned::~Spawned()
@@ -492,12 +529,23 @@ int Spawned::wait(std::chrono::milliseconds timeout, std::vector<std::string> &r
 		err.append(b, static_cast<std::size_t>(n));
 	}
 	int status = 0;
-	if (::waitpid(pid_, &status, WNOHANG) == 0) {
+	// No stdout kept: nothing ends at EOF, so wait for the exit itself.
+	pid_t reaped = 0;
+	while (out_ < 0 && !killed && (reaped = reap(pid_, &status, WNOHANG, start_, usage_)) == 0 &&
+	       std::chrono::steady_clock::now() < deadline)
+		::usleep(2000);
+	if (reaped != pid_ && reap(pid_, &status, WNOHANG, start_, usage_) == 0) {
 		::kill(pid_, SIGKILL);
-		::waitpid(pid_, &status, 0);
+		reap(pid_, &status, 0, start_, usage_);
 	}
 	pid_ = -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool Spawned::exited() const
+{
+	siginfo_t si{};
+	return pid_ > 0 && ::waitid(P_PID, static_cast<id_t>(pid_), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid_;
 }
 
 void Spawned::signal(int sig)

@@ -59,11 +59,28 @@ bool wait_until(const std::function<bool()> &pred, std::chrono::milliseconds tim
 Result<void> setup_blackhole_peer();
 Result<void> send_raw_syn(std::uint16_t sport, std::uint16_t dport);
 
-// Runs a program, capturing stdout and stderr. env entries "K=V" are added.
+// What a child cost, from wait4 when it was reaped.
+struct Usage {
+	double wall_s = 0;    // fork to reap
+	double cpu_s = 0;     // user + system
+	long maxrss_kib = 0;  // peak RSS (what /usr/bin/time -v prints)
+};
+
+// How a child is started. env entries "K=V" are added to this process's
+// environment; a stream not kept goes to /dev/null (as a user piping it
+// away: no copy into this process); cpu >= 0 pins the child to that CPU.
+struct SpawnOptions {
+	std::vector<std::string> env;
+	bool keep_out = true, keep_err = true;
+	int cpu = -1;
+};
+
+// Runs a program, capturing stdout and stderr.
 struct RunResult {
 	int exit_code = -1;
 	std::string out;
 	std::string err;
+	Usage usage;
 };
 // Full path of a program found in $PATH, or "" (argv[0] of run_program
 // must be a path).
@@ -74,12 +91,14 @@ std::string which(const std::string &name);
 // nothing said).
 inline constexpr std::chrono::seconds kRunLimit{240};
 RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});
+RunResult run_program(const std::vector<std::string> &argv, const SpawnOptions &o);
 
 // A child whose stdout is read line by line while it runs.
 class Spawned {
 public:
 	// env entries "K=V" are added to this process's environment.
 	explicit Spawned(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});
+	Spawned(const std::vector<std::string> &argv, const SpawnOptions &o);
 	~Spawned();
 	Spawned(const Spawned &) = delete;
 	Spawned &operator=(const Spawned &) = delete;
@@ -93,11 +112,17 @@ public:
 	int wait(std::chrono::milliseconds timeout, std::vector<std::string> &rest, std::string &err);
 	void signal(int sig);
 	int pid() const { return pid_; }
+	// It has exited (not reaped yet: wait() still collects it).
+	bool exited() const;
+	// What it cost, once wait() has reaped it.
+	const Usage &usage() const { return usage_; }
 
 private:
 	int pid_ = -1, out_ = -1, err_ = -1;
 	bool eof_ = false;
 	std::string buf_, err_buf_;
+	std::chrono::steady_clock::time_point start_;
+	Usage usage_;
 };
 
 // One JSON document per non-empty line (watch --json, trace --json).
