@@ -98,7 +98,14 @@ mask() {
 	     { drop = 0; print }' "$1" |
 	sed -E -e 's/\|[* ]*\|/|BAR|/g' -e 's/\b[0-9]+\/[A-Za-z][^ ]*/PID\/COMM/g' -e 's/[0-9]+(\.[0-9]+)?(ns|us|µs|ms|s)\b/T/g' -e 's/0x[0-9a-f]+/H/g' -e 's/[0-9]+/N/g' \
 	       -e 's/\bpasses\b/pass/g' |
-	tr -s ' \t\n' '   ' | tr ' ' '\n'
+	tr -s ' \t\n' '   ' | tr ' ' '\n' |
+	# A duration written with a space ("0 us", "2.1 s"), wherever the line
+	# wraps: its unit changes with its size (doctor's "now" wait).
+	awk 'held != "" && /^(ns|us|µs|ms|s)([^A-Za-z0-9].*)?$/ { sub(/^(ns|us|µs|ms|s)/, "T"); print; held = ""; next }
+	     held != "" { print held; held = "" }
+	     /^N(\.N)?$/ { held = $0; next }
+	     { print }
+	     END { if (held != "") print held }'
 }
 
 # --- the scenes (root, in a private network namespace) ---------------------
