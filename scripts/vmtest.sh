@@ -354,6 +354,19 @@ for r in "${ROWS[@]}"; do
   echo "== FAILED: kernel $k, $s ($t): $d"
   show_output "$k" "$s"
 done
+# Last, one line per failure with its first assertions: a CI page that keeps
+# only the last lines still says which guest failed and why.
+why_failed() {
+  local f
+  f=$(section_of "$1" "$2") || { echo "no guest output"; return 0; }
+  { grep -A4 -m2 -E ': Failure$|^LQ: cut at' "$f" || tail -n 3 "$f"; } | grep -vE '^(--)?[[:space:]]*$' |
+    tr -s ' \n' '  ' | cut -c1-480
+}
 echo
+for r in "${ROWS[@]}"; do
+  IFS='|' read -r k t s st d <<<"$r"
+  [ "$st" = fail ] || continue
+  echo "vmtest: FAILED $k $s: $(why_failed "$k" "$s")"
+done
 echo "vmtest: $pass passed, $fail failed, $skip skipped"
 exit $status
