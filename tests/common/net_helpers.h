@@ -93,6 +93,11 @@ inline constexpr std::chrono::seconds kRunLimit{240};
 RunResult run_program(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});
 RunResult run_program(const std::vector<std::string> &argv, const SpawnOptions &o);
 
+// How long a command may take to print its first line: loading and
+// verifying its BPF programs (the 5.10 guest, emulated beside another
+// guest on a busy host, took over 10 s once).
+inline constexpr std::chrono::seconds kStartLimit{60};
+
 // A child whose stdout is read line by line while it runs.
 class Spawned {
 public:

@@ -274,7 +274,7 @@ TEST_F(Cgroups, WatchJsonNamesTheContainersOfSeededAndNewListeners)
 {
 	LQ_CHILD_IN(old, std::string("system.slice/docker-") + kId + ".scope");
 	Spawned watch({LISTENQ_BIN, "watch", "--netns", own_netns(), "0.3", "--json"});
-	auto first = watch.read_line(10s);
+	auto first = watch.read_line(kStartLimit);
 	ASSERT_TRUE(first) << "watch did not start";
 	LQ_CHILD_IN(young, std::string("machine.slice/libpod-") + kId2 + ".scope");
 

@@ -127,7 +127,7 @@ TEST_F(Export, ExportWatchAndDoctorTogetherEachCountEveryOverflow)
 	auto exporter = start_export({"--group-by", "listener"});
 	ASSERT_TRUE(exporter) << "listenq export did not answer";
 	Spawned watch({LISTENQ_BIN, "watch", "0.5", "--json", "--netns", netns, "--port", std::to_string(port)});
-	ASSERT_TRUE(watch.read_line(10s)) << "watch did not start";
+	ASSERT_TRUE(watch.read_line(kStartLimit)) << "watch did not start";
 	// watch's frames are read as they come: a pipe left full would stop
 	// watch at its next write (under emulation, within the doctor's start).
 	std::vector<std::string> frames;

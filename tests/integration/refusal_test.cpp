@@ -203,7 +203,7 @@ TEST_P(Refusal, WatchCountsWhatTheKernelCounts)
 	// Open-ended, ended by SIGINT after the last step: under emulation a
 	// fixed frame count can run out before the accepts.
 	Spawned watch({LISTENQ_BIN, "watch", "0.3", "--json"}, env_of(s));
-	auto first = watch.read_line(15s);
+	auto first = watch.read_line(kStartLimit);
 	ASSERT_TRUE(first) << "watch did not start";
 	const json head = json::parse(*first);
 	expect_refusals_named(head, s);
@@ -311,7 +311,7 @@ TEST_P(Refusal, TraceSeesListenRelistenClampAndClose)
 	const Scenario &s = GetParam();
 	SKIP_IF_NOTHING_LEFT(s);
 	Spawned trace({LISTENQ_BIN, "trace", "--json", "--duration", "20"}, env_of(s));
-	auto first = trace.read_line(15s);
+	auto first = trace.read_line(kStartLimit);
 	ASSERT_TRUE(first) << "trace did not start";
 	const json head = json::parse(*first);
 	expect_refusals_named(head, s);

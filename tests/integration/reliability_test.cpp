@@ -113,7 +113,7 @@ TEST_F(Reliability, EverySignalLeavesNoBpfObjectPinOrMount)
 			SCOPED_TRACE(c.argv[1] + " + " + strsignal(sig));
 			Spawned p(c.argv);
 			if (c.prints_first) {
-				ASSERT_TRUE(p.read_line(10s)) << "no output";
+				ASSERT_TRUE(p.read_line(kStartLimit)) << "no output";
 			} else {
 				ASSERT_TRUE(wait_until([&] { return read_state().links.size() > base.links.size(); }, 10s))
 					<< "no BPF link appeared";
@@ -174,7 +174,7 @@ TEST_F(Reliability, FullListenerMapCountsEachUntrackedListenerOnce)
 		ours.push_back(std::move(*l));
 	}
 	Spawned watch({LISTENQ_BIN, "watch", "0.3", "--json", "--max-listeners", "16"});
-	auto first = watch.read_line(10s);
+	auto first = watch.read_line(kStartLimit);
 	ASSERT_TRUE(first);
 	const std::size_t total = listeners_everywhere();
 	ASSERT_GE(total, 40u);
@@ -238,7 +238,7 @@ void expect_losses_counted(const std::vector<std::string> &env, const char *what
 {
 	Spawned trace({LISTENQ_BIN, "trace", "--json", "--ringbuf-kb", "64", "--netns", std::to_string(current_netns_inode())},
 		      env);
-	auto head = trace.read_line(10s);
+	auto head = trace.read_line(kStartLimit);
 	ASSERT_TRUE(head);
 	ASSERT_EQ(json::parse(*head)["events_via"], what) << *head;
 	trace.signal(SIGSTOP);
@@ -299,7 +299,7 @@ TEST_F(Reliability, PerfBufferEventsComeInTimeOrderAcrossCpus)
 		GTEST_SKIP() << "one CPU: no order across CPUs to check";
 	Spawned trace({LISTENQ_BIN, "trace", "--json", "--netns", std::to_string(current_netns_inode())},
 		      {"LISTENQ_REFUSE=ringbuf"});
-	auto head = trace.read_line(10s);
+	auto head = trace.read_line(kStartLimit);
 	ASSERT_TRUE(head);
 	ASSERT_EQ(json::parse(*head)["events_via"], "perf_buffer") << *head;
 	// Bounded in count and time: 2 threads x 1500 listen/close cycles.
@@ -353,7 +353,7 @@ std::uint64_t rss_kib(int pid)
 TEST_F(Reliability, HundredThousandListenCloseCyclesLeaveMapAndRssFlat)
 {
 	Spawned watch({LISTENQ_BIN, "watch", "0.5", "--json"});
-	auto first = watch.read_line(10s);
+	auto first = watch.read_line(kStartLimit);
 	ASSERT_TRUE(first);
 	auto l = watch.read_line(5s);  // a frame after the start-up allocations
 	ASSERT_TRUE(l);
@@ -651,7 +651,7 @@ TEST_F(Reliability, SynFloodPerListenerCountsMatchTheNetnsCountersExactly)
 	ASSERT_TRUE(target && idle);
 	const std::uint16_t port = local_port(target->get()), idle_port = local_port(idle->get());
 	Spawned watch({LISTENQ_BIN, "watch", "0.5", "--json"});
-	ASSERT_TRUE(watch.read_line(10s)) << "watch did not start";
+	ASSERT_TRUE(watch.read_line(kStartLimit)) << "watch did not start";
 	const SynMibs before = SynMibs::now();
 
 	ASSERT_TRUE(write_file("/proc/sys/net/ipv4/tcp_syncookies", "0"));
@@ -741,7 +741,7 @@ TEST_F(Reliability, SynFloodPerListenerCountsMatchTheNetnsCountersExactly)
 TEST_F(Reliability, GhostEntryOfAListenerGoneUnseenIsPrunedAndCounted)
 {
 	Spawned watch({LISTENQ_BIN, "watch", "0.5", "--json"});
-	auto first = watch.read_line(10s);
+	auto first = watch.read_line(kStartLimit);
 	ASSERT_TRUE(first);
 	const std::size_t rows = json::parse(*first)["listeners"].size();
 	RunResult maps = run_program({which("bpftool"), "-j", "map", "show"});

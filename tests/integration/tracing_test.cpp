@@ -50,7 +50,7 @@ protected:
 TEST_F(Tracing, ListenRelistenAndClampAreTracedWithRequestedAndEffective)
 {
 	Spawned trace({LISTENQ_BIN, "trace", "--json", "--duration", "3"});
-	auto header = trace.read_line(10s);
+	auto header = trace.read_line(kStartLimit);
 	ASSERT_TRUE(header) << "trace did not start";
 	json h = json::parse(*header);
 	EXPECT_EQ(h["schema"], "listenq.trace/1");
@@ -101,7 +101,7 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 	// Open-ended, ended by SIGINT after the last step: under emulation a
 	// fixed frame count can run out before the close.
 	Spawned watch({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.3", "--json"});
-	auto first = watch.read_line(10s);
+	auto first = watch.read_line(kStartLimit);
 	ASSERT_TRUE(first) << "watch did not start";
 	const std::uint64_t overflows_before = netstat_counter("ListenOverflows");
 	ASSERT_NE(overflows_before, UINT64_MAX);
@@ -221,7 +221,7 @@ TEST_F(Tracing, WatchOverflowPeakAndNetstatAgree)
 TEST_F(Tracing, ClosingListenerIsCountedToTheEnd)
 {
 	Spawned watch({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "1", "--json"});
-	ASSERT_TRUE(watch.read_line(10s)) << "watch did not start";
+	ASSERT_TRUE(watch.read_line(kStartLimit)) << "watch did not start";
 	const std::uint64_t before = netstat_counter("ListenOverflows");
 	ASSERT_NE(before, UINT64_MAX);
 	auto l = make_listener("127.0.0.1", 0, 4);
@@ -292,7 +292,7 @@ TEST_F(Tracing, HeadOfLineWaitOfAStoppedAcceptorIsItsAge)
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
 	Spawned watch({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.2", "--json", "--port", std::to_string(port)});
-	ASSERT_TRUE(watch.read_line(10s)) << "watch did not start";
+	ASSERT_TRUE(watch.read_line(kStartLimit)) << "watch did not start";
 	const auto t0 = std::chrono::steady_clock::now();
 	auto clients = connect_many("127.0.0.1", port, 3);
 	ASSERT_TRUE(clients) << clients.error().message;
@@ -363,7 +363,7 @@ TEST_F(Tracing, AcceptsAreCountedWithoutSyscallHooks)
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
 	Spawned watch({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.3", "--json", "--port", std::to_string(port)});
-	auto first = watch.read_line(10s);
+	auto first = watch.read_line(kStartLimit);
 	ASSERT_TRUE(first) << "watch did not start";
 	const json f0 = json::parse(*first);
 	EXPECT_FALSE(f0["syscalls"].get<bool>());
@@ -406,7 +406,7 @@ TEST_F(Tracing, AcceptsAreCountedWithoutSyscallHooks)
 TEST_F(Tracing, RelistenIsFoundBySamplingWithoutSyscallHooks)
 {
 	Spawned trace({LISTENQ_BIN, "trace", "--json", "--no-syscalls", "--duration", "8"});
-	auto header = trace.read_line(10s);
+	auto header = trace.read_line(kStartLimit);
 	ASSERT_TRUE(header) << "trace did not start";
 	EXPECT_FALSE(json::parse(*header)["syscalls"].get<bool>());
 	std::uint16_t port = 0;
@@ -544,7 +544,7 @@ TEST_F(Tracing, ForcedTierThatIsMissingIsRefusedWithTheReason)
 TEST_F(Tracing, SigintDetachesEverything)
 {
 	Spawned trace({LISTENQ_BIN, "trace"});
-	ASSERT_TRUE(trace.read_line(10s));
+	ASSERT_TRUE(trace.read_line(kStartLimit));
 	trace.signal(SIGINT);
 	std::vector<std::string> rest;
 	std::string err;
@@ -603,7 +603,7 @@ TEST_F(Tracing, SynQueueFullDropsAndCookiesMatchTheNetnsCounters)
 	ASSERT_TRUE(l);
 	const std::uint16_t port = local_port(l->get());
 	Spawned watch({LISTENQ_BIN, "watch", "--netns", std::to_string(own_netns()), "0.3", "10", "--json", "--port", std::to_string(port)});
-	ASSERT_TRUE(watch.read_line(10s)) << "watch did not start";
+	ASSERT_TRUE(watch.read_line(kStartLimit)) << "watch did not start";
 
 	const char *mibs[] = {"TCPReqQFullDrop", "TCPReqQFullDoCookies", "SyncookiesSent", "ListenOverflows"};
 	std::uint64_t before[4];
