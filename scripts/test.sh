@@ -17,11 +17,34 @@ fi
 scripts/deps.sh
 scripts/build.sh
 
-status=0
+# Each step's outcome is kept and printed again at the end: a CI page that
+# shows only the last lines (the matrix) must still name a host step that
+# failed, and which of its tests.
+status=0 step_name="" step_start=$SECONDS
+summary=()
+step() {  # step NAME: start timing a step
+  step_name=$1 step_start=$SECONDS
+}
+done_step() {  # done_step ok|FAILED|SKIP [DETAIL]
+  local d=""
+  [ -n "${2:-}" ] && d=": $2"
+  summary+=("$(printf '%-10s %-7s %4d s%s' "$step_name" "$1" $((SECONDS - step_start)) "$d")")
+  [ "$1" = FAILED ] && status=1
+  return 0
+}
+# ctest_failed LOG: the names ctest listed as failed, on one line
+ctest_failed() {
+  sed -n '/The following tests FAILED:/,$p' "$1" | sed -nE 's/^[[:space:]]+[0-9]+ - ([^ ]+) .*/\1/p' | tr '\n' ' '
+}
+
 echo "== unit tests"
-(cd build && ctest -L unit --output-on-failure) || status=1
+step unit
+if (cd build && ctest -L unit --output-on-failure) 2>&1 | tee build/unit.log &&
+   grep -qE '^100% tests passed' build/unit.log; then done_step ok
+else done_step FAILED "$(ctest_failed build/unit.log)"; fi
 
 echo "== install (cmake --install into a scratch prefix: binary, listenq(8), bash completion, examples, the unit naming the binary)"
+step install
 inst=$(mktemp -d) nroff_err=$(mktemp)
 if cmake --install build --prefix "$inst" >/dev/null &&
    "$inst/sbin/listenq" --version >/dev/null &&
@@ -29,9 +52,9 @@ if cmake --install build --prefix "$inst" >/dev/null &&
    bash -c "source '$inst/share/bash-completion/completions/listenq' && complete -p listenq" >/dev/null &&
    [ -s "$inst/share/doc/listenq/examples/listenq.json" ] &&
    grep -qx "ExecStart=$inst/sbin/listenq export --listen 127.0.0.1:9464" "$inst/lib/systemd/system/listenq-export.service"; then
-  echo "install: ok ($(cd "$inst" && find . -type f | sort | tr '\n' ' '))"
+  echo "install: ok ($(cd "$inst" && find . -type f | sort | tr '\n' ' '))"; done_step ok
 else
-  echo "install: FAILED"; cat "$nroff_err"; status=1
+  echo "install: FAILED"; cat "$nroff_err"; done_step FAILED
 fi
 rm -rf "$inst" "$nroff_err"
 
@@ -41,7 +64,9 @@ rm -rf "$inst" "$nroff_err"
 # FUZZ_SECONDS=300 scripts/fuzz.sh for a longer run.
 export FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 echo "== sanitizers and fuzzing (scripts/fuzz.sh: ASan/UBSan unit tests, ${FUZZ_SECONDS} s per libFuzzer target)"
-scripts/fuzz.sh || status=1
+step fuzz
+if scripts/fuzz.sh 2>&1 | tee build/fuzz.log; then done_step ok
+else done_step FAILED "$(grep -E '^(FAIL|\[  FAILED  \])' build/fuzz.log | head -5 | tr '\n' ' ')"; fi
 
 echo "== static binary (scripts/build-static.sh: build-static/listenq; the privileged StaticBinary tests run it)"
 # has OUTPUT PATTERN: grep on text already read. Never `prog | grep -q`
@@ -64,57 +89,74 @@ static_check() {
   has "$e" "^Usage: export" || { echo "static: FAILED: export --help has no Usage line"; return 1; }
   echo "static: ok (file: statically linked; ldd: not a dynamic executable; --version, --help, export --help run)"
 }
-static_check || status=1
+step static
+if static_check 2>&1 | tee build/static.log; then done_step ok
+else done_step FAILED "$(grep -m1 'static: FAILED' build/static.log)"; fi
 
 echo "== Debian package (scripts/package.sh: lintian-clean .deb; tests/package/deb_roundtrip.sh: dpkg -i, run it, systemd-analyze verify, dpkg -r leaves nothing)"
+step package
 if [ "$(id -u)" -ne 0 ]; then
   [ "${CI:-}" = "true" ] && { echo "FAIL: CI=true but not root: dpkg -i cannot be skipped"; exit 1; }
-  echo "SKIP: dpkg -i needs root (sudo scripts/test.sh)"
+  echo "SKIP: dpkg -i needs root (sudo scripts/test.sh)"; done_step SKIP "not root"
 elif ! scripts/package.sh > build/package.log 2>&1; then
-  cat build/package.log; echo "package: FAILED"; status=1
+  cat build/package.log; echo "package: FAILED"; done_step FAILED "scripts/package.sh: $(tail -1 build/package.log)"
 elif deb=$(ls build-deb/listenq_*.deb) && msg=$(tests/package/deb_roundtrip.sh "$deb"); then
-  echo "package: ok ($deb, lintian clean; dpkg -i, --version, snapshot, man, systemd-analyze verify, dpkg -r: $msg)"
+  echo "package: ok ($deb, lintian clean; dpkg -i, --version, snapshot, man, systemd-analyze verify, dpkg -r: $msg)"; done_step ok
 else
-  echo "package: FAILED: ${msg:-}"; status=1
+  echo "package: FAILED: ${msg:-}"; done_step FAILED "deb_roundtrip: ${msg:-}"
 fi
 
 echo "== privileged integration tests (host kernel $(uname -r))"
+step privileged
 if [ "$(id -u)" -ne 0 ]; then
   if [ "${CI:-}" = "true" ]; then
     echo "FAIL: CI=true but not root: the host tier cannot be skipped"; exit 1
   fi
-  echo "SKIP: privileged tests need root (sudo scripts/test.sh)"
+  echo "SKIP: privileged tests need root (sudo scripts/test.sh)"; done_step SKIP "not root"
 else
   (cd build && ctest -L privileged --output-on-failure) 2>&1 | tee build/privileged.log || true
-  grep -qE '^100% tests passed|tests passed, 0 tests failed' build/privileged.log || status=1
   # Each skip must be declared for this kernel (tests/expected-skips.txt).
-  sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: integration\.([^ ]+) .*(Passed|\*\*\*Skipped|\*\*\*Failed|\*\*\*Timeout|\*\*\*Exception).*/\2 \1/p' build/privileged.log |
-    sed -E 's/^Passed /pass /; s/^\*\*\*Skipped /skip /; s/^\*\*\*[A-Za-z]+ /fail /' |
-    scripts/check-skips.sh host "$(uname -r)" || status=1
+  if sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: integration\.([^ ]+) .*(Passed|\*\*\*Skipped|\*\*\*Failed|\*\*\*Timeout|\*\*\*Exception).*/\2 \1/p' build/privileged.log |
+     sed -E 's/^Passed /pass /; s/^\*\*\*Skipped /skip /; s/^\*\*\*[A-Za-z]+ /fail /' |
+     scripts/check-skips.sh host "$(uname -r)" > build/skips.log 2>&1; then skips_ok=1; else skips_ok=0; fi
+  cat build/skips.log
+  if ! grep -qE '^100% tests passed|tests passed, 0 tests failed' build/privileged.log; then
+    done_step FAILED "$(ctest_failed build/privileged.log)"
+  elif [ $skips_ok = 0 ]; then done_step FAILED "$(tail -1 build/skips.log)"
+  else done_step ok "$(grep -E 'tests passed' build/privileged.log)"; fi
 fi
 
 echo "== docs captures (scripts/captures.sh --check: every output in README.md and docs/ is what this binary prints now)"
+step captures
 if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: the captures' scenes need root (BPF, a network namespace)"
-else
-  LISTENQ_BUILD="$PWD/build" scripts/captures.sh --check || status=1
-fi
+  echo "SKIP: the captures' scenes need root (BPF, a network namespace)"; done_step SKIP "not root"
+elif LISTENQ_BUILD="$PWD/build" scripts/captures.sh --check 2>&1 | tee build/captures.log; then done_step ok
+else done_step FAILED "$(grep -iE 'differ|stale|FAIL' build/captures.log | head -3 | tr '\n' ' ')"; fi
 
 echo "== benchmark smoke run (bench/run.sh --smoke: every benchmark runs; no time is asserted)"
+step bench
 if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: benchmarks need root (BPF, network namespaces)"
+  echo "SKIP: benchmarks need root (BPF, network namespaces)"; done_step SKIP "not root"
+elif bench/run.sh --smoke > build/bench-smoke.log 2>&1; then
+  echo "bench smoke: ok (build/bench-smoke.md)"; done_step ok
 else
-  bench/run.sh --smoke > build/bench-smoke.log 2>&1 || { status=1; cat build/bench-smoke.log; }
-  [ $status = 0 ] && echo "bench smoke: ok (build/bench-smoke.md)"
+  cat build/bench-smoke.log; done_step FAILED "$(tail -1 build/bench-smoke.log)"
 fi
 
 echo "== kernel matrix (qemu: Debian 5.10, 6.1 and 6.12 guests, and the unpacked kernels of \$LISTENQ_VM_KERNELS: 4.19, 5.4)"
+step matrix
 if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: the kernel matrix needs root (apt-get download, initramfs with the test binaries)"
+  echo "SKIP: the kernel matrix needs root (apt-get download, initramfs with the test binaries)"; done_step SKIP "not root"
 elif [ "${LISTENQ_SKIP_VM:-}" = 1 ] && [ "${CI:-}" != "true" ]; then
-  echo "SKIP: LISTENQ_SKIP_VM=1"
+  echo "SKIP: LISTENQ_SKIP_VM=1"; done_step SKIP "LISTENQ_SKIP_VM=1"
 else
   # -V: the matrix and the guests' outputs go to the log, pass or fail.
-  (cd build && ctest -L vm -V) || status=1
+  if (cd build && ctest -L vm -V) 2>&1 | tee build/matrix.log; then done_step ok "$(grep -m1 '^[0-9]*: vmtest: ' build/matrix.log | sed 's/^[0-9]*: //')"
+  else done_step FAILED "$(grep -m1 '^[0-9]*: vmtest: ' build/matrix.log | sed 's/^[0-9]*: //')"; fi
 fi
+
+echo "== summary (test.sh, ${SECONDS} s)"
+printf '%s\n' "${summary[@]}"
+if [ $status = 0 ]; then echo "test.sh: every step passed"
+else echo "test.sh: FAILED: $(printf '%s\n' "${summary[@]}" | awk '$2 == "FAILED" {print $1}' | tr '\n' ' ')"; fi
 exit $status
