@@ -182,4 +182,35 @@ TEST(Docs, GrafanaDashboardQueriesOnlyExportedSeries)
 		EXPECT_TRUE(used.count(must)) << must;
 }
 
+// The alerting rules (deploy/prometheus) read only series export writes, and
+// each alert's runbook names a doctor finding (promtool tests them:
+// tests/CMakeLists.txt, rules.promtool).
+TEST(Docs, AlertRulesQueryOnlyExportedSeriesAndNameDoctorFindings)
+{
+	const std::string rules = read_source("deploy/prometheus/listenq.rules.yml");
+	const auto names = prometheus_series_names();
+	const std::set<std::string> known(names.begin(), names.end());
+	const std::regex series("(^|[^:a-z_])(listenq_[a-z_]+)");
+	std::set<std::string> used;
+	for (std::sregex_iterator it(rules.begin(), rules.end(), series), end; it != end; ++it)
+		used.insert((*it)[2].str());
+	EXPECT_GE(used.size(), 8u);
+	for (const std::string &u : used)
+		EXPECT_TRUE(known.count(u)) << "the rules query " << u << ", which export never writes";
+	const std::regex runbook("runbook: \"([^\"]*)\"");
+	std::size_t alerts = 0, doctor = 0;
+	for (std::sregex_iterator it(rules.begin(), rules.end(), runbook), end; it != end; ++it) {
+		alerts++;
+		const std::string text = (*it)[1].str();
+		for (const char *id : {"accept_queue_overflow", "somaxconn_clamp", "syn_queue_pressure",
+				       "backlog_below_demand", "listenq probe", "listenq-export"})
+			if (text.find(id) != std::string::npos) {
+				doctor++;
+				break;
+			}
+	}
+	EXPECT_EQ(alerts, 8u);
+	EXPECT_EQ(doctor, alerts) << "each runbook names a doctor finding (or probe, for listenq's own health)";
+}
+
 }  // namespace
