@@ -9,6 +9,9 @@ set -euo pipefail
 # The Debian package (scripts/package.sh): dpkg-dev's dpkg-shlibdeps and
 # dpkg-buildflags, lintian; its test runs systemd-analyze verify on the unit,
 # which asks man-db for listenq(8).
+# podman, runc and catatonit: the RealContainer test plays a real pod
+# (podman 4.3 runs containers only with runc here; catatonit is the pod's
+# pause process).
 PKGS=(
   build-essential cmake pkg-config file
   clang llvm bpftool
@@ -17,6 +20,7 @@ PKGS=(
   iproute2 util-linux hping3
   libclang-rt-14-dev
   libcpp-httplib-dev prometheus curl groff-base
+  podman runc catatonit
   dpkg-dev lintian systemd man-db
 )
 

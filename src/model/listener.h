@@ -21,6 +21,11 @@ struct CgroupInfo {
 	std::string pod_uid;       // Kubernetes pod UID, with dashes
 	std::string qos;           // guaranteed, burstable, besteffort (with pod_uid)
 	std::string unit;          // innermost systemd unit that is not a container scope
+	// From the container runtime's state (sources/container_names.h), ""
+	// where it names none: Kubernetes pod, its namespace, the container.
+	std::string pod;
+	std::string pod_namespace;
+	std::string container;
 	bool operator==(const CgroupInfo &) const = default;
 };
 

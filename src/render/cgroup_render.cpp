@@ -6,6 +6,10 @@ std::string cgroup_cell(const CgroupInfo *c)
 {
 	if (!c)
 		return "";
+	if (!c->pod.empty())
+		return c->pod_namespace.empty() ? c->pod : c->pod_namespace + "/" + c->pod;
+	if (!c->container.empty())
+		return c->container;
 	if (!c->container_id.empty())
 		return c->container_id.substr(0, 12);
 	if (!c->pod_uid.empty())
@@ -26,7 +30,10 @@ nlohmann::ordered_json cgroup_json(const CgroupInfo *c)
 		{"container_id", str(c->container_id)},
 		{"pod_uid", str(c->pod_uid)},
 		{"qos", str(c->qos)},
-		{"unit", str(c->unit)}};
+		{"unit", str(c->unit)},
+		{"pod", str(c->pod)},
+		{"namespace", str(c->pod_namespace)},
+		{"container", str(c->container)}};
 }
 
 }  // namespace listenq

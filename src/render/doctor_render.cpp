@@ -24,9 +24,13 @@ std::string listener_line(const ListenerObservation &l)
 	std::string s = format_endpoint(l.id, std::to_string(l.id.port)) + " netns " + std::to_string(l.id.netns);
 	s += l.pid ? " pid " + std::to_string(l.pid) + " (" + l.comm + ")" : " owner unknown";
 	if (l.cgroup) {
-		if (!l.cgroup->container_id.empty())
-			s += " container " + cgroup_cell(&*l.cgroup);
-		if (!l.cgroup->pod_uid.empty())
+		if (!l.cgroup->pod.empty())
+			s += " pod " + (l.cgroup->pod_namespace.empty() ? "" : l.cgroup->pod_namespace + "/") + l.cgroup->pod;
+		if (!l.cgroup->container.empty())
+			s += " container " + l.cgroup->container;
+		else if (!l.cgroup->container_id.empty())
+			s += " container " + l.cgroup->container_id.substr(0, 12);
+		if (!l.cgroup->pod_uid.empty() && l.cgroup->pod.empty())
 			s += " pod " + l.cgroup->pod_uid;
 		else if (l.cgroup->container_id.empty() && !l.cgroup->unit.empty())
 			s += " unit " + l.cgroup->unit;

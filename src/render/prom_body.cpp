@@ -177,7 +177,8 @@ RowLabels listener_labels(const std::vector<ListenerStat> &ls)
 		// the listener's life, so no series more (docs/metrics.md).
 		if (const CgroupInfo *c = s.cgroup) {
 			const std::pair<const char *, const std::string *> where[] = {
-				{"container_id", &c->container_id}, {"pod_uid", &c->pod_uid}, {"unit", &c->unit}};
+				{"container_id", &c->container_id}, {"pod_uid", &c->pod_uid}, {"unit", &c->unit},
+				{"namespace", &c->pod_namespace}, {"pod", &c->pod}, {"container", &c->container}};
 			for (const auto &[key, value] : where)
 				if (!value->empty()) {
 					r.text += ',';

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <sstream>
+#include <unistd.h>
 
+#include "sources/container_names.h"
 #include "util/files.h"
 
 namespace listenq {
@@ -246,8 +248,19 @@ Result<CgroupInfo> read_process_cgroup(std::uint32_t pid, const std::string &pro
 	return cgroup_of(*lines);
 }
 
-CgroupCache::CgroupCache(std::string proc_root)
-	: proc_root_(std::move(proc_root)), unknown_(std::make_shared<const CgroupInfo>())
+// Where the runtimes' state is: the host's root is /proc/1/root from a
+// container with hostPID. Where pid 1's root cannot be entered (a pid 1
+// in another user namespace, or no CAP_SYS_PTRACE), this is the host: "/".
+static std::string default_runtime_root(const std::string &proc_root)
+{
+	const std::string root = proc_root + "/1/root";
+	return ::access((root + "/").c_str(), X_OK) == 0 ? root : "/";
+}
+
+CgroupCache::CgroupCache(std::string proc_root, std::string runtime_root)
+	: proc_root_(std::move(proc_root)),
+	  runtime_root_(runtime_root.empty() ? default_runtime_root(proc_root_) : std::move(runtime_root)),
+	  unknown_(std::make_shared<const CgroupInfo>())
 {
 }
 
@@ -262,8 +275,15 @@ const std::shared_ptr<const CgroupInfo> &CgroupCache::of_pid(std::uint32_t pid)
 		return it->second;
 	}
 	auto &interned = by_path_[info->hierarchy + ':' + info->path];
-	if (!interned)
+	if (!interned) {
+		if (!info->container_id.empty()) {
+			ContainerNames n = read_container_names(info->runtime, info->container_id, runtime_root_);
+			info->pod = std::move(n.pod);
+			info->pod_namespace = std::move(n.pod_namespace);
+			info->container = std::move(n.container);
+		}
 		interned = std::make_shared<const CgroupInfo>(std::move(*info));
+	}
 	it->second = interned;
 	return it->second;
 }
@@ -274,9 +294,9 @@ void CgroupCache::keep_only(const std::unordered_set<const CgroupInfo *> &in_use
 	sweep_at_ = 2 * by_path_.size() + 64;
 }
 
-void attach_cgroups(std::vector<Listener> &listeners, const std::string &proc_root)
+void attach_cgroups(std::vector<Listener> &listeners, const std::string &proc_root, const std::string &runtime_root)
 {
-	CgroupCache cache(proc_root);
+	CgroupCache cache(proc_root, runtime_root);
 	for (Listener &l : listeners)
 		for (ProcessRef &p : l.processes)
 			if (p.pid > 0)

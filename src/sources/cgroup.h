@@ -55,10 +55,14 @@ Result<CgroupInfo> read_process_cgroup(std::uint32_t pid, const std::string &pro
 
 // Interned cgroups of processes. of_pid() reads a pid at most once per
 // pass (end_pass() forgets the pids: a pid can be reused by another
-// process), and every pid of one cgroup gets the same object.
+// process), and every pid of one cgroup gets the same object. A
+// container's names (pod, namespace, container) are read from its
+// runtime's state under runtime_root once, when its cgroup is first seen;
+// runtime_root "" is proc_root/1/root (the host's root, from a container
+// with hostPID too), or "/" where that cannot be entered.
 class CgroupCache {
 public:
-	explicit CgroupCache(std::string proc_root = "/proc");
+	explicit CgroupCache(std::string proc_root = "/proc", std::string runtime_root = "");
 	// Never null: a pid that cannot be read (gone, no access) gets an
 	// info whose path is "".
 	const std::shared_ptr<const CgroupInfo> &of_pid(std::uint32_t pid);
@@ -73,6 +77,7 @@ public:
 
 private:
 	std::string proc_root_;
+	std::string runtime_root_;
 	std::shared_ptr<const CgroupInfo> unknown_;
 	std::unordered_map<std::uint32_t, std::shared_ptr<const CgroupInfo>> pids_;
 	std::unordered_map<std::string, std::shared_ptr<const CgroupInfo>> by_path_;  // key: hierarchy + path
@@ -80,6 +85,7 @@ private:
 };
 
 // Fills ProcessRef::cgroup of every listener's processes (snapshot -p).
-void attach_cgroups(std::vector<Listener> &listeners, const std::string &proc_root = "/proc");
+void attach_cgroups(std::vector<Listener> &listeners, const std::string &proc_root = "/proc",
+		    const std::string &runtime_root = "");
 
 }  // namespace listenq

@@ -270,8 +270,17 @@ TEST(Cgroup, CellAndJson)
 	const auto j = cgroup_json(&docker);
 	EXPECT_EQ(j.dump(), "{\"path\":\"/system.slice/docker-" + std::string(kId) +
 				    ".scope\",\"hierarchy\":\"v2\",\"runtime\":\"docker\",\"container_id\":\"" + kId +
-				    "\",\"pod_uid\":null,\"qos\":null,\"unit\":null}");
+				    "\",\"pod_uid\":null,\"qos\":null,\"unit\":null,\"pod\":null,\"namespace\":null,"
+				    "\"container\":null}");
 	EXPECT_EQ(cgroup_json(&pod)["qos"], "guaranteed");
+	// Names from the runtime's state come first in the cell.
+	CgroupInfo named = docker;
+	named.container = "redis";
+	EXPECT_EQ(cgroup_cell(&named), "redis");
+	named.pod = "web-7d9f8b6c5-x2x4z";
+	named.pod_namespace = "shop";
+	EXPECT_EQ(cgroup_cell(&named), "shop/web-7d9f8b6c5-x2x4z");
+	EXPECT_EQ(cgroup_json(&named)["namespace"], "shop");
 	EXPECT_TRUE(cgroup_json(nullptr).is_null());
 	const CgroupInfo unreadable;
 	EXPECT_TRUE(cgroup_json(&unreadable).is_null());
@@ -388,9 +397,13 @@ TEST(Cgroup, ExportLabelsOnlyWhenPresent)
 				    "kubepods-burstable-pod8dbc9e11_dc93_4eb2_bbef_ed21cf1db420.slice/cri-containerd-" +
 				    std::string(kId) + ".scope");
 	const CgroupInfo unit = info("/system.slice/nginx.service");
+	CgroupInfo named = pod;  // as the runtime's state names it
+	named.pod = "web-7d9f8b6c5-x2x4z";
+	named.pod_namespace = "shop";
+	named.container = "front";
 	ExportScrape s;
 	s.metrics = MetricSet::defaults();
-	s.listeners = {stat(1, 80, &pod), stat(2, 81, &unit), stat(3, 82, nullptr)};
+	s.listeners = {stat(1, 80, &pod), stat(2, 81, &unit), stat(3, 82, nullptr), stat(4, 83, &named)};
 	const std::string text = render_prometheus(s);
 	EXPECT_NE(text.find("listenq_accept_queue{netns=\"1\",family=\"ipv4\",addr=\"0.0.0.0\",port=\"80\",comm=\"srv\","
 			    "cookie=\"1\",container_id=\"" +
@@ -400,6 +413,11 @@ TEST(Cgroup, ExportLabelsOnlyWhenPresent)
 	EXPECT_NE(text.find("port=\"81\",comm=\"srv\",cookie=\"2\",unit=\"nginx.service\"} 0\n"), std::string::npos)
 		<< text;
 	EXPECT_NE(text.find("port=\"82\",comm=\"srv\",cookie=\"3\"} 0\n"), std::string::npos) << text;
+	EXPECT_NE(text.find("port=\"83\",comm=\"srv\",cookie=\"4\",container_id=\"" + std::string(kId) +
+			    "\",pod_uid=\"8dbc9e11-dc93-4eb2-bbef-ed21cf1db420\",namespace=\"shop\",pod=\"web-7d9f8b6c5-x2x4z\","
+			    "container=\"front\"} 0\n"),
+		  std::string::npos)
+		<< text;
 
 	PortAggregator agg;
 	s.group_by = GroupBy::port;
@@ -408,6 +426,7 @@ TEST(Cgroup, ExportLabelsOnlyWhenPresent)
 	const std::string ports = render_prometheus(s);
 	EXPECT_EQ(ports.find("container_id"), std::string::npos) << ports;
 	EXPECT_EQ(ports.find("unit="), std::string::npos) << ports;
+	EXPECT_EQ(ports.find("pod="), std::string::npos) << ports;
 }
 
 }  // namespace

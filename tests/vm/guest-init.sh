@@ -367,13 +367,13 @@ suites() {
 			sh -c "[ $rc = 0 ] && grep -qE '^\[==========\] [1-9][0-9]* tests? from .* ran' /tmp/refusal_hooks.txt"
 	fi
 	if want integration; then
-		# Host-only tests need bpftool, hping3, prometheus or promtool, which
+		# Host-only tests need bpftool, hping3, prometheus, promtool or podman, which
 		# this busybox guest lacks; the host tier runs them. The refusals of
 		# programs the guests do not use (tier 3's) run on the host. So do
 		# StaticBinary.*: they need file, ldd and build-static/ (seed_class
 		# runs the static binary here). Where listenq cannot trace, the
 		# suites that trace are left out (said in the detail).
-		f='-Reliability.EverySignal*:Reliability.SynFlood*:Reliability.Ghost*:Export.Prometheus*:Export.Once*:Knob/*:StaticBinary.*'
+		f='-Reliability.EverySignal*:Reliability.SynFlood*:Reliability.Ghost*:Export.Prometheus*:Export.Once*:Knob/*:StaticBinary.*:RealContainer.*'
 		# With tcp_diag loaded (@diag, after the same suite @nodiag), only
 		# what reads inet_diag runs again: snapshot, ss, verify, doctor and
 		# demo (src/sources/inet_diag serves those). The tracer's own tests
@@ -382,7 +382,7 @@ suites() {
 		[ "$SFX" = @diag ] && f="$f:Tracing.*:Reliability.*:Export.*"
 		notrace=
 		if [ -n "$NOTRACE" ]; then
-			f='-Tracing.*:Reliability.*:Export.*:Demo.*:Doctor.*:Knob/*:StaticBinary.*'
+			f='-Tracing.*:Reliability.*:Export.*:Demo.*:Doctor.*:Knob/*:StaticBinary.*:RealContainer.*'
 			notrace=" Not run, as they trace: Tracing Reliability Export Demo Doctor."
 		fi
 		bounded /tmp/integ.txt env CI=true "$INTEG" --gtest_filter="${GTEST:-$f}"
