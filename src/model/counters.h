@@ -24,6 +24,7 @@ struct ListenCounters {
 	std::uint64_t syncookies_failed = 0;  // SyncookiesFailed: an ACK with a bad cookie
 	std::uint64_t embryonic_rsts = 0;     // EmbryonicRsts: requests ended by a RST, sent or received
 	std::uint64_t syn_retrans = 0;        // TCPSynRetrans: SYN and SYN-ACK retransmits
+	bool operator==(const ListenCounters &) const = default;
 };
 
 // The rise from b to a, counter by counter; 0 where a counter went back

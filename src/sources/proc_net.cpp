@@ -177,6 +177,76 @@ Result<ListenCounters> listen_counters_from(const NetstatCounters &c)
 	return lc;
 }
 
+namespace {
+
+// The next line of text from pos (without its newline); pos moves past it.
+std::string_view next_line(std::string_view text, std::size_t &pos)
+{
+	const std::size_t end = std::min(text.find('\n', pos), text.size());
+	std::string_view line = text.substr(pos, end - pos);
+	pos = end < text.size() ? end + 1 : end;
+	return line;
+}
+
+// The next space-separated word of s from pos, or "" at its end.
+std::string_view next_word(std::string_view s, std::size_t &pos)
+{
+	while (pos < s.size() && s[pos] == ' ')
+		pos++;
+	const std::size_t start = pos;
+	while (pos < s.size() && s[pos] != ' ')
+		pos++;
+	return s.substr(start, pos - start);
+}
+
+}  // namespace
+
+Result<ListenCounters> parse_listen_counters(std::string_view text)
+{
+	std::size_t pos = 0;
+	std::string_view names, values;
+	while (pos < text.size()) {
+		std::string_view line = next_line(text, pos);
+		if (!line.starts_with("TcpExt:"))
+			continue;
+		values = next_line(text, pos);
+		names = line;
+		break;
+	}
+	if (names.empty())
+		return Error{ENOENT, "no TcpExt counters"};
+	if (!values.starts_with("TcpExt:"))
+		return Error{EBADMSG, "netstat: the TcpExt names are not followed by their values"};
+	const std::pair<std::string_view, std::uint64_t ListenCounters::*> wanted[] = {
+		{"ListenOverflows", &ListenCounters::listen_overflows},
+		{"ListenDrops", &ListenCounters::listen_drops},
+		{"TCPReqQFullDrop", &ListenCounters::reqq_full_drop},
+		{"TCPReqQFullDoCookies", &ListenCounters::reqq_full_do_cookies},
+		{"SyncookiesSent", &ListenCounters::syncookies_sent},
+		{"SyncookiesRecv", &ListenCounters::syncookies_recv},
+		{"SyncookiesFailed", &ListenCounters::syncookies_failed},
+		{"EmbryonicRsts", &ListenCounters::embryonic_rsts},
+		{"TCPSynRetrans", &ListenCounters::syn_retrans},
+	};
+	ListenCounters lc;
+	std::size_t np = 7, vp = 7;  // past "TcpExt:"
+	for (std::string_view key = next_word(names, np); !key.empty(); key = next_word(names, np)) {
+		const std::string_view val = next_word(values, vp);
+		if (val.empty())
+			return Error{EBADMSG, "netstat: fewer TcpExt values than names"};
+		for (const auto &[name, field] : wanted)
+			if (key == name) {
+				auto r = std::from_chars(val.data(), val.data() + val.size(), lc.*field, 10);
+				if (r.ec != std::errc() || r.ptr != val.data() + val.size())
+					return Error{EBADMSG, "netstat: bad value '" + std::string(val) + "' for TcpExt " +
+								      std::string(key)};
+			}
+	}
+	if (!next_word(values, vp).empty())
+		return Error{EBADMSG, "netstat: more TcpExt values than names"};
+	return lc;
+}
+
 Result<ListenCounters> read_listen_counters(const std::string &proc_root)
 {
 	std::ifstream in(proc_root + "/net/netstat");

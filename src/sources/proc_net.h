@@ -28,5 +28,9 @@ Result<NetstatCounters> parse_netstat(std::istream &in);
 // The listen-path counters of this netns (model/counters.h).
 Result<ListenCounters> listen_counters_from(const NetstatCounters &c);
 Result<ListenCounters> read_listen_counters(const std::string &proc_root = "/proc");
+// The same from /proc/net/netstat's text, reading only its TcpExt pair of
+// lines: what listen_counters_from(parse_netstat()) gives, without a map
+// of every group (the tracer reads each netns's file every interval).
+Result<ListenCounters> parse_listen_counters(std::string_view text);
 
 }  // namespace listenq

@@ -2,8 +2,12 @@
 
 #include "util/clock.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <set>
 #include <unordered_set>
@@ -17,8 +21,29 @@
 #include "sources/proc_owners.h"
 #include "tracing/listener_table.h"
 #include "tracing/sampler.h"
+#include "util/unique_fd.h"
 
 namespace listenq {
+
+// /proc/net/netstat of each netns with listeners, kept open: a read is a
+// pread from 0 (the seq file writes its text again), with no setns, open
+// or close each interval (a third of watch's CPU at 100 netns). An open
+// file pins its netns, so a file no read_listeners() pass used is closed
+// at the end of that pass: no netns outlives its listeners by more.
+class NetstatFiles {
+public:
+	// nullopt: the netns cannot be entered (gone) or its file not read.
+	Result<std::optional<ListenCounters>> read(std::uint32_t inode, Sampler &sampler);
+	void close_unused();
+
+private:
+	struct File {
+		UniqueFd fd;
+		bool used = false;
+	};
+	std::unordered_map<std::uint32_t, File> files_;
+	std::string text_;
+};
 
 // Member order: the sampler refers to the program.
 struct Tracer::Impl {
@@ -34,6 +59,7 @@ struct Tracer::Impl {
 	ListenerTable table;
 	// The owners' cgroups the listeners point to (ListenerStat::cgroup).
 	CgroupCache cgroups;
+	NetstatFiles netstat;
 };
 
 Tracer::Tracer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -152,6 +178,51 @@ Result<std::optional<ListenCounters>> netns_counters(std::uint32_t inode, Sample
 	return out;
 }
 
+}  // namespace
+
+Result<std::optional<ListenCounters>> NetstatFiles::read(std::uint32_t inode, Sampler &sampler)
+{
+	auto it = files_.find(inode);
+	if (it == files_.end()) {
+		int fd = -1;
+		auto r = run_in_netns(inode, sampler, [&]() { fd = ::open("/proc/thread-self/net/netstat", O_RDONLY | O_CLOEXEC); });
+		if (!r)
+			return r.error();
+		if (fd < 0)
+			return std::optional<ListenCounters>{};
+		it = files_.emplace(inode, File{UniqueFd(fd)}).first;
+	}
+	it->second.used = true;
+	text_.resize(std::max<std::size_t>(text_.size(), 16384));
+	std::size_t len = 0;
+	for (;;) {
+		if (len == text_.size())
+			text_.resize(2 * text_.size());
+		const ssize_t n = ::pread(it->second.fd.get(), text_.data() + len, text_.size() - len, static_cast<off_t>(len));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0) {
+				files_.erase(it);
+				return std::optional<ListenCounters>{};
+			}
+			break;
+		}
+		len += static_cast<std::size_t>(n);
+	}
+	auto c = parse_listen_counters(std::string_view(text_.data(), len));
+	return c ? std::optional<ListenCounters>(*c) : std::nullopt;
+}
+
+void NetstatFiles::close_unused()
+{
+	std::erase_if(files_, [](const auto &kv) { return !kv.second.used; });
+	for (auto &[inode, f] : files_)
+		f.used = false;
+}
+
+namespace {
+
 // A seeded listener's owner is the lowest pid holding its socket (a
 // pre-forking server's parent), looked up once per listener: the /proc
 // scan runs only when listeners not looked up yet appear. What it keeps:
@@ -221,7 +292,7 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 	auto read_mibs = [&]() -> Result<void> {
 		for (const ListenerStat &l : table.all())
 			if (tried.insert(l.id.netns).second) {
-				auto c = listenq::netns_counters(l.id.netns, *impl_->sampler);
+				auto c = impl_->netstat.read(l.id.netns, *impl_->sampler);
 				if (!c)
 					return c.error();
 				if (*c)
@@ -287,6 +358,7 @@ Result<void> Tracer::read_listeners(HistKinds hists)
 		if (auto r = read_mibs(); !r)  // the netns new in this read
 			return r;
 		impl_->synq->apply(table.all(), mibs);
+		impl_->netstat.close_unused();
 	}
 	return {};
 }

@@ -139,6 +139,38 @@ TEST(ProcNet, NetstatValuesMapToNames)
 	EXPECT_EQ(lc->reqq_full_do_cookies, 0u);  // absent on this kernel: 0
 }
 
+// The TcpExt-only parser the tracer uses each interval gives what the full
+// parser gives: on the capture, on a made-up order, and it refuses the
+// same malformed TcpExt lines.
+TEST(ProcNet, ListenCountersFastParserEqualsTheFullOne)
+{
+	for (const std::string &text : {read_fixture_text("proc_net_netstat_6.18.txt"),
+				       std::string("IpExt: A\nIpExt: 1\nTcpExt: SyncookiesSent ListenOverflows ListenDrops TCPReqQFullDrop "
+						   "X TCPSynRetrans\nTcpExt: 3 7 9 2 5 11\n")}) {
+		std::istringstream in(text);
+		auto full = parse_netstat(in);
+		ASSERT_TRUE(full);
+		auto want = listen_counters_from(*full);
+		ASSERT_TRUE(want);
+		auto got = parse_listen_counters(text);
+		ASSERT_TRUE(got) << got.error().message;
+		EXPECT_EQ(*got, *want);
+	}
+	// (the capture's listen counters are all 0: the values come from the second text)
+	auto made = parse_listen_counters("TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPReqQFullDrop X TCPSynRetrans\n"
+					  "TcpExt: 3 7 9 2 5 11\n");
+	ASSERT_TRUE(made);
+	EXPECT_EQ(made->syncookies_sent, 3u);
+	EXPECT_EQ(made->listen_overflows, 7u);
+	EXPECT_EQ(made->listen_drops, 9u);
+	EXPECT_EQ(made->reqq_full_drop, 2u);
+	EXPECT_EQ(made->syn_retrans, 11u);
+	for (const char *text : {"TcpExt: A B\nTcpExt: 1\n", "TcpExt: A\nTcpExt: 1 2\n", "TcpExt: A\nIpExt: 1\n",
+				 "TcpExt: ListenDrops\nTcpExt: x\n", "TcpExt: A\n"})
+		EXPECT_FALSE(parse_listen_counters(text)) << text;
+	EXPECT_EQ(parse_listen_counters("IpExt: A\nIpExt: 1\n").error().err, ENOENT);
+}
+
 TEST(ProcNet, NetstatMalformed)
 {
 	for (const char *text : {"TcpExt: A B\nTcpExt: 1\n", "TcpExt: A\nTcpExt: 1 2\n", "TcpExt: A\nIpExt: 1\n",
