@@ -3,7 +3,7 @@
 # ASan/UBSan plus a bounded libFuzzer run (scripts/fuzz.sh), privileged
 # integration tests (root; each in a private network namespace; they
 # include the static binary's, scripts/build-static.sh, compared with the
-# dynamic one), the Debian package (scripts/package.sh: lintian, then
+# dynamic one), the container image (scripts/image.sh), the Debian package (scripts/package.sh: lintian, then
 # installed, run and removed), the docs' captures (scripts/captures.sh
 # --check), a smoke run of the benchmarks (bench/run.sh
 # --smoke), then the kernel matrix in qemu guests (scripts/vmtest.sh;
@@ -92,6 +92,28 @@ static_check() {
 step static
 if static_check 2>&1 | tee build/static.log; then done_step ok
 else done_step FAILED "$(grep -m1 'static: FAILED' build/static.log)"; fi
+
+echo "== container image (scripts/image.sh: FROM scratch, the static binary; its labels, its size, it runs; removed after)"
+image_check() {
+  local msg v tag labels size bin ran
+  [ "$(id -u)" -eq 0 ] || { echo "SKIP: podman's store needs root here"; return 2; }
+  msg=$(scripts/image.sh --keep) || { echo "image: FAILED: scripts/image.sh: $msg"; return 1; }
+  echo "$msg"
+  v=$(build-static/listenq --version | awk '{print $2}') tag=localhost/listenq:$v
+  labels=$(podman image inspect -f '{{json .Labels}}' "$tag")
+  size=$(podman image inspect -f '{{.Size}}' "$tag") bin=$(stat -c %s build-static/listenq)
+  ran=$(podman run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none \
+        --entrypoint /listenq "$tag" --version 2>&1) || { echo "image: FAILED: podman run: $ran"; podman rmi -f "$tag" >/dev/null; return 1; }
+  podman rmi -f "$tag" >/dev/null
+  has "$labels" "\"org.opencontainers.image.version\":\"$v\"" && has "$labels" 'org.opencontainers.image.licenses":"GPL-2.0-only' &&
+    has "$labels" 'org.opencontainers.image.source' || { echo "image: FAILED: labels $labels"; return 1; }
+  [ $((size - bin)) -lt 65536 ] || { echo "image: FAILED: $size bytes, the binary $bin: over 64 KiB more"; return 1; }
+  has "$ran" "^listenq $v" || { echo "image: FAILED: it printed $ran"; return 1; }
+  echo "image: ok (labels $labels; $size bytes, the binary + $((size - bin)); podman run printed: $ran; removed)"
+}
+step image
+set +e; image_check 2>&1 | tee build/image.log; rc=${PIPESTATUS[0]}; set -e
+case $rc in 0) done_step ok ;; 2) done_step SKIP "not root" ;; *) done_step FAILED "$(grep -m1 'FAILED' build/image.log)" ;; esac
 
 echo "== Debian package (scripts/package.sh: lintian-clean .deb; tests/package/deb_roundtrip.sh: dpkg -i, run it, systemd-analyze verify, dpkg -r leaves nothing)"
 step package

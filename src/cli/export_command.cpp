@@ -5,6 +5,7 @@
 // the loop answers it at its next turn (<= 50 ms) with the rows, labelled
 // (PromExposition), and the server renders the body from them a piece at a
 // time as the client reads. Requests that arrive together share one scrape.
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "render/prom_render.h"
 #include "sources/port_range.h"
 #include "util/clock.h"
+#include "util/privilege.h"
 #include "util/unique_fd.h"
 #include "version.h"
 
@@ -237,6 +239,15 @@ int run_export(const Options &o, std::ostream &out, std::ostream &err)
 	}
 
 	::signal(SIGPIPE, SIG_IGN);  // a scraper that hangs up must not kill us
+	// The programs are loaded and attached: keep only what sampling and
+	// scrapes use from now on (docs/deployment.md, "Capabilities"), before
+	// any thread starts. A port below 1024 keeps the right to bind it.
+	std::vector<int> keep = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_BPF, CAP_PERFMON};
+	if (addr.port < 1024)
+		keep.push_back(CAP_NET_BIND_SERVICE);
+	auto kept = keep_only_capabilities(keep);
+	if (!kept)
+		err << "listenq export: warning: cannot drop capabilities: " << kept.error().message << '\n';
 	ScrapeDesk desk;
 	HttpServer server;
 	if (auto b = server.bind(addr); !b) {

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include "util/result.h"
 
 namespace listenq {
 
@@ -9,5 +12,13 @@ namespace listenq {
 bool has_bpf_privileges();
 // One-line hint naming what is missing.
 std::string privilege_hint(const std::string &command);
+
+// Keeps only these capabilities (numbers as in linux/capability.h) in this
+// thread's effective, permitted and inheritable sets, clears the ambient
+// set and drops the rest from the bounding set (so no exec gets them
+// back). Threads started later inherit the result; call it before any.
+// Returns the names of those kept that this process held; an error names
+// the call that failed.
+Result<std::string> keep_only_capabilities(const std::vector<int> &keep);
 
 }  // namespace listenq
