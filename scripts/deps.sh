@@ -11,7 +11,8 @@ set -euo pipefail
 # which asks man-db for listenq(8).
 # podman, runc and catatonit: the RealContainer test plays a real pod
 # (podman 4.3 runs containers only with runc here; catatonit is the pod's
-# pause process).
+# pause process). prometheus-alertmanager: tests/e2e/fleet.sh sends the
+# alerts of deploy/prometheus to a webhook through it.
 PKGS=(
   build-essential cmake pkg-config file
   clang llvm bpftool
@@ -20,7 +21,7 @@ PKGS=(
   iproute2 util-linux hping3
   libclang-rt-14-dev
   libcpp-httplib-dev prometheus curl groff-base
-  podman runc catatonit
+  podman runc catatonit prometheus-alertmanager
   dpkg-dev lintian systemd man-db
 )
 

@@ -35,6 +35,7 @@ ENTRYPOINT ["/listenq", "export"]
 CF
 # podman 4.3 on hybrid-cgroup hosts runs build steps only with runc; a
 # FROM scratch COPY runs none, but the default runtime is checked anyway.
+podman rmi -f "$tag" >/dev/null 2>&1 || true  # no older image left without its tag
 podman build -q --runtime runc -t "$tag" "$ctx" >/dev/null
 mkdir -p build-image
 out=build-image/listenq-$version.tar

@@ -3,7 +3,8 @@
 # ASan/UBSan plus a bounded libFuzzer run (scripts/fuzz.sh), privileged
 # integration tests (root; each in a private network namespace; they
 # include the static binary's, scripts/build-static.sh, compared with the
-# dynamic one), the container image (scripts/image.sh), the Debian package (scripts/package.sh: lintian, then
+# dynamic one), the container image (scripts/image.sh) and the fleet path
+# (tests/e2e/fleet.sh: Prometheus, Alertmanager, a webhook), the Debian package (scripts/package.sh: lintian, then
 # installed, run and removed), the docs' captures (scripts/captures.sh
 # --check), a smoke run of the benchmarks (bench/run.sh
 # --smoke), then the kernel matrix in qemu guests (scripts/vmtest.sh;
@@ -147,6 +148,11 @@ else
   elif [ $skips_ok = 0 ]; then done_step FAILED "$(tail -1 build/skips.log)"
   else done_step ok "$(grep -E 'tests passed' build/privileged.log)"; fi
 fi
+
+echo "== fleet (tests/e2e/fleet.sh: the image as the DaemonSet runs it, Prometheus with the rules, Alertmanager, a webhook; an overflow's alert must arrive)"
+step fleet
+set +e; tests/e2e/fleet.sh 2>&1 | tee build/fleet.log; rc=${PIPESTATUS[0]}; set -e
+case $rc in 0) done_step ok ;; 2) done_step SKIP "not root" ;; *) done_step FAILED "$(grep -m1 'FAILED' build/fleet.log)" ;; esac
 
 echo "== docs captures (scripts/captures.sh --check: every output in README.md and docs/ is what this binary prints now)"
 step captures
