@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <set>
+#include <tuple>
 
 #include "render/cgroup_render.h"
 #include "render/table.h"
@@ -45,6 +48,92 @@ std::string plural(std::size_t n, const char *one, const char *many)
 
 constexpr std::size_t kListenersShown = 5;
 
+// Who a listener's owner is, for the per-workload summary: a Kubernetes pod
+// (namespace/name, from the runtime's state), else a container (its name,
+// or its id's first 12 digits), else a pod by UID, else a systemd unit,
+// else the host.
+struct Workload {
+	std::string kind;  // pod, container, unit, host
+	std::string name;
+	std::string ns;  // a pod's namespace
+	auto operator<=>(const Workload &) const = default;
+};
+
+Workload workload_of(const ListenerObservation &l)
+{
+	if (!l.cgroup)
+		return {"host", "", ""};
+	const CgroupInfo &c = *l.cgroup;
+	if (!c.pod.empty())
+		return {"pod", c.pod, c.pod_namespace};
+	if (!c.container.empty())
+		return {"container", c.container, ""};
+	if (!c.container_id.empty())
+		return {"container", c.container_id.substr(0, 12), ""};
+	if (!c.pod_uid.empty())
+		return {"pod", "uid:" + c.pod_uid, ""};
+	if (!c.unit.empty())
+		return {"unit", c.unit, ""};
+	return {"host", "", ""};
+}
+
+struct WorkloadRow {
+	Workload w;
+	std::size_t listeners = 0;
+	std::size_t by[3] = {0, 0, 0};  // findings naming its listeners, by severity
+	std::uint64_t overflows = 0;
+};
+
+// One row per workload with listeners: most critical findings first, then
+// warnings, overflows, name.
+std::vector<WorkloadRow> workload_rows(const DoctorInput &in, const std::vector<Finding> &findings)
+{
+	std::map<Workload, WorkloadRow> rows;
+	for (const ListenerObservation &l : in.listeners) {
+		WorkloadRow &r = rows[workload_of(l)];
+		r.w = workload_of(l);
+		r.listeners++;
+		r.overflows += l.overflow_syn + l.overflow_ack;
+	}
+	for (const Finding &f : findings) {
+		std::set<Workload> named;
+		for (const ListenerObservation *l : f.listeners)
+			named.insert(workload_of(*l));
+		for (const Workload &w : named)
+			rows[w].by[static_cast<int>(f.severity)]++;
+	}
+	std::vector<WorkloadRow> out;
+	for (auto &[w, r] : rows)
+		out.push_back(r);
+	std::stable_sort(out.begin(), out.end(), [](const WorkloadRow &a, const WorkloadRow &b) {
+		return std::tie(b.by[0], b.by[1], b.overflows) < std::tie(a.by[0], a.by[1], a.overflows);
+	});
+	return out;
+}
+
+nlohmann::ordered_json workloads_json(const DoctorInput &in, const std::vector<Finding> &findings)
+{
+	using J = nlohmann::ordered_json;
+	J out = J::array();
+	for (const WorkloadRow &r : workload_rows(in, findings))
+		out.push_back(J{{"kind", r.w.kind},
+				{"name", r.w.kind == "host" ? J(nullptr) : J(r.w.name)},
+				{"namespace", r.w.ns.empty() ? J(nullptr) : J(r.w.ns)},
+				{"listeners", r.listeners},
+				{"critical", r.by[0]},
+				{"warning", r.by[1]},
+				{"info", r.by[2]},
+				{"overflows", r.overflows}});
+	return out;
+}
+
+std::string workload_name(const Workload &w)
+{
+	if (w.kind == "host")
+		return "host";
+	return w.kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.name;
+}
+
 }  // namespace
 
 void render_doctor_text(std::ostream &os, const DoctorInput &in, const std::vector<Finding> &findings)
@@ -77,6 +166,17 @@ void render_doctor_text(std::ostream &os, const DoctorInput &in, const std::vect
 	if (by[2])
 		os << "; " << by[2] << " for information";
 	os << ".\n";
+	// Per workload, once some listener's owner is in a container or pod.
+	const std::vector<WorkloadRow> rows = workload_rows(in, findings);
+	if (std::any_of(rows.begin(), rows.end(), [](const WorkloadRow &r) { return r.w.kind == "pod" || r.w.kind == "container"; })) {
+		os << "\nBy workload:\n";
+		TextTable t({{"  Workload"}, {"Listeners", TextTable::Align::right}, {"Critical", TextTable::Align::right},
+			     {"Warning", TextTable::Align::right}, {"Overflows", TextTable::Align::right}});
+		for (const WorkloadRow &r : rows)
+			t.add_row({"  " + workload_name(r.w), std::to_string(r.listeners), std::to_string(r.by[0]),
+				   std::to_string(r.by[1]), std::to_string(r.overflows)});
+		t.print(os);
+	}
 	for (const Finding &f : findings) {
 		os << '\n' << upper(severity_name(f.severity)) << "  " << f.title << '\n';
 		for (std::size_t i = 0; i < f.listeners.size() && i < kListenersShown; i++)
@@ -145,6 +245,7 @@ nlohmann::ordered_json doctor_json(const DoctorInput &in, const std::vector<Find
 		arr.push_back(j);
 	}
 	out["findings"] = arr;
+	out["workloads"] = workloads_json(in, findings);
 	return out;
 }
 

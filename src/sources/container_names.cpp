@@ -82,7 +82,7 @@ ContainerNames names_from_storage_containers(std::string_view text, std::string_
 		if (c.is_object() && str_at(c, "id") == id) {
 			auto names = c.find("names");
 			if (names != c.end() && names->is_array() && !names->empty() && names->front().is_string())
-				return {.container = names->front().get<std::string>()};
+				return {"", "", names->front().get<std::string>()};
 			return {};
 		}
 	return {};
@@ -93,11 +93,19 @@ ContainerNames read_container_names(std::string_view runtime, const std::string 
 	const bool any = runtime.empty();
 	if (any || runtime == "containerd") {
 		// One directory per containerd namespace: k8s.io (CRI), moby, default.
+		// (increment with an error code: a directory that goes away while
+		// it is read ends the loop instead of throwing)
 		std::error_code ec;
-		for (const auto &ns : std::filesystem::directory_iterator(root + "/run/containerd/io.containerd.runtime.v2.task", ec)) {
-			const std::string text = read_or_empty(ns.path().string() + "/" + id + "/config.json");
-			if (!text.empty())
-				return names_from_oci_config(text);
+		for (std::filesystem::directory_iterator it(root + "/run/containerd/io.containerd.runtime.v2.task", ec), end;
+		     !ec && it != end; it.increment(ec)) {
+			const std::string text = read_or_empty(it->path().string() + "/" + id + "/config.json");
+			if (text.empty())
+				continue;
+			ContainerNames n = names_from_oci_config(text);
+			// containerd also runs docker's containers (namespace moby),
+			// whose names are in docker's own state: look there too.
+			if (!n.empty() || !any)
+				return n;
 		}
 	}
 	if (any || runtime == "cri-o" || runtime == "podman") {
@@ -111,7 +119,8 @@ ContainerNames read_container_names(std::string_view runtime, const std::string 
 				n.container = names_from_storage_containers(
 						      read_or_empty(root + dir + "/overlay-containers/containers.json"), id)
 						      .container;
-			return n;
+			if (!n.empty() || !any)
+				return n;
 		}
 	}
 	if (any || runtime == "docker") {

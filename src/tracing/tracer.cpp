@@ -29,7 +29,9 @@ namespace listenq {
 // pread from 0 (the seq file writes its text again), with no setns, open
 // or close each interval (a third of watch's CPU at 100 netns). An open
 // file pins its netns, so a file no read_listeners() pass used is closed
-// at the end of that pass: no netns outlives its listeners by more.
+// at the end of that pass: no netns outlives its listeners by more. At
+// most kMaxOpen files are kept (a soft limit of 1024 open files is common);
+// a netns beyond them is read as before, entered each time.
 class NetstatFiles {
 public:
 	// nullopt: the netns cannot be entered (gone) or its file not read.
@@ -37,6 +39,7 @@ public:
 	void close_unused();
 
 private:
+	static constexpr std::size_t kMaxOpen = 256;
 	struct File {
 		UniqueFd fd;
 		bool used = false;
@@ -183,6 +186,8 @@ Result<std::optional<ListenCounters>> netns_counters(std::uint32_t inode, Sample
 Result<std::optional<ListenCounters>> NetstatFiles::read(std::uint32_t inode, Sampler &sampler)
 {
 	auto it = files_.find(inode);
+	if (it == files_.end() && files_.size() >= kMaxOpen)
+		return listenq::netns_counters(inode, sampler);
 	if (it == files_.end()) {
 		int fd = -1;
 		auto r = run_in_netns(inode, sampler, [&]() { fd = ::open("/proc/thread-self/net/netstat", O_RDONLY | O_CLOEXEC); });

@@ -50,10 +50,15 @@ Result<std::string> keep_only_capabilities(const std::vector<int> &keep)
 		return Error::from_errno(errno, "capget");
 	auto kept = [&](int cap) { return std::find(keep.begin(), keep.end(), cap) != keep.end(); };
 	// The bounding set first: dropping from it needs CAP_SETPCAP, which goes
-	// below. Capabilities this kernel does not know end the loop (EINVAL).
-	for (int cap = 0; cap < 64; cap++)
-		if (!kept(cap) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
-			return Error::from_errno(errno, "prctl(PR_CAPBSET_DROP, " + std::to_string(cap) + ")");
+	// below. Without it (a systemd unit or a pod that grants only listenq's
+	// set) the bounding set stays: export execs nothing, and the effective
+	// and permitted sets below are what count. Capabilities this kernel
+	// does not know read as -1 (EINVAL).
+	if (has_cap(data, CAP_SETPCAP))
+		for (int cap = 0; cap < 64; cap++)
+			if (!kept(cap) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+			    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
+				return Error::from_errno(errno, "prctl(PR_CAPBSET_DROP, " + std::to_string(cap) + ")");
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
 		return Error::from_errno(errno, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
 	std::string names;

@@ -15,8 +15,8 @@ std::string privilege_hint(const std::string &command);
 
 // Keeps only these capabilities (numbers as in linux/capability.h) in this
 // thread's effective, permitted and inheritable sets, clears the ambient
-// set and drops the rest from the bounding set (so no exec gets them
-// back). Threads started later inherit the result; call it before any.
+// set and, when this process holds CAP_SETPCAP, drops the rest from the
+// bounding set too (so no exec gets them back). Threads started later inherit the result; call it before any.
 // Returns the names of those kept that this process held; an error names
 // the call that failed.
 Result<std::string> keep_only_capabilities(const std::vector<int> &keep);

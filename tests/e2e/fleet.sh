@@ -26,6 +26,7 @@ scene=$root/build/tests/lq_scene
 work=$(mktemp -d)
 name=lq-fleet-$$
 pids=()
+[ -x "$root/build-static/listenq" ] || "$root/scripts/build-static.sh" >/dev/null
 version=$("$root/build-static/listenq" --version | awk '{print $2}')
 tag=localhost/listenq:$version
 export CONTAINERS_CONF=$work/containers.conf
@@ -43,7 +44,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "-- the image: $("$root/scripts/image.sh" --keep)"
+msg=$("$root/scripts/image.sh" --keep) || { echo "fleet: FAILED: scripts/image.sh: $msg"; exit 1; }
+echo "-- the image: $msg"
 caps=$(sed -n 's/^ *add: \[\(.*\)\]$/\1/p' "$root/deploy/kubernetes/daemonset.yaml" | tr -d '" ')
 podman run -d --name "$name" --pid host --network host --read-only --security-opt no-new-privileges \
   --cap-drop all --cap-add "$caps" -v /sys/kernel/tracing:/sys/kernel/tracing:ro \
@@ -91,6 +93,16 @@ for _ in $(seq 1 120); do
 done
 [ $up = 1 ] || { echo "fleet: FAILED: listenq, Alertmanager or Prometheus did not come up"; podman logs "$name" | tail -5; tail -5 "$work/prom.log" "$work/am.log"; exit 1; }
 echo "-- up: listenq /metrics, Alertmanager, Prometheus (rules: deploy/prometheus/listenq.rules.yml, for: 5s)"
+# With only the DaemonSet's capabilities (no CAP_SETPCAP), export still
+# drops all but five once attached: SYS_RESOURCE goes.
+cpid=$(podman inspect -f '{{.State.Pid}}' "$name")
+eff=$(sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$cpid/status")
+want=000000c000280004  # DAC_READ_SEARCH SYS_PTRACE SYS_ADMIN PERFMON BPF
+[ "$eff" = "$want" ] || { echo "fleet: FAILED: the container's listenq has CapEff $eff, not $want"; podman logs "$name" | tail -3; exit 1; }
+if podman logs "$name" 2>&1 | grep -q 'cannot drop capabilities'; then
+  echo "fleet: FAILED: $(podman logs "$name" 2>&1 | grep 'cannot drop capabilities')"; exit 1
+fi
+echo "-- the container's listenq after start: CapEff $eff (dac_read_search sys_ptrace sys_admin perfmon bpf)"
 
 # A listener that overflows: backlog 2, 20 connects, no accept().
 before=$(awk '/^TcpExt:/ { if (!n) { split($0, k); n = 1 } else { split($0, v); for (i in k) if (k[i] == "ListenOverflows") print v[i] } }' /proc/net/netstat)
@@ -106,7 +118,7 @@ for _ in $(seq 1 90); do
 done
 after=$(awk '/^TcpExt:/ { if (!n) { split($0, k); n = 1 } else { split($0, v); for (i in k) if (k[i] == "ListenOverflows") print v[i] } }' /proc/net/netstat)
 [ -n "$fired" ] || { echo "fleet: FAILED: no ListenqAcceptQueueOverflowing at the webhook in 90 s (ListenOverflows +$((after - before)))";
-  curl -s "127.0.0.1:19090/api/v1/query?query=listenq_overflows_total" | head -c 600; echo; exit 1; }
+  curl -s "127.0.0.1:19090/api/v1/query?query=listenq_overflows_total" > "$work/q.json" || true; head -c 600 "$work/q.json"; echo; exit 1; }
 echo "-- the kernel: TcpExt ListenOverflows +$((after - before)) in this netns"
 echo "-- the webhook received:"
 python3 -c '

@@ -239,6 +239,19 @@ TEST_F(Export, SixtyFourStalledClientsDoNotStallAScrape)
 	EXPECT_LT(secs, 1.0);
 }
 
+// The Cap* lines of a /proc status file: "CapEff" -> its mask.
+std::map<std::string, std::uint64_t> caps_of(const std::string &status_path)
+{
+	std::map<std::string, std::uint64_t> caps;
+	auto status = listenq::read_file(status_path);
+	EXPECT_TRUE(status) << status_path;
+	std::istringstream in(status ? *status : "");
+	for (std::string line; std::getline(in, line);)
+		if (line.starts_with("Cap"))
+			caps[line.substr(0, line.find(':'))] = std::stoull(line.substr(line.find(':') + 1), nullptr, 16);
+	return caps;
+}
+
 // Once its programs are loaded and attached, export keeps only the
 // capabilities docs/deployment.md says sampling and scrapes need, in every
 // thread, with an empty ambient set and a bounding set as small; and it
@@ -249,16 +262,6 @@ TEST_F(Export, DropsTheCapabilitiesItNoLongerNeeds)
 	// CAP_PERFMON 38, CAP_BPF 39 (linux/capability.h).
 	// Kernels before 5.8 have neither of the last two: what this test
 	// process holds (everything: root) bounds what export can keep.
-	auto caps_of = [](const std::string &status_path) {
-		std::map<std::string, std::uint64_t> caps;
-		auto status = listenq::read_file(status_path);
-		EXPECT_TRUE(status) << status_path;
-		std::istringstream in(status ? *status : "");
-		for (std::string line; std::getline(in, line);)
-			if (line.starts_with("Cap"))
-				caps[line.substr(0, line.find(':'))] = std::stoull(line.substr(line.find(':') + 1), nullptr, 16);
-		return caps;
-	};
 	const std::uint64_t want = ((1ULL << 2) | (1ULL << 19) | (1ULL << 21) | (1ULL << 38) | (1ULL << 39)) &
 				   caps_of("/proc/self/status")["CapPrm"];
 	auto exporter = start_export();
@@ -279,6 +282,34 @@ TEST_F(Export, DropsTheCapabilitiesItNoLongerNeeds)
 	EXPECT_NE(text.find("listenq_netns_not_entered 0\n"), std::string::npos) << text;
 	std::cout << "[ measured ] export's " << threads << " threads after start: CapEff " << std::hex << want << std::dec
 		  << " (dac_read_search sys_ptrace sys_admin perfmon bpf)" << std::endl;
+}
+
+// As a unit or a pod runs it: only its set plus NET_ADMIN (bit 12), no
+// CAP_SETPCAP to shrink the bounding set with. The effective and
+// permitted sets still lose NET_ADMIN; the bounding set keeps it, and
+// nothing is said (export execs nothing). Host only: the guests have no
+// setpriv.
+TEST_F(Export, KeepsItsSetWithoutSetpcap)
+{
+	const std::uint64_t want = ((1ULL << 2) | (1ULL << 19) | (1ULL << 21) | (1ULL << 38) | (1ULL << 39)) &
+				   caps_of("/proc/self/status")["CapPrm"];
+	const std::string setpriv = which("setpriv");
+	ASSERT_FALSE(setpriv.empty()) << "setpriv (util-linux) is installed by scripts/deps.sh";
+	Spawned limited({setpriv, "--bounding-set=-all,+bpf,+perfmon,+sys_admin,+net_admin,+sys_ptrace,+dac_read_search", "--",
+			 LISTENQ_BIN, "export", "--listen", "127.0.0.1:" + std::to_string(kExportPort)});
+	ASSERT_TRUE(wait_until([] { return !scrape().empty(); }, 15s)) << "listenq export under setpriv did not answer";
+	const std::uint64_t net_admin = (1ULL << 12) & caps_of("/proc/self/status")["CapPrm"];
+	for (const auto &task : std::filesystem::directory_iterator("/proc/" + std::to_string(limited.pid()) + "/task")) {
+		auto caps = caps_of(task.path().string() + "/status");
+		EXPECT_EQ(caps["CapEff"], want) << task.path();
+		EXPECT_EQ(caps["CapPrm"], want) << task.path();
+		EXPECT_EQ(caps["CapBnd"], want | net_admin) << task.path();
+	}
+	limited.signal(SIGTERM);
+	std::vector<std::string> rest;
+	std::string err;
+	EXPECT_EQ(limited.wait(10s, rest, err), 0) << err;
+	EXPECT_EQ(err.find("cannot drop capabilities"), std::string::npos) << err;
 }
 
 // Debian's prometheus on loopback, scraping the exporter every second.

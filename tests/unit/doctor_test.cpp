@@ -433,3 +433,58 @@ TEST(Doctor, TextAndJsonRender)
 		EXPECT_LE(line.size(), 79u) << line;
 	expect_golden("doctor_overflow.json", doctor_json(in, f).dump(2) + "\n");
 }
+
+// Per workload: a pod named by its runtime's state, a container known only
+// by its id, the host; the rows count listeners, findings that name one of
+// theirs, and overflows; the most critical first. Shown only once a pod or
+// a container owns a listener.
+TEST(Doctor, WorkloadSummaryNamesPodsAndContainers)
+{
+	ListenerObservation pod = overflowing();
+	pod.cgroup = CgroupInfo{};
+	pod.cgroup->path = "/kubepods/burstable/pod5f0c2a1e/8555";
+	pod.cgroup->container_id = std::string(64, 'a');
+	pod.cgroup->pod = "web-7d9f8b6c5-x2x4z";
+	pod.cgroup->pod_namespace = "shop";
+	pod.cgroup->container = "front";
+	ListenerObservation box = listener(6379, 511);
+	box.id.cookie = 77;
+	box.cgroup = CgroupInfo{};
+	box.cgroup->path = "/system.slice/docker-bbbb.scope";
+	box.cgroup->container_id = std::string(64, 'b');
+	ListenerObservation host = listener(22, 128);
+	host.id.cookie = 78;
+	DoctorInput in = input({host, box, pod});
+	auto f = diagnose(in);
+	std::ostringstream text;
+	render_doctor_text(text, in, f);
+	const std::string t = text.str();
+	const std::size_t at = t.find("By workload:\n");
+	ASSERT_NE(at, std::string::npos) << t;
+	std::istringstream rows(t.substr(at));
+	std::vector<std::string> lines;
+	for (std::string line; std::getline(rows, line) && !line.empty();)
+		lines.push_back(line);
+	ASSERT_EQ(lines.size(), 5u) << t;
+	EXPECT_NE(lines[1].find("Workload"), std::string::npos) << lines[1];
+	EXPECT_EQ(lines[2].rfind("  pod shop/web-7d9f8b6c5-x2x4z ", 0), 0u) << lines[2];
+	EXPECT_NE(lines[2].find(" 1 "), std::string::npos) << lines[2];
+	EXPECT_NE(lines[2].find(std::to_string(pod.overflow_syn + pod.overflow_ack)), std::string::npos) << lines[2];
+	EXPECT_EQ(lines[3].rfind("  container bbbbbbbbbbbb ", 0), 0u) << lines[3];
+	EXPECT_EQ(lines[4].rfind("  host ", 0), 0u) << lines[4];
+
+	const auto j = doctor_json(in, f);
+	ASSERT_EQ(j["workloads"].size(), 3u);
+	EXPECT_EQ(j["workloads"][0]["kind"], "pod");
+	EXPECT_EQ(j["workloads"][0]["name"], "web-7d9f8b6c5-x2x4z");
+	EXPECT_EQ(j["workloads"][0]["namespace"], "shop");
+	EXPECT_GE(j["workloads"][0]["critical"].get<int>(), 1);
+	EXPECT_EQ(j["workloads"][2]["kind"], "host");
+	EXPECT_TRUE(j["workloads"][2]["name"].is_null());
+
+	// No container or pod: no summary in the text.
+	DoctorInput bare = input({listener(22, 128)});
+	std::ostringstream plain;
+	render_doctor_text(plain, bare, diagnose(bare));
+	EXPECT_EQ(plain.str().find("By workload"), std::string::npos) << plain.str();
+}

@@ -373,7 +373,7 @@ suites() {
 		# StaticBinary.*: they need file, ldd and build-static/ (seed_class
 		# runs the static binary here). Where listenq cannot trace, the
 		# suites that trace are left out (said in the detail).
-		f='-Reliability.EverySignal*:Reliability.SynFlood*:Reliability.Ghost*:Export.Prometheus*:Export.Once*:Knob/*:StaticBinary.*:RealContainer.*'
+		f='-Reliability.EverySignal*:Reliability.SynFlood*:Reliability.Ghost*:Export.Prometheus*:Export.Once*:Knob/*:StaticBinary.*:RealContainer.*:Export.KeepsItsSet*'
 		# With tcp_diag loaded (@diag, after the same suite @nodiag), only
 		# what reads inet_diag runs again: snapshot, ss, verify, doctor and
 		# demo (src/sources/inet_diag serves those). The tracer's own tests
@@ -382,7 +382,7 @@ suites() {
 		[ "$SFX" = @diag ] && f="$f:Tracing.*:Reliability.*:Export.*"
 		notrace=
 		if [ -n "$NOTRACE" ]; then
-			f='-Tracing.*:Reliability.*:Export.*:Demo.*:Doctor.*:Knob/*:StaticBinary.*:RealContainer.*'
+			f='-Tracing.*:Reliability.*:Export.*:Demo.*:Doctor.*:Knob/*:StaticBinary.*:RealContainer.*:Export.KeepsItsSet*'
 			notrace=" Not run, as they trace: Tracing Reliability Export Demo Doctor."
 		fi
 		bounded /tmp/integ.txt env CI=true "$INTEG" --gtest_filter="${GTEST:-$f}"
