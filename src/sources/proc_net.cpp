@@ -155,25 +155,32 @@ Result<NetstatCounters> parse_netstat(std::istream &in)
 	return out;
 }
 
+namespace {
+
+// The TcpExt counters ListenCounters holds, by their /proc/net/netstat names.
+constexpr std::pair<std::string_view, std::uint64_t ListenCounters::*> kListenCounterNames[] = {
+	{"ListenOverflows", &ListenCounters::listen_overflows},
+	{"ListenDrops", &ListenCounters::listen_drops},
+	{"TCPReqQFullDrop", &ListenCounters::reqq_full_drop},
+	{"TCPReqQFullDoCookies", &ListenCounters::reqq_full_do_cookies},
+	{"SyncookiesSent", &ListenCounters::syncookies_sent},
+	{"SyncookiesRecv", &ListenCounters::syncookies_recv},
+	{"SyncookiesFailed", &ListenCounters::syncookies_failed},
+	{"EmbryonicRsts", &ListenCounters::embryonic_rsts},
+	{"TCPSynRetrans", &ListenCounters::syn_retrans},
+};
+
+}  // namespace
+
 Result<ListenCounters> listen_counters_from(const NetstatCounters &c)
 {
 	auto ext = c.find("TcpExt");
 	if (ext == c.end())
 		return Error{ENOENT, "no TcpExt counters"};
-	auto get = [&](const char *k) {
-		auto it = ext->second.find(k);
-		return it == ext->second.end() ? std::uint64_t{0} : it->second;
-	};
 	ListenCounters lc;
-	lc.listen_overflows = get("ListenOverflows");
-	lc.listen_drops = get("ListenDrops");
-	lc.reqq_full_drop = get("TCPReqQFullDrop");
-	lc.reqq_full_do_cookies = get("TCPReqQFullDoCookies");
-	lc.syncookies_sent = get("SyncookiesSent");
-	lc.syncookies_recv = get("SyncookiesRecv");
-	lc.syncookies_failed = get("SyncookiesFailed");
-	lc.embryonic_rsts = get("EmbryonicRsts");
-	lc.syn_retrans = get("TCPSynRetrans");
+	for (const auto &[name, field] : kListenCounterNames)
+		if (auto it = ext->second.find(std::string(name)); it != ext->second.end())
+			lc.*field = it->second;
 	return lc;
 }
 
@@ -217,24 +224,13 @@ Result<ListenCounters> parse_listen_counters(std::string_view text)
 		return Error{ENOENT, "no TcpExt counters"};
 	if (!values.starts_with("TcpExt:"))
 		return Error{EBADMSG, "netstat: the TcpExt names are not followed by their values"};
-	const std::pair<std::string_view, std::uint64_t ListenCounters::*> wanted[] = {
-		{"ListenOverflows", &ListenCounters::listen_overflows},
-		{"ListenDrops", &ListenCounters::listen_drops},
-		{"TCPReqQFullDrop", &ListenCounters::reqq_full_drop},
-		{"TCPReqQFullDoCookies", &ListenCounters::reqq_full_do_cookies},
-		{"SyncookiesSent", &ListenCounters::syncookies_sent},
-		{"SyncookiesRecv", &ListenCounters::syncookies_recv},
-		{"SyncookiesFailed", &ListenCounters::syncookies_failed},
-		{"EmbryonicRsts", &ListenCounters::embryonic_rsts},
-		{"TCPSynRetrans", &ListenCounters::syn_retrans},
-	};
 	ListenCounters lc;
 	std::size_t np = 7, vp = 7;  // past "TcpExt:"
 	for (std::string_view key = next_word(names, np); !key.empty(); key = next_word(names, np)) {
 		const std::string_view val = next_word(values, vp);
 		if (val.empty())
 			return Error{EBADMSG, "netstat: fewer TcpExt values than names"};
-		for (const auto &[name, field] : wanted)
+		for (const auto &[name, field] : kListenCounterNames)
 			if (key == name) {
 				auto r = std::from_chars(val.data(), val.data() + val.size(), lc.*field, 10);
 				if (r.ec != std::errc() || r.ptr != val.data() + val.size())

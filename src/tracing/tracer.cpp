@@ -375,7 +375,7 @@ Result<bool> Tracer::in_netns_of(std::uint32_t netns, const std::function<void()
 
 Result<std::optional<ListenCounters>> Tracer::netns_counters(std::uint32_t netns)
 {
-	return listenq::netns_counters(netns, *impl_->sampler);
+	return impl_->netstat.read(netns, *impl_->sampler);
 }
 
 const std::deque<ListenerStat> &Tracer::listeners() const { return impl_->table.all(); }

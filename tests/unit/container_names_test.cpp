@@ -7,8 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
+#include "golden.h"
 #include "sources/cgroup.h"
 #include "sources/container_names.h"
 
@@ -19,11 +19,7 @@ namespace {
 
 std::string fixture(const std::string &rel)
 {
-	std::ifstream f(std::string(LQ_FIXTURES) + "/runtime/" + rel);
-	EXPECT_TRUE(f) << rel;
-	std::stringstream ss;
-	ss << f.rdbuf();
-	return ss.str();
+	return listenq::testing::read_fixture_text("runtime/" + rel);
 }
 
 std::string podman_id()
