@@ -6,7 +6,8 @@
 # would need its shared libraries at run time (NSS, dlopen).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build-static -DLISTENQ_STATIC=ON -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+. scripts/lib/cmake-flags.sh
+cmake -S . -B build-static -DLISTENQ_STATIC=ON "${LQ_CMAKE_FLAGS[@]}" >/dev/null
 rm -f build-static/listenq  # always relink, so the link's warnings are seen
 log=build-static/build.log
 if ! cmake --build build-static -j"$(nproc)" --target listenq > "$log" 2>&1; then

@@ -2,5 +2,6 @@
 # Configures and builds listenq and its tests into build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+. scripts/lib/cmake-flags.sh
+cmake -S . -B build "${LQ_CMAKE_FLAGS[@]}" -DCMAKE_EXE_LINKER_FLAGS="$LQ_LDFLAGS" >/dev/null
 cmake --build build -j"$(nproc)"

@@ -14,7 +14,7 @@ set -euo pipefail
 # pause process). prometheus-alertmanager: tests/e2e/fleet.sh sends the
 # alerts of deploy/prometheus to a webhook through it.
 PKGS=(
-  build-essential cmake pkg-config file
+  build-essential cmake pkg-config file ccache
   clang llvm bpftool
   libbpf-dev libelf-dev zlib1g-dev
   libcli11-dev libgtest-dev nlohmann-json3-dev

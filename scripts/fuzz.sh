@@ -9,7 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-${FUZZ_SECONDS:-60}}"
 scripts/deps.sh >/dev/null
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DLISTENQ_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# OSS-Fuzz's flags: -O1 and line tables only (less to compile and link
+# than RelWithDebInfo's -O2 -g: compiling is most of this step), asserts kept.
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DLISTENQ_FUZZ=ON -DCMAKE_BUILD_TYPE=None \
+  -DCMAKE_C_FLAGS="-O1 -gline-tables-only" -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" "${launcher[@]}" >/dev/null
 targets=(proc inet_diag bpf_records http)
 cmake --build build-fuzz -j"$(nproc)" --target listenq_unit "${targets[@]/#/fuzz_}" >/dev/null
 

@@ -8,16 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# hardening=+all adds bindnow to the default fortify, stack protector, relro
+# hardening=+all (scripts/lib/cmake-flags.sh) adds bindnow to the default fortify, stack protector, relro
 # and PIE (lintian: hardening-no-bindnow). CMake has no CPPFLAGS: they go with
 # CFLAGS/CXXFLAGS, given on every configure (the environment is read once).
-export DEB_BUILD_MAINT_OPTIONS=hardening=+all
-flag() { dpkg-buildflags --get "$1"; }
-cmake -S . -B build-deb -DLISTENQ_DEB=ON -DLISTENQ_VMLINUX_H=checked-in \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_FLAGS="$(flag CPPFLAGS) $(flag CFLAGS)" \
-  -DCMAKE_CXX_FLAGS="$(flag CPPFLAGS) $(flag CXXFLAGS)" \
-  -DCMAKE_EXE_LINKER_FLAGS="$(flag LDFLAGS)" >/dev/null
+BUILD_TYPE=RelWithDebInfo
+. scripts/lib/cmake-flags.sh
+cmake -S . -B build-deb -DLISTENQ_DEB=ON -DLISTENQ_VMLINUX_H=checked-in "${LQ_CMAKE_FLAGS[@]}" \
+  -DCMAKE_EXE_LINKER_FLAGS="$LQ_LDFLAGS" >/dev/null
 log=build-deb/build.log
 rm -f build-deb/listenq  # always relink, so the POST_BUILD strip (cmake/Deb.cmake) runs
 if ! cmake --build build-deb -j"$(nproc)" > "$log" 2>&1; then

@@ -247,6 +247,10 @@ tiers() {
 			[ $t = tracepoint ] && expect=$tp_expect
 			check $t probe_$t "exit $rc; $n facts on $t (expected $expect)" [ "$rc" = 0 -a "$n" = "$expect" ]
 		fi
+		# With tcp_diag loaded (@diag), the traces are not run again: the
+		# tracer reads no inet_diag, and only verify_ss_test's tests need
+		# tcp_diag (LQ_REQUIRE_TCP_DIAG); integration@diag runs those.
+		[ "$SFX" = @diag ] && continue
 		want "trace_$t" || continue
 		if [ $t = fentry ] && [ -n "$NOFENTRY" ]; then
 			result $t trace_$t skip "$NOFENTRY"
@@ -355,6 +359,8 @@ capture() {
 suites() {
 	if [ -n "$NOTRACE" ]; then
 		skipped - refusal_hooks
+	elif [ "$SFX" = @diag ]; then
+		:  # tracer tests: run @nodiag only, as the traces in tiers()
 	elif want refusal_hooks; then
 		f='Knob/*/none:Knob/*/fx_accept:Knob/*/fx_hashdance:Knob/*/fn_conn_request:Knob/*/fentry_fexit*'
 		# No fentry program loads here: refusing one changes nothing, so the
