@@ -11,6 +11,17 @@
 #include <bpf/bpf_core_read.h>
 
 /*
+ * Since 6.15 the ACK-path overflow has a drop reason of its own
+ * (tcp_check_req). A vmlinux.h from an older kernel (the
+ * checked-in arm64 one is 6.1's) lacks it; the relocation still names the
+ * kernel's enumerator (libbpf matches names without their ___ suffix), and
+ * fact_ack_path asks whether it exists.
+ */
+enum skb_drop_reason___lq {
+	SKB_DROP_REASON_TCP_LISTEN_OVERFLOW___lq = 1,
+};
+
+/*
  * v6.18 "net: add sk->sk_drop_counters" (Eric Dumazet): some protocols keep
  * drops in per-NUMA counters and sk_drops_read() sums them; sk->sk_drops
  * stays the counter when the pointer is NULL (TCP today). Older kernels

@@ -91,8 +91,9 @@ static __always_inline void skb_dropped(void *ctx, __u32 reason, const struct so
 	struct lq_listener_state *st;
 
 	if (exact(LQ_EXACT_ACK_PATH) ||
-	    !bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) ||
-	    reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) || !rx_sk)
+	    !bpf_core_enum_value_exists(enum skb_drop_reason___lq, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW___lq) ||
+	    reason != bpf_core_enum_value(enum skb_drop_reason___lq, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW___lq) ||
+	    !rx_sk)
 		return;
 	if (!key_of_raw(&key, rx_sk))
 		return;

@@ -10,9 +10,29 @@
 #ifndef LISTENQ_SYSCALLS_BPF_H
 #define LISTENQ_SYSCALLS_BPF_H
 
-#define NR_LISTEN 50	/* x86_64 */
-#define NR_ACCEPT 43
-#define NR_ACCEPT4 288
+#include <listenq/syscall_nr.h>
+
+/*
+ * The target's numbers, its syscall arguments (libbpf's PT_REGS_*_SYSCALL:
+ * di and si on x86_64; orig_x0 and x1 on arm64) and where the number stays
+ * for sys_exit (orig_ax; arm64's syscallno). cmake/Bpf.cmake builds for x86
+ * or arm64 only.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define NR_LISTEN LQ_NR_X86_64_LISTEN
+#define NR_ACCEPT LQ_NR_X86_64_ACCEPT
+#define NR_ACCEPT4 LQ_NR_X86_64_ACCEPT4
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
+#define SYSCALL_NR_CORE(regs) BPF_CORE_READ(regs, orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_LISTEN LQ_NR_ARM64_LISTEN
+#define NR_ACCEPT LQ_NR_ARM64_ACCEPT
+#define NR_ACCEPT4 LQ_NR_ARM64_ACCEPT4
+#define SYSCALL_NR(regs) ((regs)->syscallno)
+#define SYSCALL_NR_CORE(regs) BPF_CORE_READ(regs, syscallno)
+#else
+#error "listenq: no syscall table for this architecture (x86 and arm64 only)"
+#endif
 
 /* listen()/accept() arguments between sys_enter and sys_exit. */
 struct pending_call {
@@ -108,17 +128,17 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
 	if (nr_wanted(id))
-		call_entered(id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si));
+		call_entered(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs));
 	return 0;
 }
 
-/* The number is in the registers (orig_ax on x86_64): no map lookup
- * unless it is one of ours. */
+/* The number is in the registers (SYSCALL_NR): no map lookup unless it
+ * is one of ours. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	if (nr_wanted(regs->orig_ax))
-		call_returned(ctx, regs->orig_ax, ret);
+	if (nr_wanted(SYSCALL_NR(regs)))
+		call_returned(ctx, SYSCALL_NR(regs), ret);
 	return 0;
 }
 
@@ -126,14 +146,14 @@ SEC("raw_tp/sys_enter")
 int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
 {
 	if (nr_wanted(id))
-		call_entered(id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si));
+		call_entered(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs));
 	return 0;
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 {
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = SYSCALL_NR_CORE(regs);
 
 	if (nr_wanted(nr))
 		call_returned(ctx, nr, ret);
