@@ -22,9 +22,9 @@ set(LISTENQ_TESTS OFF CACHE BOOL "build tests" FORCE)
 # CPACK_STRIP_FILES, keeps them). The DWARF stays in build-deb/listenq.debug,
 # found through the debuglink.
 add_custom_command(TARGET listenq POST_BUILD
-  COMMAND objcopy --only-keep-debug listenq listenq.debug
-  COMMAND strip --remove-section=.comment --remove-section=.note listenq
-  COMMAND objcopy --add-gnu-debuglink=listenq.debug listenq
+  COMMAND ${CMAKE_OBJCOPY} --only-keep-debug listenq listenq.debug
+  COMMAND ${CMAKE_STRIP} --remove-section=.comment --remove-section=.note listenq
+  COMMAND ${CMAKE_OBJCOPY} --add-gnu-debuglink=listenq.debug listenq
   WORKING_DIRECTORY ${CMAKE_BINARY_DIR} VERBATIM)
 
 set(_deb_dir ${CMAKE_SOURCE_DIR}/contrib/debian)

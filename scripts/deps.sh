@@ -13,8 +13,12 @@ set -euo pipefail
 # (podman 4.3 runs containers only with runc here; catatonit is the pod's
 # pause process). prometheus-alertmanager: tests/e2e/fleet.sh sends the
 # alerts of deploy/prometheus to a webhook through it.
+# gcc/g++-aarch64-linux-gnu: the arm64 static binary (scripts/build-static.sh
+# --arch arm64; its libraries come from Debian's arm64 archive, unpacked
+# apart); qemu-user-static runs it here (test.sh's arm64 step).
 PKGS=(
   build-essential cmake pkg-config file ccache
+  gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static
   clang llvm bpftool
   libbpf-dev libelf-dev zlib1g-dev
   libcli11-dev libgtest-dev nlohmann-json3-dev

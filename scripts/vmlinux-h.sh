@@ -25,23 +25,14 @@ arm64) ;;
 esac
 
 cache=${LISTENQ_VM_CACHE:-/var/cache/listenq-vm}
-a=$cache/apt-arm64 k=/usr/share/keyrings/debian-archive-keyring.gpg
-mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-  grep -v '^[[:space:]]*#' | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -1 | tr -d ' ' || true)
-mirror=${mirror%/}
-mirror=${mirror:-http://deb.debian.org/debian}
-mkdir -p "$a/lists/partial" "$a/cache/archives/partial" "$cache/deb"
-printf 'deb [arch=arm64 signed-by=%s] %s %s main\n' "$k" "$mirror" bookworm "$k" "$mirror" bookworm-updates \
-  "$k" "${mirror%/debian}/debian-security" bookworm-security > "$a/sources.list"
-apt_opts=(-o "Dir::Etc::sourcelist=$a/sources.list" -o Dir::Etc::sourceparts=/dev/null -o "Dir::State::lists=$a/lists"
-  -o "Dir::Cache=$a/cache" -o APT::Architecture=arm64 -o APT::Architectures=arm64)
-apt-get "${apt_opts[@]}" update -qq
-pkg=$(apt-cache "${apt_opts[@]}" search --names-only '^linux-image-6\.1\.0-[0-9]+-arm64$' | awk '{print $1}' | sort -V | tail -1)
+. scripts/lib/arm64-apt.sh
+arm64_apt "$cache"
+pkg=$(apt-cache "${ARM64_APT[@]}" search --names-only '^linux-image-6\.1\.0-[0-9]+-arm64$' | awk '{print $1}' | sort -V | tail -1)
 [ -n "$pkg" ] || { echo "vmlinux-h: apt offers no linux-image-6.1.0-*-arm64" >&2; exit 1; }
 dir=$cache/$pkg
 if [ ! -d "$dir/boot" ]; then
-  (cd "$cache/deb" && apt-get "${apt_opts[@]}" download "$pkg" >/dev/null 2>&1)
-  mkdir -p "$dir" && dpkg -x "$cache"/deb/"$pkg"_*.deb "$dir"
+  deb=$(arm64_download "$cache" "$pkg")
+  mkdir -p "$dir" && dpkg -x "$deb" "$dir"
 fi
 image=$(ls "$dir"/boot/vmlinuz-*)
 btf=$(mktemp)
