@@ -178,7 +178,7 @@ fi
 arm64_check() {
   local f v h nr dis
   scripts/build-static.sh --arch arm64 || { echo "arm64: FAILED: scripts/build-static.sh --arch arm64"; return 1; }
-  f=$(file -b build-static-arm64/listenq)
+  f=$(file -b build-static-arm64/listenq) || { echo "arm64: FAILED: file build-static-arm64/listenq"; return 1; }
   has "$f" "ARM aarch64" && has "$f" "statically linked" || { echo "arm64: FAILED: file says: $f"; return 1; }
   v=$(qemu-aarch64-static build-static-arm64/listenq --version) || { echo "arm64: FAILED: --version under qemu-aarch64-static exit $?"; return 1; }
   h=$(qemu-aarch64-static build-static-arm64/listenq --help) || { echo "arm64: FAILED: --help exit $?"; return 1; }
@@ -186,7 +186,9 @@ arm64_check() {
   # Its syscall hook tests arm64's listen() number (the generic uapi
   # table's), not x86_64's.
   nr=$(sed -nE 's/^#define __NR_listen ([0-9]+)$/\1/p' /usr/include/asm-generic/unistd.h)
-  dis=$(llvm-objdump -d --section=tp_btf/sys_enter build-static-arm64/skel/trace.bpf.o)
+  [ -n "$nr" ] || { echo "arm64: FAILED: no __NR_listen in /usr/include/asm-generic/unistd.h"; return 1; }
+  dis=$(llvm-objdump -d --section=tp_btf/sys_enter build-static-arm64/skel/trace.bpf.o) ||
+    { echo "arm64: FAILED: llvm-objdump of build-static-arm64/skel/trace.bpf.o"; return 1; }
   has "$dis" "== $nr goto" || { echo "arm64: FAILED: trace.bpf.o's sys_enter does not test listen() = $nr"; return 1; }
   echo "arm64: ok (file: $(echo "$f" | cut -d, -f1,2,4); under qemu-aarch64-static: $v, --help; sys_enter tests listen() = $nr, asm-generic/unistd.h's)"
 }

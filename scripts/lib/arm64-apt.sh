@@ -15,7 +15,11 @@ arm64_apt() {
   cmp -s "$a/sources.list.new" "$a/sources.list" && rm "$a/sources.list.new" || mv "$a/sources.list.new" "$a/sources.list"
   ARM64_APT=(-o "Dir::Etc::sourcelist=$a/sources.list" -o Dir::Etc::sourceparts=/dev/null -o "Dir::State::lists=$a/lists"
     -o "Dir::Cache=$a/cache" -o APT::Architecture=arm64 -o APT::Architectures=arm64)
-  [ -n "$(ls "$a/lists" 2>/dev/null | grep -v partial)" ] || apt-get "${ARM64_APT[@]}" update -qq
+  # The lists once a day (an index older than a point release names .debs
+  # the mirror no longer has), and whenever none was fetched.
+  if ! compgen -G "$a/lists/*_Packages*" >/dev/null || [ -z "$(find "$a/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440)" ]; then
+    apt-get "${ARM64_APT[@]}" update -qq
+  fi
 }
 
 # arm64_download DIR PKG...: each package's newest .deb in DIR/deb (kept:
@@ -27,7 +31,8 @@ arm64_download() {
     f=$(ls "$dir/deb/${p}_"*_{arm64,all}.deb 2>/dev/null | head -1 || true)
     if [ -z "$f" ]; then
       (cd "$dir/deb" && apt-get "${ARM64_APT[@]}" download "$p" >/dev/null 2>&1) ||
-        { echo "arm64 apt: cannot download $p" >&2; return 1; }
+        { apt-get "${ARM64_APT[@]}" update -qq && (cd "$dir/deb" && apt-get "${ARM64_APT[@]}" download "$p" 2>&1 | tail -1 >&2); } ||
+        { echo "arm64 apt: cannot download $p from Debian's arm64 archive" >&2; return 1; }
       f=$(ls "$dir/deb/${p}_"*_{arm64,all}.deb 2>/dev/null | head -1)
     fi
     echo "$f"

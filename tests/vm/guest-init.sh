@@ -286,8 +286,10 @@ tiers() {
 		fi
 	done
 
-	# --- listenq watch during an overflow, per forced function-hook tier.
+	# --- listenq watch during an overflow, per forced function-hook tier
+	# (@nodiag only, as the traces above).
 	for attach in fentry kprobe; do
+		[ "$SFX" = @diag ] && continue
 		want watch_overflow_$attach || continue
 		[ -n "$NOTRACE" ] && { skipped $attach watch_overflow_$attach; continue; }
 		[ $attach = fentry ] && [ -n "$NOFENTRY" ] && { result $attach watch_overflow_$attach skip "$NOFENTRY"; continue; }
