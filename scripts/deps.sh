@@ -15,10 +15,11 @@ set -euo pipefail
 # alerts of deploy/prometheus to a webhook through it.
 # gcc/g++-aarch64-linux-gnu: the arm64 static binary (scripts/build-static.sh
 # --arch arm64; its libraries come from Debian's arm64 archive, unpacked
-# apart); qemu-user-static runs it here (test.sh's arm64 step).
+# apart); qemu-user-static runs it here (test.sh's arm64 step), and
+# qemu-system-arm boots Debian's arm64 kernel with it (scripts/vmtest-arm64.sh).
 PKGS=(
   build-essential cmake pkg-config file ccache
-  gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static
+  gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static qemu-system-arm
   clang llvm bpftool
   libbpf-dev libelf-dev zlib1g-dev
   libcli11-dev libgtest-dev nlohmann-json3-dev

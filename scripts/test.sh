@@ -190,7 +190,9 @@ arm64_check() {
   dis=$(llvm-objdump -d --section=tp_btf/sys_enter build-static-arm64/skel/trace.bpf.o) ||
     { echo "arm64: FAILED: llvm-objdump of build-static-arm64/skel/trace.bpf.o"; return 1; }
   has "$dis" "== $nr goto" || { echo "arm64: FAILED: trace.bpf.o's sys_enter does not test listen() = $nr"; return 1; }
-  echo "arm64: ok (file: $(echo "$f" | cut -d, -f1,2,4); under qemu-aarch64-static: $v, --help; sys_enter tests listen() = $nr, asm-generic/unistd.h's)"
+  echo "arm64 binary: ok (file: $(echo "$f" | cut -d, -f1,2,4); under qemu-aarch64-static: $v, --help; sys_enter tests listen() = $nr, asm-generic/unistd.h's)"
+  # Then on an arm64 kernel: Debian's 6.1 under qemu-system-aarch64.
+  scripts/vmtest-arm64.sh || { echo "arm64: FAILED: scripts/vmtest-arm64.sh (its rows above)"; return 1; }
 }
 arm64_pid="" arm64_start=$SECONDS
 if [ "$(id -u)" -eq 0 ]; then
@@ -210,7 +212,7 @@ else
   else done_step FAILED "$(grep -m1 '^[0-9]*: vmtest: ' build/matrix.log | sed 's/^[0-9]*: //')"; fi
 fi
 
-echo "== arm64 static binary (scripts/build-static.sh --arch arm64, cross-built at nice 19 during the matrix; run under qemu-aarch64-static)"
+echo "== arm64 (scripts/build-static.sh --arch arm64, cross-built at nice 19 during the matrix, run under qemu-aarch64-static; then scripts/vmtest-arm64.sh: Debian's arm64 6.1 in qemu-system-aarch64)"
 step arm64
 step_start=$arm64_start
 if [ -z "$arm64_pid" ]; then
