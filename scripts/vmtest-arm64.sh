@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${LISTENQ_VM_CACHE:-/var/cache/listenq-vm}
 CROSS=${LISTENQ_CROSS_CACHE:-/var/cache/listenq-cross}
-TIMEOUT=${LISTENQ_VM_TIMEOUT:-900}
+TIMEOUT=${LISTENQ_VM_TIMEOUT:-900}  # 56-75 s alone here, 485 s at nice 19 beside a build
 command -v qemu-system-aarch64 >/dev/null || { echo "vmtest-arm64: qemu-system-aarch64 missing (scripts/deps.sh installs qemu-system-arm)" >&2; exit 1; }
 [ -x build-static-arm64/listenq ] || scripts/build-static.sh --arch arm64
 

@@ -27,6 +27,7 @@ arm64_apt() {
 arm64_download() {
   local dir=$1 p f
   shift
+  mkdir -p "$dir/deb"
   for p in "$@"; do
     f=$(ls "$dir/deb/${p}_"*_{arm64,all}.deb 2>/dev/null | head -1 || true)
     if [ -z "$f" ]; then

@@ -68,12 +68,12 @@ for attach in auto fentry kprobe tracepoint; do
 	o0=$(listen_overflows)
 	"$LQ" --attach=$attach watch 1 8 --json --port $port > /tmp/watch_$attach.json 2> /tmp/watch_$attach.err &
 	wpid=$!
-	for i in $(seq 1 150); do [ -s /tmp/watch_$attach.json ] || [ -s /tmp/watch_$attach.err ] && break; sleep 0.2; done
+	for i in $(seq 1 600); do [ -s /tmp/watch_$attach.json ] || [ -s /tmp/watch_$attach.err ] && break; sleep 0.2; done
 	/lq/lq_listen 127.0.0.1 $port 4 20 nb > /dev/null 2>&1 &
 	fpid=$!
 	# Killed once the kernel has counted overflows and a frame has passed
 	# (a starved guest handles the SYNs late: never before they came).
-	for i in $(seq 1 100); do [ "$(listen_overflows)" -gt "$o0" ] && break; sleep 0.2; done
+	for i in $(seq 1 150); do [ "$(listen_overflows)" -gt "$o0" ] && break; sleep 0.2; done
 	sleep 1.2
 	kill -9 $fpid 2>/dev/null
 	wait $fpid 2>/dev/null
