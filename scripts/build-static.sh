@@ -32,7 +32,7 @@ if [ "$arch" = arm64 ]; then
   dir=build-static-arm64
   cache=${LISTENQ_CROSS_CACHE:-/var/cache/listenq-cross}
   sysroot=$cache/sysroot-arm64
-  . scripts/lib/arm64-apt.sh
+  . scripts/lib/private-apt.sh
   arm64_apt "$cache"
   debs=$(arm64_download "$cache" libbpf-dev libelf-dev zlib1g-dev libcli11-dev nlohmann-json3-dev)
   stamp=$(echo "$debs" | xargs -n1 basename | sort | tr '\n' ' ')

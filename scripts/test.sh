@@ -75,19 +75,28 @@ echo "== static binary (scripts/build-static.sh: build-static/listenq; the privi
 # writing (listenq --help is over 4 KiB: two writes) dies of SIGPIPE, which
 # failed this step at random.
 has() { grep -q -- "$2" <<<"$1"; }
+# static_binary_ok LABEL DIR ARCH [RUNNER...]: DIR/listenq is ARCH's (as
+# `file` names it), statically linked (file, ldd), and runs --version,
+# --help and export --help, through RUNNER (qemu-aarch64-static) if given.
+# Prints "LABEL: FAILED: ..." on the first check that fails.
+static_binary_ok() {
+  local label=$1 bin=$2/listenq arch=$3 f l v h e
+  shift 3
+  f=$(file -b "$bin") || { echo "$label: FAILED: file $bin"; return 1; }
+  l=$(ldd "$bin" 2>&1 || true)
+  v=$("$@" "$bin" --version) || { echo "$label: FAILED: --version exit $?"; return 1; }
+  h=$("$@" "$bin" --help) || { echo "$label: FAILED: --help exit $?"; return 1; }
+  e=$("$@" "$bin" export --help) || { echo "$label: FAILED: export --help exit $?"; return 1; }
+  has "$f" "$arch" && has "$f" "statically linked" || { echo "$label: FAILED: file says: $f"; return 1; }
+  has "$l" "not a dynamic executable" || { echo "$label: FAILED: ldd says: $l"; return 1; }
+  has "$v" "^listenq " || { echo "$label: FAILED: --version printed: $v"; return 1; }
+  has "$h" "^EXAMPLES:" || { echo "$label: FAILED: --help has no EXAMPLES"; return 1; }
+  has "$e" "^Usage: export" || { echo "$label: FAILED: export --help has no Usage line"; return 1; }
+}
 static_check() {
-  local f l v h e
   scripts/build-static.sh || { echo "static: FAILED: scripts/build-static.sh"; return 1; }
-  f=$(file -b build-static/listenq)
-  l=$(ldd build-static/listenq 2>&1 || true)
-  v=$(build-static/listenq --version) || { echo "static: FAILED: --version exit $?"; return 1; }
-  h=$(build-static/listenq --help) || { echo "static: FAILED: --help exit $?"; return 1; }
-  e=$(build-static/listenq export --help) || { echo "static: FAILED: export --help exit $?"; return 1; }
-  has "$f" "statically linked" || { echo "static: FAILED: file says: $f"; return 1; }
-  has "$l" "not a dynamic executable" || { echo "static: FAILED: ldd says: $l"; return 1; }
-  has "$v" "^listenq " || { echo "static: FAILED: --version printed: $v"; return 1; }
-  has "$h" "^EXAMPLES:" || { echo "static: FAILED: --help has no EXAMPLES"; return 1; }
-  has "$e" "^Usage: export" || { echo "static: FAILED: export --help has no Usage line"; return 1; }
+  # This machine's architecture, as file names it.
+  static_binary_ok static build-static "$(file -bL /bin/sh | grep -oE 'x86-64|ARM aarch64')" || return 1
   echo "static: ok (file: statically linked; ldd: not a dynamic executable; --version, --help, export --help run)"
 }
 step static
@@ -176,13 +185,9 @@ fi
 # the CPU they leave), and checked after it: 5-6 minutes of compiling that
 # would otherwise add to the suite's 45.
 arm64_check() {
-  local f v h nr dis
+  local nr dis
   scripts/build-static.sh --arch arm64 || { echo "arm64: FAILED: scripts/build-static.sh --arch arm64"; return 1; }
-  f=$(file -b build-static-arm64/listenq) || { echo "arm64: FAILED: file build-static-arm64/listenq"; return 1; }
-  has "$f" "ARM aarch64" && has "$f" "statically linked" || { echo "arm64: FAILED: file says: $f"; return 1; }
-  v=$(qemu-aarch64-static build-static-arm64/listenq --version) || { echo "arm64: FAILED: --version under qemu-aarch64-static exit $?"; return 1; }
-  h=$(qemu-aarch64-static build-static-arm64/listenq --help) || { echo "arm64: FAILED: --help exit $?"; return 1; }
-  has "$v" "^listenq " && has "$h" "^EXAMPLES:" || { echo "arm64: FAILED: --version printed $v; --help has no EXAMPLES"; return 1; }
+  static_binary_ok arm64 build-static-arm64 "ARM aarch64" qemu-aarch64-static || return 1
   # Its syscall hook tests arm64's listen() number (the generic uapi
   # table's), not x86_64's.
   nr=$(sed -nE 's/^#define __NR_listen ([0-9]+)$/\1/p' /usr/include/asm-generic/unistd.h)
@@ -190,7 +195,7 @@ arm64_check() {
   dis=$(llvm-objdump -d --section=tp_btf/sys_enter build-static-arm64/skel/trace.bpf.o) ||
     { echo "arm64: FAILED: llvm-objdump of build-static-arm64/skel/trace.bpf.o"; return 1; }
   has "$dis" "== $nr goto" || { echo "arm64: FAILED: trace.bpf.o's sys_enter does not test listen() = $nr"; return 1; }
-  echo "arm64 binary: ok (file: $(echo "$f" | cut -d, -f1,2,4); under qemu-aarch64-static: $v, --help; sys_enter tests listen() = $nr, asm-generic/unistd.h's)"
+  echo "arm64 binary: ok (file: ARM aarch64, statically linked; ldd: not a dynamic executable; --version, --help, export --help run under qemu-aarch64-static; sys_enter tests listen() = $nr, asm-generic/unistd.h's)"
 }
 arm64_pid="" arm64_start=$SECONDS
 if [ "$(id -u)" -eq 0 ]; then

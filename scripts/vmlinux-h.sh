@@ -25,15 +25,10 @@ arm64) ;;
 esac
 
 cache=${LISTENQ_VM_CACHE:-/var/cache/listenq-vm}
-. scripts/lib/arm64-apt.sh
+. scripts/lib/private-apt.sh
 arm64_apt "$cache"
-pkg=$(apt-cache "${ARM64_APT[@]}" search --names-only '^linux-image-6\.1\.0-[0-9]+-arm64$' | awk '{print $1}' | sort -V | tail -1)
-[ -n "$pkg" ] || { echo "vmlinux-h: apt offers no linux-image-6.1.0-*-arm64" >&2; exit 1; }
-dir=$cache/$pkg
-if [ ! -d "$dir/boot" ]; then
-  deb=$(arm64_download "$cache" "$pkg")
-  mkdir -p "$dir" && dpkg -x "$deb" "$dir"
-fi
+dir=$(arm64_kernel "$cache")
+pkg=${dir##*/}
 image=$(ls "$dir"/boot/vmlinuz-*)
 btf=$(mktemp)
 trap 'rm -f "$btf"' EXIT

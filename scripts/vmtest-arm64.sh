@@ -17,16 +17,10 @@ TIMEOUT=${LISTENQ_VM_TIMEOUT:-900}  # 56-75 s alone here, 485 s at nice 19 besid
 command -v qemu-system-aarch64 >/dev/null || { echo "vmtest-arm64: qemu-system-aarch64 missing (scripts/deps.sh installs qemu-system-arm)" >&2; exit 1; }
 [ -x build-static-arm64/listenq ] || scripts/build-static.sh --arch arm64
 
-. scripts/lib/arm64-apt.sh
+. scripts/lib/private-apt.sh
 arm64_apt "$CACHE"
-pkg=$(apt-cache "${ARM64_APT[@]}" search --names-only '^linux-image-6\.1\.0-[0-9]+-arm64$' | awk '{print $1}' | sort -V | tail -1)
-[ -n "$pkg" ] || { echo "vmtest-arm64: apt offers no linux-image-6.1.0-*-arm64" >&2; exit 1; }
-kdir=$CACHE/$pkg
-if [ ! -d "$kdir/boot" ]; then
-  deb=$(arm64_download "$CACHE" "$pkg")
-  mkdir -p "$kdir" && dpkg -x "$deb" "$kdir"
-fi
-kver=${pkg#linux-image-}
+kdir=$(arm64_kernel "$CACHE")
+kver=${kdir##*/linux-image-}
 bb=$(arm64_download "$CROSS" busybox-static)
 
 stage=$(mktemp -d)
@@ -44,6 +38,7 @@ for m in inet_diag tcp_diag; do
   case "$f" in *.xz) xz -dc "$f" > "$stage/lq/modules/$m.ko" ;; *) cp "$f" "$stage/lq/modules/$m.ko" ;; esac
 done
 cp tests/vm/guest-arm64.sh "$stage/init"
+cp tests/vm/guest-lib.sh "$stage/lq/guest-lib.sh"
 initrd=$CACHE/initrd-$kver.gz
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1 > "$initrd")
 

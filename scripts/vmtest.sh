@@ -91,19 +91,10 @@ fi
 # bullseye (5.10) is not among the host's (bookworm) sources: a private apt
 # directory under $CACHE names it on the host's mirror, with its own lists
 # and package cache; the host's sources, lists and cache stay as they are.
+. scripts/lib/private-apt.sh
 bullseye_apt() {
-  local a=$CACHE/apt-bullseye mirror security k=/usr/share/keyrings/debian-archive-keyring.gpg
-  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-    grep -v '^[[:space:]]*#' | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -1 | tr -d ' ' || true)
-  mirror=${mirror%/}
-  mirror=${mirror:-http://deb.debian.org/debian}
-  security=${mirror%/debian}/debian-security
-  mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
-  printf 'deb [signed-by=%s] %s %s main\n' "$k" "$mirror" bullseye "$k" "$mirror" bullseye-updates \
-    "$k" "$security" bullseye-security > "$a/sources.list.new"
-  cmp -s "$a/sources.list.new" "$a/sources.list" && rm "$a/sources.list.new" || mv "$a/sources.list.new" "$a/sources.list"
-  APT_OPTS=(-o "Dir::Etc::sourcelist=$a/sources.list" -o Dir::Etc::sourceparts=/dev/null
-    -o "Dir::State::lists=$a/lists" -o "Dir::Cache=$a/cache")
+  private_apt "$CACHE/apt-bullseye" bullseye
+  APT_OPTS=("${PRIVATE_APT[@]}")
 }
 
 # Newest linux-image-<series>*-amd64 that apt offers, fetched and unpacked.
@@ -152,6 +143,7 @@ build_initramfs() {
   cp /bin/busybox "$stage/bin/busybox"
   ln -s busybox "$stage/bin/sh"
   cp tests/vm/guest-init.sh "$stage/init"
+  cp tests/vm/guest-lib.sh "$stage/lq/guest-lib.sh"
   cp tests/vm/seed-class.sh "$stage/lq/seed-class.sh"
   cp tests/vm/kernel-profiles.txt "$stage/lq/kernel-profiles.txt"
   # The static binary runs there in a root holding nothing else.

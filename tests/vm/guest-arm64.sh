@@ -16,18 +16,8 @@ K=$(uname -r)
 LQ=/lq/listenq
 echo "LQ-BOOTED|$K|$(uname -m)"
 
-result() { echo "LQ-RESULT|$K|$1|$2|$3|$4"; }
-section() { echo "LQ-OUT-BEGIN|$1"; cat "$2"; echo "LQ-OUT-END|$1"; }
-check() {
-	t=$1 s=$2 d=$3
-	shift 3
-	if "$@"; then result "$t" "$s" pass "$d"; else result "$t" "$s" fail "$d"; fi
-}
-listen_overflows() {
-	awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 }
-			  else for (i = 1; i <= NF; i++) if (n[i] == "ListenOverflows") print $i }' /proc/net/netstat
-}
-col_of() { awk -v p=":$2\$" -v c="$3" '$4 ~ p || $5 ~ p {print $c; exit}' "$1"; }
+ONLY= SFX=  # every scenario, once
+. /lq/guest-lib.sh  # result, section, check, listen_overflows, col_of, doctor_overflow
 
 check - uname_m "uname -m: $(uname -m)" [ "$(uname -m)" = aarch64 ]
 
@@ -97,22 +87,7 @@ for attach in auto fentry kprobe tracepoint; do
 	port=$((port + 1))
 done
 
-# doctor during the same burst: exit 1, the accept queue's overflow named.
-o0=$(listen_overflows)
-"$LQ" doctor 4 --port 7405 > /tmp/doctor.txt 2>&1 &
-dpid=$!
-sleep 1.5
-/lq/lq_listen 127.0.0.1 7405 4 20 nb > /dev/null 2>&1 &
-fpid=$!
-wait $dpid
-rc=$?
-kill $fpid 2>/dev/null
-wait $fpid 2>/dev/null
-o1=$(listen_overflows)
-echo "(ListenOverflows +$((o1 - o0)) in the kernel's counters meanwhile)" >> /tmp/doctor.txt
-section doctor_overflow /tmp/doctor.txt
-check - doctor_overflow "exit $rc (1: needs action); ListenOverflows +$((o1 - o0))" \
-	sh -c "[ $rc = 1 ] && grep -q 'overflow' /tmp/doctor.txt"
+doctor_overflow
 
 # With tcp_diag: all three sources agree.
 for m in inet_diag tcp_diag; do insmod /lq/modules/$m.ko 2>>/tmp/insmod.txt; done
